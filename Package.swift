@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The data flows left to right through these targets:
+//   Configuration -> Tiling -> Raster (GDAL) -> Pipeline -> MGPRCommands -> mgpr
+// Tiling is pure math (windows, grids, georeferencing) and imports nothing native;
+// only Raster touches GDAL, and only the pipeline joins sources, models and sinks.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "mgpr",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mgpr", targets: ["mgpr"]),
+        .executable(name: "mgpr-test-image", targets: ["mgpr-test-image"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGDAL", path: "Sources/CGDAL", pkgConfig: "gdal",
+            providers: [.apt(["libgdal-dev"])]),
+        .target(name: "Tiling", swiftSettings: swiftSettings),
+        .target(name: "Raster", dependencies: ["CGDAL", "Tiling"], swiftSettings: swiftSettings),
+        .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
+        .target(name: "Pipeline", dependencies: ["Tiling", "Raster"], swiftSettings: swiftSettings),
+        .target(
+            name: "MGPRCommands", dependencies: ["Configuration", "Pipeline", "Raster", "Tiling"],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "mgpr-test-image", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
+        .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
+        .testTarget(name: "RasterTests", dependencies: ["Raster", "Tiling"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["MGPRCommands", "Configuration", "Raster"],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,66 @@
+/// Every key mgpr understands, in the order `--help` and `--cfg job` show them.
+/// Defaults are the seed's, so its users' commands and job files keep working.
+public enum ConfigSchema {
+    public static let keys: [ConfigKey] = [
+        // Data
+        ConfigKey(
+            "use_fake_data", .boolean, .bool(true),
+            "read random dummy tiles instead of image_path (switched off when image_path is given and this is not)"),
+        ConfigKey("image_path", aliases: ["input_path"], .text, .string("test_image.tiff"),
+            "raster to tile: any file GDAL reads (GeoTIFF, COG, PNG, JPEG, VRT); also where mgpr-test-image writes"),
+        ConfigKey("tile_size", .integer(min: 1), .int(1024), "side of each square tile, in pixels"),
+        ConfigKey("overlap", .integer(min: 0), .int(0), "minimum overlap between neighbouring tiles, in pixels (< tile_size)"),
+        ConfigKey("bands", .integerList(min: 1), .list([.int(1), .int(2), .int(3)]), "raster bands to read, 1-based, in order"),
+        ConfigKey("dummy_dataset_count", .integer(min: 1), .int(10000), "number of dummy tiles when use_fake_data is true"),
+        ConfigKey("dummy_dataset_delay", .number(min: 0), .double(0.01), "seconds each dummy tile takes to 'load' (simulated I/O)"),
+        // Loading
+        ConfigKey("batch_size", .integer(min: 1), .int(16), "tiles per batch (the last batch may be shorter)"),
+        ConfigKey("workers", .integer(min: 0), .int(8), "reader threads, each with its own file handle (0: read on the device thread)"),
+        ConfigKey("prefetch", .integer(min: 1), .int(2), "batches each reader may hold ready ahead of the devices (bounds memory)"),
+        // Devices and model
+        ConfigKey("accelerator", .choice(["auto", "cpu", "gpu", "cuda"]), .string("auto"), "device kind: auto picks a GPU when one is usable, else the CPU"),
+        ConfigKey("gpus", aliases: ["devices"], .integer(min: 1), .int(1), "devices to run on in this process (a number, not device ids)"),
+        ConfigKey("precision", .choice(["16-mixed", "bf16-mixed", "32", "32-true", "16-true", "bf16-true", "64", "64-true"]), .string("16-mixed"),
+            "numeric precision of the model, as in Lightning"),
+        ConfigKey("model", .choice(["none"]), .string("none"), "network run on each tile; none measures the data path alone"),
+        ConfigKey("seed", .integer(min: 0), .int(42), "seed for dummy tiles, test images and untrained weights"),
+        // Run and logging
+        ConfigKey("run_dir", .optionalText, .null, "where the run writes config.yaml, summary.json, metrics.csv (default outputs/YYYY-MM-DD/HH-MM-SS)"),
+        ConfigKey("log_interval", .integer(min: 1), .int(10), "batches between progress lines when stderr is not a terminal"),
+        ConfigKey("profiler", .optionalChoice(["simple"]), .null, "simple: print where the time went (read, wait, compute) at the end"),
+        // mgpr-test-image
+        ConfigKey("image_size", .integer(min: 1), .int(10000), "mgpr-test-image: side of the square test image, in pixels"),
+        ConfigKey("test_image_crs", .text, .string("EPSG:32617"), "mgpr-test-image: CRS of the test image (any GDAL CRS: EPSG:n, WKT, PROJ)"),
+        ConfigKey("test_image_origin", .numberPair, .list([.double(400000), .double(3_300_000)]),
+            "mgpr-test-image: map coordinates [x, y] of the top-left corner"),
+        ConfigKey("test_image_pixel_size", .number(min: 0), .double(0.1), "mgpr-test-image: pixel size in CRS units"),
+    ]
+
+    /// The key named `name` or one of its aliases.
+    public static func key(named name: String) -> ConfigKey? {
+        keys.first { $0.name == name || $0.aliases.contains(name) }
+    }
+
+    /// The closest key name, for "did you mean" (edit distance at most a third of the name).
+    public static func suggestion(for name: String) -> String? {
+        let candidates = keys.flatMap { [$0.name] + $0.aliases }
+        let scored = candidates.map { ($0, editDistance($0, name)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(2, name.count / 3) else { return nil }
+        return best
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+}

@@ -1,0 +1,78 @@
+/// The checked, typed configuration of one run.
+public struct RunConfig: Sendable, Equatable {
+    public enum Accelerator: String, Sendable { case auto, cpu, gpu }
+
+    public var useFakeData: Bool
+    public var imagePath: String
+    public var tileSize: Int
+    public var overlap: Int
+    public var bands: [Int]
+    public var dummyCount: Int
+    public var dummyDelay: Double
+    public var batchSize: Int
+    public var workers: Int
+    public var prefetch: Int
+    public var accelerator: Accelerator
+    public var devices: Int
+    public var precision: String
+    public var model: String
+    public var seed: UInt64
+    public var runDir: String?
+    public var logInterval: Int
+    public var profiler: String?
+    public var imageSize: Int
+    public var testImageCRS: String
+    public var testImageOrigin: (x: Double, y: Double)
+    public var testImagePixelSize: Double
+    /// The settings this was built from, for printing and saving.
+    public var settings: Settings
+
+    /// Checks what no single key can check alone.
+    public init(_ settings: Settings) throws(ConfigError) {
+        self.settings = settings
+        func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
+        func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
+        func string(_ k: String) -> String? { if case .string(let v) = settings[k] { v } else { nil } }
+        func bool(_ k: String) -> Bool { if case .bool(let v) = settings[k] { v } else { false } }
+        func list(_ k: String) -> [ConfigValue] { if case .list(let v) = settings[k] { v } else { [] } }
+
+        imagePath = string("image_path") ?? ""
+        // Giving an image means reading it, unless the user said otherwise.
+        useFakeData = settings.explicit.contains("image_path") && !settings.explicit.contains("use_fake_data")
+            ? false : bool("use_fake_data")
+        tileSize = int("tile_size")
+        overlap = int("overlap")
+        bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }
+        dummyCount = int("dummy_dataset_count")
+        dummyDelay = double("dummy_dataset_delay")
+        batchSize = int("batch_size")
+        workers = int("workers")
+        prefetch = int("prefetch")
+        accelerator = string("accelerator") == "cuda" ? .gpu : Accelerator(rawValue: string("accelerator") ?? "") ?? .auto
+        devices = int("gpus")
+        precision = string("precision") ?? "16-mixed"
+        model = string("model") ?? "none"
+        seed = UInt64(int("seed"))
+        runDir = string("run_dir")
+        logInterval = int("log_interval")
+        profiler = string("profiler")
+        imageSize = int("image_size")
+        testImageCRS = string("test_image_crs") ?? ""
+        let origin = list("test_image_origin").compactMap { if case .double(let v) = $0 { v } else { nil } }
+        testImageOrigin = (origin.first ?? 0, origin.last ?? 0)
+        testImagePixelSize = double("test_image_pixel_size")
+
+        guard overlap < tileSize else {
+            throw .invalidValue(key: "overlap", value: "\(overlap)",
+                reason: "must be smaller than tile_size (\(tileSize)); tiles would never advance")
+        }
+        guard testImagePixelSize > 0 else {
+            throw .invalidValue(key: "test_image_pixel_size", value: "\(testImagePixelSize)", reason: "must be > 0")
+        }
+        if !useFakeData && imagePath.isEmpty {
+            throw .invalidValue(key: "image_path", value: "''", reason: "give a raster to read, or use_fake_data=true")
+        }
+    }
+
+    public static func == (a: RunConfig, b: RunConfig) -> Bool { a.settings == b.settings }
+}

@@ -1,0 +1,52 @@
+import Configuration
+import Foundation
+
+/// The entry points of the executables: parse, dispatch, and turn any error into one
+/// clear line and an exit code (2: the command line or configuration; 1: the run).
+public enum Main {
+    public static let version = "0.1.0"
+
+    public static func mgpr(_ arguments: [String]) -> Int32 {
+        dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
+            try PredictCommand(config: $0).run()
+        }
+    }
+
+    public static func testImage(_ arguments: [String]) -> Int32 {
+        dispatch(arguments, program: "mgpr-test-image",
+            summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path") {
+            try TestImageCommand(config: $0).run()
+        }
+    }
+
+    static func dispatch(
+        _ arguments: [String], program: String, summary: String, run: (RunConfig) throws -> Void
+    ) -> Int32 {
+        let invocation: Invocation
+        do {
+            invocation = try Invocation(arguments: arguments)
+        } catch {
+            Terminal.standardError("\(program): error: \(error)\n")
+            return 2
+        }
+        switch invocation.action {
+        case .help:
+            Terminal.standardOutput(helpText(program: program, summary: summary))
+        case .version:
+            Terminal.standardOutput("\(program) \(version)\n")
+        case .printConfig:
+            Terminal.standardOutput(invocation.config.settings.yaml)
+        case .run:
+            do {
+                try run(invocation.config)
+            } catch let error as ConfigError {
+                Terminal.standardError("\(program): error: \(error)\n")
+                return 2
+            } catch {
+                Terminal.standardError("\(program): error: \(error)\n")
+                return 1
+            }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Pipeline
+
+/// The end-of-run report in the seed's shape (a block per device, then the totals).
+enum SummaryReport {
+    static func text(_ s: RunSummary, deviceKind: String) -> String {
+        let total = Double(ProcessMemory.physicalBytes)
+        func gb(_ bytes: Int) -> String {
+            String(format: "%.2f GB (%.2f%%)", Double(bytes) / 1e9, total > 0 ? Double(bytes) / total * 100 : 0)
+        }
+        var lines = ["\(deviceKind) Usage Summary:"]
+        for d in s.devices {
+            lines += [
+                "\(d.name):",
+                "  Average Memory Usage per Batch: \(gb(d.averageMemoryBytesPerBatch))",
+                "  Peak Memory Usage: \(gb(max(d.peakMemoryBytes, s.peakRSSBytes))) (process peak RSS)",
+                String(format: "  Average Utilization per Batch: %.2f%%", d.utilization * 100),
+                String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
+                String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
+            ]
+        }
+        lines.append(
+            String(
+                format: "Data: %d tiles, %d batches, %.1f MB read (%.1f MB/s), %.2f tiles/s; devices waited %.2f s for data, worked %.2f s",
+                s.tiles, s.batches, Double(s.bytesRead) / 1e6, s.megabytesPerSecond, s.tilesPerSecond,
+                s.waitSeconds, s.busySeconds))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `profiler=simple`: where the time went, as Lightning's simple profiler tabulates it.
+    static func profile(_ s: RunSummary, records: [BatchRecord]) -> String {
+        func row(_ name: String, _ values: [Double]) -> String {
+            let total = values.reduce(0, +)
+            let mean = values.isEmpty ? 0 : total / Double(values.count)
+            return String(format: "%-28@| %12.6f | %8d | %12.4f", name, mean, values.count, total)
+        }
+        return [
+            "Profiler report",
+            String(format: "%-28@| %12@ | %8@ | %12@", "Action", "Mean (s)", "Calls", "Total (s)"),
+            String(repeating: "-", count: 68),
+            row("read batch (readers)", records.map(\.readSeconds)),
+            row("wait for batch (devices)", records.map(\.waitSeconds)),
+            row("predict (devices)", records.map(\.busySeconds)),
+            String(format: "%-28@| %12@ | %8@ | %12.4f", "run", "", "", s.elapsedSeconds),
+        ].joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,44 @@
+import Tiling
+
+/// A batch of tiles in one contiguous NCHW float buffer, reused from batch to batch.
+///
+/// A batch is owned by one thread at a time: a reader fills it, the queue hands it to
+/// a device worker, the worker gives it back to the pool. That hand-over through a
+/// locked queue is what makes the unchecked `Sendable` sound.
+public final class Batch: @unchecked Sendable {
+    public let capacity: Int
+    public let tileShape: TileShape
+    /// The buffer, `capacity` tiles long; only the first `count` tiles are valid.
+    public let storage: UnsafeMutableBufferPointer<Float>
+    /// Sequence number of the batch in this run (0-based).
+    public internal(set) var number = 0
+    /// The tiles it holds, in buffer order.
+    public internal(set) var tiles: [TileInfo] = []
+    /// Bytes of stored raster data read to fill it.
+    public internal(set) var bytesRead = 0
+    /// Seconds reader threads spent filling it.
+    public internal(set) var readSeconds = 0.0
+
+    public init(capacity: Int, tileShape: TileShape) {
+        self.capacity = capacity
+        self.tileShape = tileShape
+        storage = .allocate(capacity: capacity * tileShape.elementCount)
+        storage.initialize(repeating: 0)
+    }
+
+    deinit { storage.deallocate() }
+
+    public var count: Int { tiles.count }
+    /// Shape of the valid part: [count, channels, height, width].
+    public var shape: [Int] { [count, tileShape.channels, tileShape.height, tileShape.width] }
+
+    /// The pixels of the `i`-th tile in the batch.
+    public func tile(_ i: Int) -> UnsafeMutableBufferPointer<Float> {
+        precondition(i >= 0 && i < capacity)
+        let n = tileShape.elementCount
+        return UnsafeMutableBufferPointer(rebasing: storage[(i * n)..<((i + 1) * n)])
+    }
+
+    /// Bytes of host memory this batch holds.
+    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+}

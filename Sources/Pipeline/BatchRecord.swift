@@ -1,0 +1,31 @@
+import Foundation
+
+/// What happened to one batch: the row of `metrics.csv`.
+public struct BatchRecord: Sendable {
+    public var batch: Int
+    public var device: Int
+    public var tiles: Int
+    /// Seconds the device waited for this batch (the data path's cost to the device).
+    public var waitSeconds: Double
+    /// Seconds reader threads spent reading and decoding it (overlaps device work).
+    public var readSeconds: Double
+    /// Seconds the device spent on it (model forward).
+    public var busySeconds: Double
+    public var bytesRead: Int
+    /// Seconds since the run started, when the batch finished.
+    public var finishedAt: Double
+    /// Process peak resident memory when it finished.
+    public var peakRSSBytes: Int
+
+    public static let csvHeader =
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes"
+
+    public var csvRow: String {
+        [
+            "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
+            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)",
+        ].joined(separator: ",")
+    }
+
+    private func fmt(_ v: Double) -> String { String(format: "%.6f", v) }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Synchronization
+
+/// One run: a loader feeding `devices` device workers, each a thread driving its own
+/// model, all pulling from the loader's one queue, so a faster device takes more
+/// batches and none idles while another has a backlog.
+public final class InferenceRun: Sendable {
+    public typealias ModelFactory = @Sendable (_ device: Int) throws -> any TileModel
+    public typealias OutputHandler = @Sendable (_ batch: Batch, _ outputs: [TileOutput]) throws -> Void
+
+    public let loader: Loader
+    public let devices: Int
+    public let deviceName: @Sendable (Int) -> String
+    private let makeModel: ModelFactory
+    private let handleOutputs: OutputHandler
+    private let recorder: RunRecorder
+    private let progress: ProgressBar?
+    private let failure = Mutex<(any Error)?>(nil)
+    private let modelBytes = Mutex<[Int: Int]>([:])
+
+    public init(
+        loader: Loader, devices: Int, deviceName: @escaping @Sendable (Int) -> String = { "CPU \($0)" },
+        makeModel: @escaping ModelFactory, handleOutputs: @escaping OutputHandler = { _, _ in },
+        recorder: RunRecorder, progress: ProgressBar?
+    ) {
+        precondition(devices > 0)
+        self.loader = loader
+        self.devices = devices
+        self.deviceName = deviceName
+        self.makeModel = makeModel
+        self.handleOutputs = handleOutputs
+        self.recorder = recorder
+        self.progress = progress
+    }
+
+    /// Stops taking new batches; batches already on a device finish. Safe from any thread.
+    public func stop() { loader.stop() }
+
+    /// Runs to the end (or until stopped) and returns what it measured.
+    /// Throws the first error of any reader or device, after every thread has ended.
+    public func run() throws -> RunSummary {
+        let start = now()
+        loader.start()
+        let workers = (0..<devices).map { device in
+            JoinableThread(name: "mgpr-device-\(device)") { [self] in drive(device: device, start: start) }
+        }
+        for worker in workers { worker.join() }
+        loader.stop()
+        loader.join()
+        recorder.close()
+        progress?.finish()
+        if let error = failure.withLock({ $0 }) { throw error }
+        return summarize(elapsed: now() - start)
+    }
+
+    private func drive(device: Int, start: Double) {
+        do {
+            let model = try makeModel(device)
+            modelBytes.withLock { $0[device] = model.deviceBytes }
+            while true {
+                let waitStart = now()
+                guard let batch = try loader.next() else { return }
+                let busyStart = now()
+                let outputs = try model.predict(batch)
+                let busyEnd = now()
+                try handleOutputs(batch, outputs)
+                recorder.record(
+                    BatchRecord(
+                        batch: batch.number, device: device, tiles: batch.count,
+                        waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
+                        busySeconds: busyEnd - busyStart, bytesRead: batch.bytesRead,
+                        finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes))
+                loader.recycle(batch)
+                progress?.advance()
+            }
+        } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+            loader.stop()
+        }
+    }
+
+    private func summarize(elapsed: Double) -> RunSummary {
+        let records = recorder.records
+        let batchBytes = loader.batchSize * loader.source.tileShape.elementCount * MemoryLayout<Float>.stride
+        let perDevice = (0..<devices).map { device -> RunSummary.Device in
+            let mine = records.filter { $0.device == device }
+            let busy = mine.reduce(0) { $0 + $1.busySeconds }
+            let wait = mine.reduce(0) { $0 + $1.waitSeconds }
+            let tiles = mine.reduce(0) { $0 + $1.tiles }
+            let held = modelBytes.withLock { $0[device] ?? 0 } + batchBytes
+            return RunSummary.Device(
+                device: device, name: deviceName(device), batches: mine.count, tiles: tiles,
+                waitSeconds: wait, busySeconds: busy,
+                averageBusySecondsPerBatch: mine.isEmpty ? 0 : busy / Double(mine.count),
+                utilization: busy + wait > 0 ? busy / (busy + wait) : 0,
+                tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0,
+                averageMemoryBytesPerBatch: held, peakMemoryBytes: held)
+        }
+        let tiles = records.reduce(0) { $0 + $1.tiles }
+        let bytes = records.reduce(0) { $0 + $1.bytesRead }
+        return RunSummary(
+            tiles: tiles, batches: records.count, elapsedSeconds: elapsed,
+            tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0, bytesRead: bytes,
+            megabytesPerSecond: elapsed > 0 ? Double(bytes) / elapsed / 1e6 : 0,
+            waitSeconds: records.reduce(0) { $0 + $1.waitSeconds },
+            busySeconds: records.reduce(0) { $0 + $1.busySeconds },
+            readSeconds: records.reduce(0) { $0 + $1.readSeconds },
+            peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.poolBytes,
+            complete: records.count == loader.batchCount, devices: perDevice)
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+import Tiling
+
+/// Turns a list of tiles into batches, read by `workers` threads ahead of the devices.
+///
+/// - Each batch `k` holds tiles `plan[k*B ..< (k+1)*B]` (the last may be short); a reader
+///   claims the next batch number atomically, so every tile is read exactly once
+///   whatever the number of readers or devices.
+/// - Batches come from a fixed pool of `workers * prefetch + consumers` buffers that are
+///   recycled: a reader with no free buffer waits. Memory is bounded by the pool, not by
+///   the raster, and nothing is allocated per batch.
+/// - Batches may arrive out of order; each carries its number and its tiles.
+/// - `workers == 0` reads on the consumer's thread when it asks, as PyTorch does.
+public final class Loader: Sendable {
+    public let source: any TileSource
+    public let plan: [Int]
+    public let batchSize: Int
+    public let workers: Int
+    public var batchCount: Int { (plan.count + batchSize - 1) / batchSize }
+
+    private let nextBatch = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let free = BlockingQueue<Batch>()
+    private let ready = BlockingQueue<Batch>()
+    private let failure = Mutex<(any Error)?>(nil)
+    private let running = Atomic<Int>(0)
+    private let threads = Mutex<[JoinableThread]>([])
+    /// With no workers, one reader shared by the consumers under this lock.
+    private let inlineReader: Mutex<(any TileReader)?>
+    private let poolSize: Int
+
+    /// - Parameters:
+    ///   - plan: the tile indices to read, in order (all of them: `Array(0..<source.count)`).
+    ///   - consumers: threads that will hold a batch at once (device workers).
+    public init(
+        source: any TileSource, plan: [Int]? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
+        consumers: Int = 1
+    ) throws {
+        precondition(batchSize > 0 && workers >= 0 && prefetch > 0 && consumers > 0)
+        self.source = source
+        self.plan = plan ?? Array(0..<source.count)
+        self.batchSize = batchSize
+        self.workers = workers
+        poolSize = max(1, workers * prefetch) + consumers
+        inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
+        let pool = min(poolSize, max(1, (self.plan.count + batchSize - 1) / batchSize))
+        for _ in 0..<pool { free.push(Batch(capacity: batchSize, tileShape: source.tileShape)) }
+    }
+
+    /// Bytes of batch buffers the loader may hold at most.
+    public var poolBytes: Int { poolSize * batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride }
+
+    /// Starts the reader threads (none when `workers == 0`).
+    public func start() {
+        guard workers > 0 else { return }
+        running.store(workers, ordering: .sequentiallyConsistent)
+        let started = (0..<workers).map { w in
+            JoinableThread(name: "mgpr-reader-\(w)") { [self] in readLoop() }
+        }
+        threads.withLock { $0 = started }
+    }
+
+    /// The next filled batch, waiting for one; nil when every batch has been handed out
+    /// (or the loader was stopped). Throws the first read error, which stops the run.
+    public func next() throws -> Batch? {
+        if workers == 0 { return try readInline() }
+        let batch = ready.pop()
+        if batch == nil, let error = failure.withLock({ $0 }) { throw error }
+        return batch
+    }
+
+    /// Gives a batch's buffer back for reuse once its consumer is done with it.
+    public func recycle(_ batch: Batch) { free.push(batch) }
+
+    /// Stops handing out new batches; readers finish the batch they are on.
+    public func stop() {
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        free.close()
+    }
+
+    /// Waits for the reader threads to end (after the last batch, or after `stop`).
+    public func join() {
+        for thread in threads.withLock({ $0 }) { thread.join() }
+    }
+
+    private func claim() -> Int? {
+        guard !stopped.load(ordering: .sequentiallyConsistent) else { return nil }
+        let k = nextBatch.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue
+        return k < batchCount ? k : nil
+    }
+
+    private func fill(_ batch: Batch, number k: Int, with reader: any TileReader) throws {
+        let start = now()
+        let indices = plan[(k * batchSize)..<min((k + 1) * batchSize, plan.count)]
+        batch.number = k
+        batch.tiles = indices.map(source.info(at:))
+        batch.bytesRead = 0
+        for (slot, index) in indices.enumerated() {
+            batch.bytesRead += try reader.read(index, into: batch.tile(slot))
+        }
+        batch.readSeconds = now() - start
+    }
+
+    private func readLoop() {
+        defer {
+            // The last reader out closes the ready queue so consumers see the end.
+            if running.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { ready.close() }
+        }
+        let reader: any TileReader
+        do { reader = try source.makeReader() } catch { return fail(error) }
+        while let k = claim() {
+            guard let batch = free.pop() else { return }
+            do { try fill(batch, number: k, with: reader) } catch { return fail(error) }
+            ready.push(batch)
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        failure.withLock { if $0 == nil { $0 = error } }
+        stop()
+    }
+
+    private func readInline() throws -> Batch? {
+        guard let k = claim(), let batch = free.pop() else { return nil }
+        do {
+            try inlineReader.withLock { reader in try fill(batch, number: k, with: reader!) }
+        } catch {
+            free.push(batch)
+            throw error
+        }
+        return batch
+    }
+}

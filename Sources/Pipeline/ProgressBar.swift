@@ -1,0 +1,95 @@
+import Foundation
+import Synchronization
+
+/// The seed's progress line, in tqdm's format:
+/// `Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23it/s]`.
+///
+/// On a terminal it redraws one line (at most ten times a second); otherwise (SLURM
+/// logs, pipes) it prints a plain line every `logInterval` batches and at the end,
+/// so a log file stays readable.
+public final class ProgressBar: Sendable {
+    private struct State {
+        var done = 0
+        var lastDraw = 0.0
+    }
+
+    private let total: Int
+    private let label: String
+    private let interactive: Bool
+    private let logInterval: Int
+    private let unicode: Bool
+    private let start = now()
+    private let state = Mutex(State())
+    private let write: @Sendable (String) -> Void
+
+    public init(
+        total: Int, label: String = "Predicting DataLoader 0", interactive: Bool, logInterval: Int,
+        write: @escaping @Sendable (String) -> Void
+    ) {
+        self.total = total
+        self.label = label
+        self.interactive = interactive
+        self.logInterval = max(1, logInterval)
+        let locale = ProcessInfo.processInfo.environment["LC_ALL"] ?? ProcessInfo.processInfo.environment["LANG"] ?? ""
+        unicode = locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8")
+        self.write = write
+    }
+
+    /// Counts one more batch done.
+    public func advance() {
+        let line: String? = state.withLock { s in
+            s.done += 1
+            let t = now()
+            let last = s.done == total
+            if interactive {
+                guard last || t - s.lastDraw >= 0.1 else { return nil }
+                s.lastDraw = t
+                return "\r" + render(done: s.done, elapsed: t - start) + (last ? "\n" : "")
+            }
+            guard last || s.done % logInterval == 0 else { return nil }
+            return render(done: s.done, elapsed: t - start) + "\n"
+        }
+        if let line { write(line) }
+    }
+
+    /// Ends an interrupted bar on its own line.
+    public func finish() {
+        let line: String? = state.withLock { s in
+            guard s.done < total else { return nil }
+            return (interactive ? "\r" : "") + render(done: s.done, elapsed: now() - start) + "\n"
+        }
+        if let line { write(line) }
+    }
+
+    func render(done: Int, elapsed: Double) -> String {
+        let fraction = total > 0 ? Double(done) / Double(total) : 1
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let rateText =
+            rate >= 1 || rate == 0
+            ? String(format: "%.2fit/s", rate) : String(format: "%.2fs/it", 1 / rate)
+        return String(format: "%@: %3.0f%%|%@| %d/%d [%@<%@, %@]",
+            label, fraction * 100, bar(fraction), done, total,
+            Self.clock(elapsed), Self.clock(remaining), rateText)
+    }
+
+    private func bar(_ fraction: Double, width: Int = 10) -> String {
+        let cells = fraction * Double(width)
+        let full = Int(cells)
+        guard unicode else {
+            return String(repeating: "#", count: full) + String(repeating: " ", count: width - full)
+        }
+        let partials = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+        let part = full < width ? partials[Int((cells - Double(full)) * 8)] : ""
+        let used = full + (part.isEmpty ? 0 : 1)
+        return String(repeating: "█", count: full) + part + String(repeating: " ", count: width - used)
+    }
+
+    /// tqdm's clock: mm:ss, or h:mm:ss from an hour on.
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.down))
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+            : String(format: "%02d:%02d", s / 60, s % 60)
+    }
+}

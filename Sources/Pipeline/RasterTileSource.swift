@@ -1,0 +1,36 @@
+import Raster
+import Tiling
+
+/// The tiles of a raster file, laid out by ``TileGrid``.
+public struct RasterTileSource: TileSource {
+    public let raster: RasterInfo
+    public let grid: TileGrid
+
+    /// Opens `path` once to learn its size and check the bands; readers reopen it.
+    public init(path: String, bands: [Int], tileSize: Int, overlap: Int) throws(RasterError) {
+        raster = try RasterDataset(path: path, bands: bands).info
+        grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: tileSize, overlap: overlap)
+    }
+
+    public var count: Int { grid.count }
+    public var tileShape: TileShape {
+        TileShape(channels: raster.bands.count, height: grid.tileSize, width: grid.tileSize)
+    }
+
+    public func info(at index: Int) -> TileInfo {
+        let window = grid.window(at: index)
+        return TileInfo(index: index, window: window, transform: raster.georeference.transform.shifted(to: window))
+    }
+
+    public func makeReader() throws -> any TileReader {
+        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands), grid: grid)
+    }
+
+    private struct Reader: TileReader {
+        let dataset: RasterDataset
+        let grid: TileGrid
+        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int {
+            try dataset.read(grid.window(at: index), into: buffer)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// What a finished run measured, overall and per device; written as `summary.json`.
+public struct RunSummary: Codable, Sendable {
+    public struct Device: Codable, Sendable {
+        public var device: Int
+        public var name: String
+        public var batches: Int
+        public var tiles: Int
+        /// Seconds the device waited for data, and spent working, in total.
+        public var waitSeconds: Double
+        public var busySeconds: Double
+        public var averageBusySecondsPerBatch: Double
+        /// Busy time over busy + waiting time: how well the data path kept it fed.
+        public var utilization: Double
+        public var tilesPerSecond: Double
+        /// Memory the device held for the run: model (weights, arena) plus its batches.
+        public var averageMemoryBytesPerBatch: Int
+        public var peakMemoryBytes: Int
+    }
+
+    public var tiles: Int
+    public var batches: Int
+    public var elapsedSeconds: Double
+    public var tilesPerSecond: Double
+    public var bytesRead: Int
+    public var megabytesPerSecond: Double
+    public var waitSeconds: Double
+    public var busySeconds: Double
+    public var readSeconds: Double
+    public var peakRSSBytes: Int
+    public var loaderPoolBytes: Int
+    public var complete: Bool
+    public var devices: [Device]
+
+    enum CodingKeys: String, CodingKey {
+        case tiles, batches, complete, devices
+        case elapsedSeconds = "elapsed_seconds"
+        case tilesPerSecond = "tiles_per_second"
+        case bytesRead = "bytes_read"
+        case megabytesPerSecond = "megabytes_per_second"
+        case waitSeconds = "wait_seconds"
+        case busySeconds = "busy_seconds"
+        case readSeconds = "read_seconds"
+        case peakRSSBytes = "peak_rss_bytes"
+        case loaderPoolBytes = "loader_pool_bytes"
+    }
+}
+
+extension RunSummary.Device {
+    enum CodingKeys: String, CodingKey {
+        case device, name, batches, tiles, utilization
+        case waitSeconds = "wait_seconds"
+        case busySeconds = "busy_seconds"
+        case averageBusySecondsPerBatch = "average_busy_seconds_per_batch"
+        case tilesPerSecond = "tiles_per_second"
+        case averageMemoryBytesPerBatch = "average_memory_bytes_per_batch"
+        case peakMemoryBytes = "peak_memory_bytes"
+    }
+}

@@ -1,0 +1,34 @@
+import Tiling
+
+/// Where tiles come from. A source is a plain description shared by all threads;
+/// each reader thread asks it for a ``TileReader`` of its own (GDAL handles, like
+/// file descriptors, are not shared between threads).
+public protocol TileSource: Sendable {
+    /// Number of tiles; they are numbered 0..<count.
+    var count: Int { get }
+    /// Channels, height and width of every tile.
+    var tileShape: TileShape { get }
+    /// Window and georeferencing of tile `index`.
+    func info(at index: Int) -> TileInfo
+    /// A reader for the calling thread.
+    func makeReader() throws -> any TileReader
+}
+
+/// Reads tiles' pixels; used by one thread at a time.
+public protocol TileReader {
+    /// Writes tile `index` as CHW [0, 1] floats into `buffer` (exactly `tileShape.elementCount`).
+    /// - Returns: bytes of stored data read for it.
+    func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int
+}
+
+/// The shape of one tile: channels x height x width.
+public struct TileShape: Hashable, Sendable, CustomStringConvertible {
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+    public init(channels: Int, height: Int, width: Int) {
+        (self.channels, self.height, self.width) = (channels, height, width)
+    }
+    public var elementCount: Int { channels * height * width }
+    public var description: String { "\(channels)x\(height)x\(width)" }
+}

@@ -1,0 +1,54 @@
+internal import CGDAL
+import Foundation
+
+/// The one place GDAL is set up and its status is checked.
+///
+/// GDAL reports errors through a thread-local "last error"; we silence its default
+/// handler (which prints to stderr) and turn that last error into a typed error
+/// right after each call, so a user sees one clear line instead of GDAL's noise.
+enum GDAL {
+    /// Registers the drivers and installs the quiet handler, once per process.
+    /// A global `let` is initialised exactly once, thread-safely.
+    static func ensureInitialized() { _ = initialized }
+
+    private static let initialized: Bool = {
+        GDALAllRegister()
+        CPLSetErrorHandler(CPLQuietErrorHandler)
+        return true
+    }()
+
+    /// GDAL's last error message on this thread, then reset; nil when there was none.
+    static func takeLastError() -> String? {
+        defer { CPLErrorReset() }
+        guard CPLGetLastErrorType() != CE_None, let message = CPLGetLastErrorMsg() else { return nil }
+        let text = String(cString: message)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Runs a GDAL call that returns a CPLErr and throws `failure(message)` unless it succeeded.
+    static func check(_ status: CPLErr, _ failure: (String) -> RasterError) throws(RasterError) {
+        guard status == CE_None else { throw failure(takeLastError() ?? "unknown GDAL error") }
+    }
+
+    /// GDAL's version, e.g. "3.6.2".
+    static var version: String {
+        ensureInitialized()
+        return String(cString: GDALVersionInfo("RELEASE_NAME"))
+    }
+}
+
+/// An owned GDAL string list (char **), freed when it goes away.
+final class GDALOptions {
+    private(set) var list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+
+    init(_ pairs: [(String, String)] = []) {
+        for (key, value) in pairs { set(key, value) }
+    }
+
+    func set(_ key: String, _ value: String) { list = CSLSetNameValue(list, key, value) }
+
+    /// GDAL's entry points take `CSLConstList`; a char ** is the same pointer.
+    var constList: CSLConstList? { list.map { CSLConstList(OpaquePointer($0)) } }
+
+    deinit { CSLDestroy(list) }
+}

@@ -1,0 +1,55 @@
+/// The tiles that cover a raster: the fewest windows of `tileSize` whose edges line
+/// up with the raster's bounds, neighbours overlapping by at least `overlap` pixels.
+///
+/// Along each axis of length `L` with tile `T` and minimum overlap `O`:
+/// - `L <= T`: one tile at 0, reaching past the far edge when `L < T` (read boundless);
+/// - otherwise `n = ceil((L - O) / (T - O))` tiles, the first at 0 and the last ending
+///   exactly at `L`, the ones between spread evenly. Spreading keeps every overlap
+///   between `O` and `O + 1` of each other, instead of one thin sliver at the end.
+///
+/// Tiles are numbered row-major: index = row * columns + column.
+public struct TileGrid: Hashable, Sendable {
+    public let rasterWidth: Int
+    public let rasterHeight: Int
+    public let tileSize: Int
+    public let overlap: Int
+    public let columnOffsets: [Int]
+    public let rowOffsets: [Int]
+
+    /// - Precondition: `tileSize > 0`, `0 <= overlap < tileSize`, raster sides > 0.
+    ///   The configuration layer checks these with errors a user can act on.
+    public init(rasterWidth: Int, rasterHeight: Int, tileSize: Int, overlap: Int = 0) {
+        precondition(tileSize > 0 && overlap >= 0 && overlap < tileSize)
+        precondition(rasterWidth > 0 && rasterHeight > 0)
+        self.rasterWidth = rasterWidth
+        self.rasterHeight = rasterHeight
+        self.tileSize = tileSize
+        self.overlap = overlap
+        columnOffsets = Self.offsets(length: rasterWidth, tile: tileSize, overlap: overlap)
+        rowOffsets = Self.offsets(length: rasterHeight, tile: tileSize, overlap: overlap)
+    }
+
+    public var columns: Int { columnOffsets.count }
+    public var rows: Int { rowOffsets.count }
+    public var count: Int { columns * rows }
+
+    /// The window of tile `index` (row-major).
+    public func window(at index: Int) -> Window {
+        precondition(index >= 0 && index < count, "tile index \(index) outside 0..<\(count)")
+        let (row, column) = index.quotientAndRemainder(dividingBy: columns)
+        return Window(
+            colOff: columnOffsets[column], rowOff: rowOffsets[row], width: tileSize, height: tileSize)
+    }
+
+    public var windows: [Window] { (0..<count).map(window(at:)) }
+
+    static func offsets(length: Int, tile: Int, overlap: Int) -> [Int] {
+        guard length > tile else { return [0] }
+        let stride = tile - overlap
+        let n = (length - overlap + stride - 1) / stride
+        let span = length - tile
+        // floor(i * span / (n - 1)): consecutive gaps differ by at most one and never
+        // exceed `stride`, since n - 1 >= span / stride.
+        return (0..<n).map { i in i * span / (n - 1) }
+    }
+}

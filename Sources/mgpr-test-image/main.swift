@@ -1,0 +1,4 @@
+import Foundation
+import MGPRCommands
+
+exit(Main.testImage(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,4 @@
+import Foundation
+import MGPRCommands
+
+exit(Main.mgpr(Array(CommandLine.arguments.dropFirst())))
