@@ -34,13 +34,14 @@ let package = Package(
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "mgpr-test-image", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["Raster", "Tiling"], path: "Tests/TestSupport"),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
-        .testTarget(name: "RasterTests", dependencies: ["Raster", "Tiling"], swiftSettings: swiftSettings),
+        .testTarget(name: "RasterTests", dependencies: ["Raster", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling"], swiftSettings: swiftSettings),
+            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["MGPRCommands", "Configuration", "Raster"],
+            name: "EndToEndTests", dependencies: ["MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport"],
             swiftSettings: swiftSettings),
     ]
 )

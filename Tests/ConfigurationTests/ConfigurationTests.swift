@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import Configuration
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    func config(_ arguments: String...) throws -> RunConfig { try Invocation(arguments: arguments).config }
+
+    @Test("the defaults are the seed's")
+    func seedDefaults() throws {
+        let c = try config()
+        #expect(c.tileSize == 1024 && c.batchSize == 16 && c.imageSize == 10000)
+        #expect(c.devices == 1 && c.accelerator == .auto && c.workers == 8)
+        #expect(c.precision == "16-mixed" && c.logInterval == 10 && c.profiler == nil)
+        #expect(c.useFakeData && c.dummyDelay == 0.01 && c.dummyCount == 10000)
+        #expect(c.model == "none" && c.overlap == 0 && c.bands == [1, 2, 3])
+    }
+
+    @Test("the seed's aliases set the same keys", arguments: [("input_path", "image_path"), ("devices", "gpus")])
+    func aliases(alias: String, key: String) throws {
+        let c = try config("\(alias)=3")
+        #expect(c.settings[key] == (key == "gpus" ? .int(3) : .string("3")))
+    }
+
+    @Test("values are typed as Hydra types them")
+    func typedValues() throws {
+        let c = try config("bands=[3,2,1]", "dummy_dataset_delay=0", "precision=32", "profiler=simple", "run_dir=/tmp/x")
+        #expect(c.bands == [3, 2, 1] && c.dummyDelay == 0 && c.precision == "32")
+        #expect(c.profiler == "simple" && c.runDir == "/tmp/x")
+    }
+
+    @Test("an unknown key is refused with the nearest key suggested")
+    func unknownKey() {
+        #expect(throws: ConfigError.unknownKey("batchsize", suggestion: "batch_size")) { try config("batchsize=4") }
+        #expect(throws: ConfigError.unknownKey("tile_sizes", suggestion: "tile_size")) { try config("tile_sizes=4") }
+        #expect(throws: ConfigError.unknownKey("zzzzzz", suggestion: nil)) { try config("zzzzzz=1") }
+    }
+
+    @Test("a value of the wrong type names the key, the value and what is expected")
+    func wrongType() {
+        #expect(throws: ConfigError.wrongType(key: "tile_size", value: "big", expected: "an integer > 0")) {
+            try config("tile_size=big")
+        }
+        #expect(throws: ConfigError.wrongType(key: "use_fake_data", value: "3", expected: "true or false")) {
+            try config("use_fake_data=3")
+        }
+        #expect(throws: ConfigError.self) { try config("bands=[1,x]") }
+    }
+
+    @Test("sizes must be positive", arguments: ["tile_size", "batch_size", "gpus", "dummy_dataset_count"])
+    func positive(key: String) {
+        #expect(throws: ConfigError.invalidValue(key: key, value: "0", reason: "must be > 0")) { try config("\(key)=0") }
+    }
+
+    @Test("overlap must be smaller than the tile")
+    func overlapTooLarge() {
+        #expect(throws: ConfigError.self) { try config("tile_size=256", "overlap=256") }
+        #expect(throws: Never.self) { try config("tile_size=256", "overlap=255") }
+    }
+
+    @Test("choices list what is valid")
+    func choices() {
+        #expect(throws: ConfigError.invalidValue(key: "accelerator", value: "tpu", reason: "valid values are auto, cpu, gpu, cuda")) {
+            try config("accelerator=tpu")
+        }
+    }
+
+    @Test("an argument that is not key=value is refused")
+    func malformed() {
+        #expect(throws: ConfigError.malformedArgument("batch_size")) { try config("batch_size") }
+        #expect(throws: ConfigError.malformedArgument("--fast")) { try config("--fast") }
+        #expect(throws: ConfigError.missingArgument(option: "--config", expected: "a YAML file")) { try config("--config") }
+    }
+
+    @Test("a YAML file is applied first and key=value overrides it")
+    func fileThenOverrides() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-\(UUID()).yaml")
+        try "batch_size: 4\ntile_size: 512\nbands: [1]\n".write(to: file, atomically: true, encoding: .utf8)
+        let c = try config("batch_size=2", "--config", file.path)
+        #expect(c.batchSize == 2 && c.tileSize == 512 && c.bands == [1])
+    }
+
+    @Test("a bad config file is named in the error")
+    func badFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-\(UUID()).yaml")
+        try "batch_size: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try config("--config", file.path) }
+        #expect(throws: ConfigError.configFile(path: "/nonexistent.yaml", reason: "file not found")) {
+            try config("--config", "/nonexistent.yaml")
+        }
+        try "- a\n- b\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.configFile(path: file.path, reason: "expected a mapping of key: value lines")) {
+            try config("--config", file.path)
+        }
+    }
+
+    @Test("--cfg job asks for the resolved YAML, which reads back to the same configuration")
+    func printedYAMLRoundTrips() throws {
+        let invocation = try Invocation(arguments: ["--cfg", "job", "batch_size=3", "image_path=my file.tif"])
+        #expect(invocation.action == .printConfig)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-\(UUID()).yaml")
+        try invocation.config.settings.yaml.write(to: file, atomically: true, encoding: .utf8)
+        let again = try config("--config", file.path)
+        #expect(again.settings.values == invocation.config.settings.values)
+    }
+
+    @Test("giving an image reads it unless use_fake_data says otherwise")
+    func imagePathImpliesRealData() throws {
+        #expect(try config("image_path=a.tif").useFakeData == false)
+        #expect(try config("image_path=a.tif", "use_fake_data=true").useFakeData == true)
+        #expect(try config().useFakeData == true)
+    }
+
+    @Test("--help lists every key with its default")
+    func helpListsEveryKey() {
+        let text = helpText(program: "mgpr", summary: "test")
+        for key in ConfigSchema.keys {
+            #expect(text.contains("  \(key.name)="), "help is missing \(key.name)")
+            #expect(text.contains("[\(key.defaultValue.yaml)]"))
+        }
+        #expect(text.contains("alias: input_path") && text.contains("alias: devices"))
+    }
+
+    @Test("command-line values parse like YAML scalars")
+    func scalarParsing() {
+        #expect(ConfigValue(parsing: "null") == .null)
+        #expect(ConfigValue(parsing: "1e-3") == .double(0.001))
+        #expect(ConfigValue(parsing: "'42'") == .string("42"))
+        #expect(ConfigValue(parsing: "[]") == .list([]))
+        #expect(ConfigValue(parsing: "nan") == .string("nan"))
+    }
+}
