@@ -10,6 +10,8 @@ import Tiling
 public final class RasterDataset {
     public let info: RasterInfo
     let handle: GDALDatasetH
+    /// Reused for mask-band reads, so reading a tile allocates nothing.
+    var maskScratch: [UInt8] = []
 
     /// Opens `path` read-only and checks that `bands` exist and can be read.
     public init(path: String, bands: [Int]) throws(RasterError) {
@@ -50,6 +52,7 @@ public final class RasterDataset {
         guard bandCount > 0 else { throw .notARaster(path: path, reason: "it has no raster bands") }
         var types: [SampleType] = []
         var nodata: [Double?] = []
+        var masks: [PixelMask] = []
         for band in bands {
             guard band >= 1 && band <= bandCount else {
                 throw .bandOutOfRange(path: path, band: band, bandCount: bandCount)
@@ -63,6 +66,7 @@ public final class RasterDataset {
             var hasNodata: Int32 = 0
             let value = GDALGetRasterNoDataValue(bandHandle, &hasNodata)
             nodata.append(hasNodata != 0 ? value : nil)
+            masks.append(mask(of: bandHandle, nodata: nodata.last!))
         }
         var blockWidth: Int32 = 0, blockHeight: Int32 = 0
         GDALGetBlockSize(GDALGetRasterBand(handle, 1), &blockWidth, &blockHeight)
@@ -70,9 +74,16 @@ public final class RasterDataset {
         return RasterInfo(
             path: path, driver: driver,
             width: Int(GDALGetRasterXSize(handle)), height: Int(GDALGetRasterYSize(handle)),
-            bandCount: bandCount, bands: bands, sampleTypes: types, nodata: nodata,
+            bandCount: bandCount, bands: bands, sampleTypes: types, nodata: nodata, masks: masks,
             georeference: georeference(of: handle),
             blockWidth: Int(blockWidth), blockHeight: Int(blockHeight))
+    }
+
+    private static func mask(of band: GDALRasterBandH?, nodata: Double?) -> PixelMask {
+        let flags = GDALGetMaskFlags(band)
+        if flags & GMF_ALL_VALID != 0 { return .allValid }
+        if flags == GMF_NODATA, let nodata { return .nodata(nodata) }
+        return .maskBand(shared: flags & GMF_PER_DATASET != 0)
     }
 
     private static func georeference(of handle: GDALDatasetH) -> Georeference {

@@ -13,6 +13,8 @@ public struct RasterInfo: Sendable, Hashable {
     public var sampleTypes: [SampleType]
     /// Nodata value of each selected band, if it has one.
     public var nodata: [Double?]
+    /// How each selected band marks its missing pixels.
+    public var masks: [PixelMask]
     public var georeference: Georeference
     /// The file's internal block size (tiles of a tiled GeoTIFF, strips otherwise).
     public var blockWidth: Int
@@ -20,4 +22,16 @@ public struct RasterInfo: Sendable, Hashable {
 
     /// Stored bytes behind one pixel of the selected bands.
     public var bytesPerPixel: Int { sampleTypes.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// How a band marks pixels that hold no data, following GDAL's mask flags.
+public enum PixelMask: Sendable, Hashable {
+    /// Every pixel is valid (NaN still counts as missing in float rasters).
+    case allValid
+    /// Pixels equal to this band's own nodata value are missing: compared in place.
+    case nodata(Double)
+    /// GDAL's mask band says (alpha band, internal mask, or one nodata colour for all
+    /// bands, as PNG's transparency): read it and keep pixels where it is non-zero.
+    /// `shared` when one mask serves every band, so it is read once per window.
+    case maskBand(shared: Bool)
 }

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TestSupport
+import Tiling
+@testable import Raster
+
+/// Reads through mgpr compared with rasterio's boundless, nodata-masked reads of the
+/// same windows (reference/read_windows.py). Tolerance: 1e-6 absolute, one float
+/// rounding of the scale factor.
+@Suite("Raster reads match rasterio")
+struct RasterReadTests {
+    static let windows = [
+        Window(colOff: 0, rowOff: 0, width: 128, height: 128),  // inside
+        Window(colOff: 300, rowOff: 320, width: 128, height: 128),  // over the bottom-right edge
+        Window(colOff: -20, rowOff: -5, width: 64, height: 96),  // over the top-left edge
+        Window(colOff: -50, rowOff: -50, width: 500, height: 500),  // larger than the raster
+        Window(colOff: 600, rowOff: 0, width: 32, height: 32),  // wholly outside
+    ]
+
+    func compare(_ path: String, bands: [Int], windows: [Window] = windows) throws {
+        let dataset = try RasterDataset(path: path, bands: bands)
+        let reference = try rasterioReads(path, bands: bands, windows: windows)
+        var offset = 0
+        for window in windows {
+            let n = bands.count * window.area
+            var mine = [Float](repeating: .nan, count: n)
+            try mine.withUnsafeMutableBufferPointer { _ = try dataset.read(window, into: $0) }
+            let expected = reference[offset..<(offset + n)]
+            let worst = zip(mine, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-6, "\(window) of \(path) differs from rasterio by \(worst)")
+            offset += n
+        }
+    }
+
+    func rasterioReads(_ path: String, bands: [Int], windows: [Window]) throws -> [Float] {
+        let out = try TestSupport.temporaryDirectory().appendingPathComponent("reference.f32")
+        let script = TestSupport.packageRoot.appendingPathComponent("Tests/RasterTests/reference/read_windows.py").path
+        let specs = windows.map { "\($0.colOff),\($0.rowOff),\($0.width),\($0.height)" }
+        let result = try TestSupport.run(
+            TestSupport.systemPython,
+            [script, path, bands.map(String.init).joined(separator: ","), out.path] + specs)
+        try #require(result.status == 0, "reference script failed: \(result.stderr)")
+        let data = try Data(contentsOf: out)
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    @Test("a real NEON crop: Byte, nodata 255, every kind of window")
+    func neonCrop() throws {
+        try compare(try TestSupport.neonCrop, bands: [1, 2, 3])
+    }
+
+    @Test("bands are read in the order given")
+    func bandOrder() throws {
+        try compare(try TestSupport.neonCrop, bands: [3, 1])
+    }
+
+    @Test("UInt16 and Float32 rasters with nodata", arguments: [
+        ["-ot", "UInt16", "-scale", "0", "255", "0", "65535", "-a_nodata", "0"],
+        ["-ot", "Float32", "-scale", "0", "255", "0", "1", "-a_nodata", "0"],
+        ["-ot", "Float32", "-scale", "0", "255", "0", "1"],
+    ])
+    func otherTypes(translate: [String]) throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let source = try TestSupport.makeTestImage(in: directory, size: 400, tileSize: 128)
+        let converted = directory.appendingPathComponent("converted.tif").path
+        let result = try TestSupport.run("/usr/bin/gdal_translate", ["-q"] + translate + [source, converted])
+        try #require(result.status == 0, "gdal_translate failed: \(result.stderr)")
+        try compare(converted, bands: [1, 2, 3])
+    }
+
+    @Test("an alpha band masks pixels of the colour bands read with it")
+    func alphaBand() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let rgba = directory.appendingPathComponent("rgba.tif").path
+        let result = try TestSupport.run(
+            "/usr/bin/gdal_translate",
+            ["-q", "-b", "1", "-b", "2", "-b", "3", "-b", "mask", "-co", "ALPHA=YES", "-a_nodata", "none",
+             try TestSupport.neonCrop, rgba])
+        try #require(result.status == 0, "gdal_translate failed: \(result.stderr)")
+        let info = try RasterDataset(path: rgba, bands: [1, 2, 3]).info
+        #expect(info.masks == Array(repeating: .maskBand(shared: true), count: 3))
+        try compare(rgba, bands: [1, 2, 3])
+    }
+
+    @Test("a PNG without georeferencing reads, with the identity transform")
+    func pngWithoutGeoreferencing() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let png = directory.appendingPathComponent("crop.png").path
+        let result = try TestSupport.run("/usr/bin/gdal_translate", ["-q", "-of", "PNG", try TestSupport.neonCrop, png])
+        try #require(result.status == 0, "gdal_translate failed: \(result.stderr)")
+        try? FileManager.default.removeItem(atPath: png + ".aux.xml")  // keep GDAL's sidecar out
+        let dataset = try RasterDataset(path: png, bands: [1, 2, 3])
+        #expect(dataset.info.georeference == .none)
+        #expect(dataset.info.georeference.isGeoreferenced == false)
+        try compare(png, bands: [1, 2, 3])
+    }
+
+    @Test("bytes read count only the part of the window inside the raster")
+    func bytesRead() throws {
+        let dataset = try RasterDataset(path: try TestSupport.neonCrop, bands: [1, 2])
+        var buffer = [Float](repeating: 0, count: 2 * 100 * 100)
+        let bytes = try buffer.withUnsafeMutableBufferPointer {
+            try dataset.read(Window(colOff: 350, rowOff: 0, width: 100, height: 100), into: $0)
+        }
+        #expect(bytes == 50 * 100 * 2)
+    }
+}
