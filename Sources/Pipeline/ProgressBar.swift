@@ -24,14 +24,15 @@ public final class ProgressBar: Sendable {
 
     public init(
         total: Int, label: String = "Predicting DataLoader 0", interactive: Bool, logInterval: Int,
-        write: @escaping @Sendable (String) -> Void
+        unicode: Bool? = nil, write: @escaping @Sendable (String) -> Void
     ) {
         self.total = total
         self.label = label
         self.interactive = interactive
         self.logInterval = max(1, logInterval)
         let locale = ProcessInfo.processInfo.environment["LC_ALL"] ?? ProcessInfo.processInfo.environment["LANG"] ?? ""
-        unicode = locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8")
+        // Block characters as tqdm draws them where the terminal speaks UTF-8, '#' elsewhere.
+        self.unicode = unicode ?? (locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8"))
         self.write = write
     }
 

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import Tiling
+@testable import Pipeline
+
+/// A source whose reader fails on one tile, as a corrupt block of a raster would.
+struct FailingSource: TileSource {
+    struct Broken: Error, Equatable { let index: Int }
+    let count: Int
+    let failAt: Int
+    var tileShape: TileShape { TileShape(channels: 1, height: 4, width: 4) }
+    func info(at index: Int) -> TileInfo {
+        TileInfo(index: index, window: Window(colOff: 0, rowOff: 0, width: 4, height: 4), transform: .identity)
+    }
+    func makeReader() throws -> any TileReader { Reader(failAt: failAt) }
+    struct Reader: TileReader {
+        let failAt: Int
+        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int {
+            if index == failAt { throw Broken(index: index) }
+            return 0
+        }
+    }
+}
+
+struct FailingModel: TileModel {
+    struct Failed: Error, Equatable {}
+    func predict(_ batch: Batch) throws -> [TileOutput] {
+        if batch.number == 3 { throw Failed() }
+        return Array(repeating: .none, count: batch.count)
+    }
+    var deviceBytes: Int { 0 }
+}
+
+@Suite("Failures end the run with the error, never a hang")
+struct FailureTests {
+    func run(_ source: any TileSource, workers: Int, devices: Int, model: @escaping @Sendable () -> any TileModel = { NoModel() })
+        throws -> RunSummary
+    {
+        let loader = try Loader(source: source, batchSize: 2, workers: workers, consumers: devices)
+        return try InferenceRun(
+            loader: loader, devices: devices, makeModel: { _ in model() },
+            recorder: try RunRecorder(metricsPath: nil), progress: nil
+        ).run()
+    }
+
+    @Test("a read error stops the run and is thrown", arguments: [0, 1, 4], [1, 2])
+    func readError(workers: Int, devices: Int) {
+        #expect(throws: FailingSource.Broken(index: 37)) {
+            try run(FailingSource(count: 1000, failAt: 37), workers: workers, devices: devices)
+        }
+    }
+
+    @Test("a model error stops the run and is thrown", arguments: [0, 3])
+    func modelError(workers: Int) {
+        #expect(throws: FailingModel.Failed()) {
+            try run(FailingSource(count: 1000, failAt: -1), workers: workers, devices: 2, model: { FailingModel() })
+        }
+    }
+
+    @Test("stopping ends the run early and cleanly with what was done")
+    func stop() throws {
+        let source = DummyTileSource(count: 1000, tileSize: 4, delay: 0.002, seed: 0)
+        let loader = try Loader(source: source, batchSize: 1, workers: 2, consumers: 1)
+        let run = InferenceRun(
+            loader: loader, devices: 1, makeModel: { _ in NoModel() },
+            recorder: try RunRecorder(metricsPath: nil), progress: nil)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { run.stop() }
+        let summary = try run.run()
+        #expect(summary.batches > 0 && summary.batches < 1000 && !summary.complete)
+    }
+}
+
+@Suite("Progress line")
+struct ProgressBarTests {
+    @Test("it reads as the seed's (tqdm's) line")
+    func seedFormat() {
+        let bar = ProgressBar(total: 417, interactive: false, logInterval: 10, unicode: false, write: { _ in })
+        #expect(bar.render(done: 175, elapsed: 41.37) == "Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23it/s]")
+        let unicode = ProgressBar(total: 417, interactive: false, logInterval: 10, unicode: true, write: { _ in })
+        #expect(unicode.render(done: 417, elapsed: 98.6) == "Predicting DataLoader 0: 100%|██████████| 417/417 [01:38<00:00, 4.23it/s]")
+        #expect(ProgressBar.clock(3725) == "1:02:05")
+    }
+
+    @Test("without a terminal it prints a plain line every log_interval batches and at the end")
+    func plainLines() {
+        let lines = LockedLines()
+        let bar = ProgressBar(total: 25, interactive: false, logInterval: 10, unicode: false, write: lines.append)
+        for _ in 0..<25 { bar.advance() }
+        bar.finish()
+        #expect(lines.all.count == 3)
+        #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
+        #expect(lines.all.last!.contains("25/25"))
+    }
+}
+
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var all: [String] { lock.withLock { lines } }
+    @Sendable func append(_ line: String) { lock.withLock { lines.append(line) } }
+}
