@@ -20,7 +20,7 @@ public enum ConfigValue: Hashable, Sendable {
             let inner = t.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
             self = .list(
                 inner.isEmpty ? [] : inner.split(separator: ",").map { ConfigValue(parsing: String($0)) })
-        } else if ["null", "~", "none", "None"].contains(t) || t.isEmpty {
+        } else if ["null", "Null", "NULL", "~"].contains(t) || t.isEmpty {
             self = .null
         } else if ["true", "True"].contains(t) {
             self = .bool(true)

@@ -28,7 +28,12 @@ public struct RunConfig: Sendable, Equatable {
     public var settings: Settings
 
     /// Checks what no single key can check alone.
-    public init(_ settings: Settings) throws(ConfigError) {
+    public init(_ given: Settings) throws(ConfigError) {
+        var settings = given
+        // Giving an image means reading it, unless the user said otherwise.
+        if settings.explicit.contains("image_path") && !settings.explicit.contains("use_fake_data") {
+            settings.resolve("use_fake_data", .bool(false))
+        }
         self.settings = settings
         func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
         func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
@@ -37,9 +42,7 @@ public struct RunConfig: Sendable, Equatable {
         func list(_ k: String) -> [ConfigValue] { if case .list(let v) = settings[k] { v } else { [] } }
 
         imagePath = string("image_path") ?? ""
-        // Giving an image means reading it, unless the user said otherwise.
-        useFakeData = settings.explicit.contains("image_path") && !settings.explicit.contains("use_fake_data")
-            ? false : bool("use_fake_data")
+        useFakeData = bool("use_fake_data")
         tileSize = int("tile_size")
         overlap = int("overlap")
         bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }

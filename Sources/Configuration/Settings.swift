@@ -23,6 +23,9 @@ public struct Settings: Sendable, Equatable {
         explicit.insert(key.name)
     }
 
+    /// Sets a value derived from others (not marked as given by the user).
+    mutating func resolve(_ name: String, _ value: ConfigValue) { values[name] = value }
+
     /// Applies a `key=value` override as Hydra does (a leading `+` or `++` is accepted).
     public mutating func apply(override argument: String) throws(ConfigError) {
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {

@@ -14,15 +14,14 @@ public struct PredictCommand: Sendable {
     /// Runs and returns the summary (also printed and saved in the run directory).
     @discardableResult
     public func run() throws -> RunSummary {
-        let runDirectory = try RunDirectory(configured: config.runDir)
         Terminal.standardOutput(config.settings.yaml)
-        try runDirectory.saveConfig(config.settings)
-
         if config.accelerator == .gpu { throw CommandError.noGPUBackend }
         log.info("GPU available: False, used: False")
-        log.info("Run directory: \(runDirectory.path)")
-
+        // Check the input before creating anything, so a typo leaves no empty run behind.
         let source = try makeSource()
+        let runDirectory = try RunDirectory(configured: config.runDir)
+        try runDirectory.saveConfig(config.settings)
+        log.info("Run directory: \(runDirectory.path)")
         let loader = try Loader(
             source: source, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
             consumers: config.devices)

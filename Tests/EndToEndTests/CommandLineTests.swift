@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The built `mgpr` and `mgpr-test-image`, run as a user runs them.
+@Suite("mgpr end to end")
+struct CommandLineTests {
+    let mgpr = TestSupport.product("mgpr")
+    let testImage = TestSupport.product("mgpr-test-image")
+
+    func json(_ url: URL) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] ?? [:]
+    }
+
+    @Test("a dummy-data run prints its configuration, progress and summary, and fills its run directory")
+    func dummyRun() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let runDir = directory.appendingPathComponent("run")
+        let result = try TestSupport.run(
+            mgpr, ["dummy_dataset_count=20", "tile_size=64", "batch_size=4", "dummy_dataset_delay=0.001",
+                   "workers=2", "log_interval=2", "run_dir=\(runDir.path)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("tile_size: 64\n") && result.stdout.contains("use_fake_data: true\n"))
+        #expect(result.stdout.contains("CPU Usage Summary:\nCPU 0:\n  Average Memory Usage per Batch: "))
+        #expect(result.stderr.contains("Predicting DataLoader 0: 100%|"))
+        #expect(result.stderr.contains(" 5/5 ["))
+        // Not a terminal: plain lines at 2 and 4 batches, and at the end.
+        #expect(result.stderr.components(separatedBy: "Predicting DataLoader 0:").count - 1 == 3)
+        #expect(result.stderr.range(of: #"\]\[mgpr\]\[INFO\] - Prediction completed in \d+\.\d\d seconds"#, options: .regularExpression) != nil)
+
+        let summary = try json(runDir.appendingPathComponent("summary.json"))
+        #expect(summary["tiles"] as? Int == 20 && summary["batches"] as? Int == 5)
+        for key in ["elapsed_seconds", "tiles_per_second", "bytes_read", "wait_seconds", "busy_seconds", "read_seconds"] {
+            #expect(summary[key] != nil, "summary.json lacks \(key)")
+        }
+        let metrics = try String(contentsOf: runDir.appendingPathComponent("metrics.csv"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(metrics.first == "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes")
+        #expect(metrics.count == 6)
+        let saved = try String(contentsOf: runDir.appendingPathComponent("config.yaml"), encoding: .utf8)
+        #expect(saved.contains("batch_size: 4\n"))
+    }
+
+    @Test("a raster run reads every tile of the image, and the default run directory is Hydra's")
+    func rasterRun() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let made = try TestSupport.run(
+            testImage, ["image_size=1000", "tile_size=256", "image_path=ortho.tif", "seed=3",
+                        "test_image_crs=EPSG:32633", "test_image_origin=[500000,6000000]", "test_image_pixel_size=0.5"],
+            in: directory)
+        #expect(made.status == 0, "\(made.stderr)")
+        let info = try TestSupport.run("/usr/bin/gdalinfo", [directory.appendingPathComponent("ortho.tif").path])
+        #expect(info.stdout.contains("UTM zone 33N") && info.stdout.contains("Origin = (500000.000000000000000,6000000.000000000000000)"))
+        #expect(info.stdout.contains("Pixel Size = (0.500000000000000,-0.500000000000000)"))
+
+        let result = try TestSupport.run(
+            mgpr, ["image_path=ortho.tif", "tile_size=256", "batch_size=3", "workers=2", "overlap=10"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("ortho.tif: 1000x1000 px, 3 bands (Byte, Byte, Byte), GTiff, CRS EPSG:32633; 5x5 tiles"))
+        let outputs = directory.appendingPathComponent("outputs")
+        let days = try FileManager.default.contentsOfDirectory(atPath: outputs.path)
+        #expect(days.count == 1 && days[0].range(of: #"^\d{4}-\d\d-\d\d$"#, options: .regularExpression) != nil)
+        let times = try FileManager.default.contentsOfDirectory(atPath: outputs.appendingPathComponent(days[0]).path)
+        #expect(times.count == 1 && times[0].range(of: #"^\d\d-\d\d-\d\d$"#, options: .regularExpression) != nil)
+        let summary = try json(outputs.appendingPathComponent("\(days[0])/\(times[0])/summary.json"))
+        #expect(summary["tiles"] as? Int == 25 && summary["batches"] as? Int == 9)
+        // 5x5 tiles of 256 px over 1000 px, every one inside the image.
+        #expect(summary["bytes_read"] as? Int == 25 * 256 * 256 * 3)
+    }
+
+    @Test("--cfg job prints the resolved configuration and runs nothing")
+    func printConfig() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let result = try TestSupport.run(mgpr, ["--cfg", "job", "devices=2", "input_path=x.tif"], in: directory)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("gpus: 2\n") && result.stdout.contains("image_path: x.tif\n"))
+        #expect(result.stdout.contains("use_fake_data: false\n"), "giving an image turns dummy data off")
+        #expect(result.stdout.contains("model: none\n"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("outputs").path))
+    }
+
+    @Test("--help lists the keys")
+    func help() throws {
+        let result = try TestSupport.run(mgpr, ["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("dummy_dataset_delay=FLOAT  [0.01]"))
+        #expect(result.stdout.contains("image_path=TEXT (alias: input_path)"))
+    }
+
+    @Test(
+        "bad configuration gets one line naming the key and exit code 2",
+        arguments: [
+            (["batchsize=4"], "unknown key 'batchsize'; did you mean 'batch_size'?"),
+            (["tile_size=big"], "tile_size=big: expected an integer > 0"),
+            (["tile_size=0"], "tile_size=0: must be > 0"),
+            (["batch_size=-2"], "batch_size=-2: must be > 0"),
+            (["tile_size=256", "overlap=300"], "overlap=300: must be smaller than tile_size (256)"),
+            (["precision=8"], "precision=8: valid values are 16-mixed, bf16-mixed"),
+            (["bands=[0]"], "bands=[0]: every entry must be > 0"),
+            (["fast"], "unexpected argument 'fast'"),
+        ])
+    func badConfiguration(arguments: [String], message: String) throws {
+        let result = try TestSupport.run(mgpr, arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("mgpr: error: ") && result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("bad input files get one line naming the file and exit code 1")
+    func badFiles() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let text = directory.appendingPathComponent("notes.txt")
+        try "not a raster".write(to: text, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["image_path=/no/such.tif"], "raster file not found: /no/such.tif"),
+            (["image_path=\(text.path)"], "\(text.path) is not a raster GDAL can read"),
+            (["image_path=\(try TestSupport.neonCrop)", "bands=[1,5]"],
+             "bands: band 5 does not exist in \(try TestSupport.neonCrop), which has 3 bands (valid: 1...3)"),
+            (["accelerator=gpu"], "accelerator=gpu: this build of mgpr runs on the CPU only"),
+        ]
+        for (arguments, message) in cases {
+            let result = try TestSupport.run(mgpr, arguments + ["run_dir=\(directory.path)/run"])
+            #expect(result.status == 1, "\(arguments)")
+            let lastLine = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(lastLine.hasPrefix("mgpr: error: ") && lastLine.contains(message), "\(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/run"), "a failed start leaves no run directory")
+    }
+
+    @Test("mgpr-test-image refuses a CRS GDAL does not know")
+    func badCRS() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let result = try TestSupport.run(testImage, ["image_size=64", "test_image_crs=EPSG:999999"], in: directory)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("test_image_crs=EPSG:999999: not a CRS GDAL knows"))
+    }
+}
