@@ -7,7 +7,8 @@ public enum Main {
     public static let version = "0.1.0"
 
     public static func mgpr(_ arguments: [String]) -> Int32 {
-        dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
+        ProcessTuning.apply()
+        return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
             try PredictCommand(config: $0).run()
         }
     }

@@ -31,6 +31,16 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return item
     }
 
+    /// The next item if one is waiting, without blocking.
+    func tryPop() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        return item
+    }
+
     func close() {
         condition.lock()
         closed = true

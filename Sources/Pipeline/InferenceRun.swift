@@ -81,7 +81,7 @@ public final class InferenceRun: Sendable {
 
     private func summarize(elapsed: Double) -> RunSummary {
         let records = recorder.records
-        let batchBytes = loader.batchSize * loader.source.tileShape.elementCount * MemoryLayout<Float>.stride
+        let batchBytes = loader.batchBytes
         let perDevice = (0..<devices).map { device -> RunSummary.Device in
             let mine = records.filter { $0.device == device }
             let busy = mine.reduce(0) { $0 + $1.busySeconds }
@@ -105,7 +105,7 @@ public final class InferenceRun: Sendable {
             waitSeconds: records.reduce(0) { $0 + $1.waitSeconds },
             busySeconds: records.reduce(0) { $0 + $1.busySeconds },
             readSeconds: records.reduce(0) { $0 + $1.readSeconds },
-            peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.poolBytes,
+            peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.allocatedBytes,
             complete: records.count == loader.batchCount, devices: perDevice)
     }
 }

@@ -7,9 +7,10 @@ import Tiling
 /// - Each batch `k` holds tiles `plan[k*B ..< (k+1)*B]` (the last may be short); a reader
 ///   claims the next batch number atomically, so every tile is read exactly once
 ///   whatever the number of readers or devices.
-/// - Batches come from a fixed pool of `workers * prefetch + consumers` buffers that are
-///   recycled: a reader with no free buffer waits. Memory is bounded by the pool, not by
-///   the raster, and nothing is allocated per batch.
+/// - Batches come from a pool of at most `workers * prefetch + consumers` buffers that
+///   are recycled: a reader with no free buffer waits. Memory is bounded by the pool,
+///   not by the raster. Buffers are made only when no free one is waiting, so a data
+///   path that keeps up with its devices holds just a few.
 /// - Batches may arrive out of order; each carries its number and its tiles.
 /// - `workers == 0` reads on the consumer's thread when it asks, as PyTorch does.
 public final class Loader: Sendable {
@@ -29,6 +30,7 @@ public final class Loader: Sendable {
     /// With no workers, one reader shared by the consumers under this lock.
     private let inlineReader: Mutex<(any TileReader)?>
     private let poolSize: Int
+    private let buffersMade = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - plan: the tile indices to read, in order (all of them: `Array(0..<source.count)`).
@@ -42,14 +44,26 @@ public final class Loader: Sendable {
         self.plan = plan ?? Array(0..<source.count)
         self.batchSize = batchSize
         self.workers = workers
-        poolSize = max(1, workers * prefetch) + consumers
+        let batches = (self.plan.count + batchSize - 1) / batchSize
+        poolSize = max(1, min(max(1, workers * prefetch) + consumers, batches))
         inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
-        let pool = min(poolSize, max(1, (self.plan.count + batchSize - 1) / batchSize))
-        for _ in 0..<pool { free.push(Batch(capacity: batchSize, tileShape: source.tileShape)) }
     }
 
+    /// Bytes of one batch buffer.
+    public var batchBytes: Int { batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride }
     /// Bytes of batch buffers the loader may hold at most.
-    public var poolBytes: Int { poolSize * batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride }
+    public var poolBytes: Int { poolSize * batchBytes }
+    /// Bytes of batch buffers it made (at most ``poolBytes``).
+    public var allocatedBytes: Int { min(buffersMade.load(ordering: .relaxed), poolSize) * batchBytes }
+
+    /// A free buffer, a new one while the pool is not full, or else the next one freed.
+    private func takeBuffer() -> Batch? {
+        if let batch = free.tryPop() { return batch }
+        if buffersMade.wrappingAdd(1, ordering: .relaxed).oldValue < poolSize {
+            return Batch(capacity: batchSize, tileShape: source.tileShape)
+        }
+        return free.pop()
+    }
 
     /// Starts the reader threads (none when `workers == 0`).
     public func start() {
@@ -110,7 +124,7 @@ public final class Loader: Sendable {
         let reader: any TileReader
         do { reader = try source.makeReader() } catch { return fail(error) }
         while let k = claim() {
-            guard let batch = free.pop() else { return }
+            guard let batch = takeBuffer() else { return }
             do { try fill(batch, number: k, with: reader) } catch { return fail(error) }
             ready.push(batch)
         }
@@ -122,7 +136,7 @@ public final class Loader: Sendable {
     }
 
     private func readInline() throws -> Batch? {
-        guard let k = claim(), let batch = free.pop() else { return nil }
+        guard let k = claim(), let batch = takeBuffer() else { return nil }
         do {
             try inlineReader.withLock { reader in try fill(batch, number: k, with: reader!) }
         } catch {

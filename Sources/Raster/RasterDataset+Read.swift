@@ -15,79 +15,76 @@ extension RasterDataset {
     public func read(_ window: Window, into buffer: UnsafeMutableBufferPointer<Float>) throws(RasterError)
         -> Int
     {
-        let bands = info.bands
         let plane = window.width * window.height
-        precondition(buffer.count >= plane * bands.count, "buffer too small for \(window)")
+        precondition(buffer.count >= plane * info.bands.count, "buffer too small for \(window)")
         guard let inside = window.clipped(toWidth: info.width, height: info.height) else {
             buffer.update(repeating: 0)
             return 0
         }
         if inside != window { buffer.update(repeating: 0) }
 
-        // Read only the part that exists, straight into its place in the tile:
-        // GDAL converts to Float32 and lays out the bands with the spacings given.
+        // GDAL reads the stored type band-sequentially (its fastest path, as rasterio's);
+        // converting to floats here is cheaper than asking GDAL for Float32 with strides.
+        let samples = try readSamples(inside, window: window)
         let dx = inside.colOff - window.colOff, dy = inside.rowOff - window.rowOff
-        let start = buffer.baseAddress! + dy * window.width + dx
-        var bandMap = bands.map { Int32($0) }
-        let floatSize = MemoryLayout<Float>.stride
-        let status = GDALDatasetRasterIOEx(
-            handle, GF_Read,
-            Int32(inside.colOff), Int32(inside.rowOff), Int32(inside.width), Int32(inside.height),
-            start, Int32(inside.width), Int32(inside.height), GDT_Float32,
-            Int32(bands.count), &bandMap,
-            GSpacing(floatSize), GSpacing(floatSize * window.width), GSpacing(floatSize * plane), nil)
-        try GDAL.check(status) { .readFailed(path: info.path, window: window, reason: $0) }
-
         var sharedMaskRead = false
         for (b, type) in info.sampleTypes.enumerated() {
-            let channel = UnsafeMutableBufferPointer(rebasing: buffer[(b * plane)..<((b + 1) * plane)])
-            let isFloat = type == .float32 || type == .float64
-            switch info.masks[b] {
-            case .allValid:
-                scale(channel, by: type.scale, zeroingNaN: isFloat)
-            case .nodata(let value):
-                scale(channel, by: type.scale, zeroing: Float(value), zeroingNaN: isFloat)
-            case .maskBand(let shared):
-                if !(shared && sharedMaskRead) { try readMask(of: bands[b], inside: inside, window: window) }
+            let channel = buffer.baseAddress! + b * plane + dy * window.width + dx
+            let stored = samples.baseAddress! + b * inside.area * type.byteCount
+            var nodata: Double?
+            if case .nodata(let value) = info.masks[b] { nodata = value }
+            for row in 0..<inside.height {
+                SampleConversion.convert(
+                    stored + row * inside.width * type.byteCount, type: type, count: inside.width,
+                    into: channel + row * window.width, nodata: nodata)
+            }
+            if case .maskBand(let shared) = info.masks[b] {
+                if !(shared && sharedMaskRead) { try readMask(of: info.bands[b], inside: inside, window: window) }
                 sharedMaskRead = shared
-                applyMask(to: channel, inside: inside, window: window)
-                scale(channel, by: type.scale, zeroingNaN: isFloat)
+                applyMask(to: channel, inside: inside, rowStride: window.width)
             }
         }
         return inside.area * info.bytesPerPixel
     }
 
-    private func scale(
-        _ values: UnsafeMutableBufferPointer<Float>, by factor: Float, zeroing nodata: Float? = nil,
-        zeroingNaN: Bool
-    ) {
-        // Separate loops so the common cases stay simple enough to vectorise.
-        if let nodata, !nodata.isNaN {
-            for i in values.indices { values[i] = values[i] == nodata ? 0 : values[i] * factor }
-        } else if factor != 1 {
-            for i in values.indices { values[i] *= factor }
+    /// The stored samples of `inside`, band after band, in `sampleScratch`.
+    private func readSamples(_ inside: Window, window: Window) throws(RasterError) -> UnsafeMutableRawBufferPointer {
+        let types = info.sampleTypes
+        let samples = sampleScratch.reserve(inside.area * info.bytesPerPixel)
+        // One call for all bands when they share a type (the usual case), else one per band.
+        let groups: [(first: Int, count: Int)] =
+            types.allSatisfy({ $0 == types[0] }) ? [(0, types.count)] : types.indices.map { ($0, 1) }
+        for (first, count) in groups {
+            let type = types[first]
+            var bandMap = info.bands[first..<(first + count)].map { Int32($0) }
+            let offset = types[..<first].reduce(0) { $0 + $1.byteCount } * inside.area
+            let status = GDALDatasetRasterIOEx(
+                handle, GF_Read,
+                Int32(inside.colOff), Int32(inside.rowOff), Int32(inside.width), Int32(inside.height),
+                samples.baseAddress! + offset, Int32(inside.width), Int32(inside.height), type.gdalType,
+                Int32(count), &bandMap, GSpacing(type.byteCount), GSpacing(type.byteCount * inside.width),
+                GSpacing(type.byteCount * inside.area), nil)
+            try GDAL.check(status) { .readFailed(path: info.path, window: window, reason: $0) }
         }
-        if zeroingNaN { for i in values.indices where values[i].isNaN { values[i] = 0 } }
+        return samples
     }
 
     /// Reads GDAL's mask band of `band` over `inside` into `maskScratch` (0 = missing).
     private func readMask(of band: Int, inside: Window, window: Window) throws(RasterError) {
-        if maskScratch.count < inside.area { maskScratch = [UInt8](repeating: 0, count: inside.area) }
+        let bytes = maskScratch.reserve(inside.area)
         let mask = GDALGetMaskBand(GDALGetRasterBand(handle, Int32(band)))
-        let status = maskScratch.withUnsafeMutableBytes { bytes in
-            GDALRasterIO(
-                mask, GF_Read, Int32(inside.colOff), Int32(inside.rowOff), Int32(inside.width), Int32(inside.height),
-                bytes.baseAddress, Int32(inside.width), Int32(inside.height), GDT_Byte, 0, 0)
-        }
+        let status = GDALRasterIO(
+            mask, GF_Read, Int32(inside.colOff), Int32(inside.rowOff), Int32(inside.width), Int32(inside.height),
+            bytes.baseAddress, Int32(inside.width), Int32(inside.height), GDT_Byte, 0, 0)
         try GDAL.check(status) { .readFailed(path: info.path, window: window, reason: "mask band: \($0)") }
     }
 
-    private func applyMask(to channel: UnsafeMutableBufferPointer<Float>, inside: Window, window: Window) {
-        let dx = inside.colOff - window.colOff, dy = inside.rowOff - window.rowOff
+    private func applyMask(to channel: UnsafeMutablePointer<Float>, inside: Window, rowStride: Int) {
+        let mask = maskScratch.bytes
         for row in 0..<inside.height {
-            let line = (row + dy) * window.width + dx
+            let line = channel + row * rowStride
             let maskLine = row * inside.width
-            for col in 0..<inside.width where maskScratch[maskLine + col] == 0 { channel[line + col] = 0 }
+            for col in 0..<inside.width where mask[maskLine + col] == 0 { line[col] = 0 }
         }
     }
 }

@@ -10,8 +10,9 @@ import Tiling
 public final class RasterDataset {
     public let info: RasterInfo
     let handle: GDALDatasetH
-    /// Reused for mask-band reads, so reading a tile allocates nothing.
-    var maskScratch: [UInt8] = []
+    /// Reused for stored samples and mask-band reads, so reading a tile allocates nothing.
+    var sampleScratch = ScratchBuffer()
+    var maskScratch = ScratchBuffer()
 
     /// Opens `path` read-only and checks that `bands` exist and can be read.
     public init(path: String, bands: [Int]) throws(RasterError) {

@@ -34,6 +34,15 @@ public enum SampleType: String, Sendable, CaseIterable {
         }
     }
 
+    var gdalType: GDALDataType {
+        switch self {
+        case .byte: GDT_Byte
+        case .uint16: GDT_UInt16
+        case .float32: GDT_Float32
+        case .float64: GDT_Float64
+        }
+    }
+
     init?(_ type: GDALDataType) {
         switch type {
         case GDT_Byte: self = .byte
