@@ -27,6 +27,11 @@ let package = Package(
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .target(name: "Tiling", swiftSettings: swiftSettings),
         .target(name: "Raster", dependencies: ["CGDAL", "Tiling"], swiftSettings: swiftSettings),
+        .target(name: "Weights", swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Weights"], swiftSettings: swiftSettings),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         .target(name: "Pipeline", dependencies: ["Tiling", "Raster"], swiftSettings: swiftSettings),
         .target(
@@ -36,6 +41,9 @@ let package = Package(
         .executableTarget(
             name: "mgpr-test-image", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .target(name: "TestSupport", dependencies: ["Raster", "Tiling"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "ModelTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights", "TestSupport"],
+            exclude: ["reference"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
         .testTarget(

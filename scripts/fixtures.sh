@@ -4,8 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/.fixtures"
-[ -f "$dest/OSBS_029.tif" ] && exit 0
 mkdir -p "$dest"
+if [ ! -f "$dest/OSBS_029.tif" ]; then
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 python3 -m pip download --quiet --no-deps --dest "$tmp" "deepforest==2.1.0"
@@ -17,3 +17,15 @@ with zipfile.ZipFile(wheel) as z:
 open(f"{dest}/OSBS_029.tif", "wb").write(data)
 PY
 echo "fixtures: $dest/OSBS_029.tif" >&2
+fi
+
+# Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
+# made once and reused; delete .fixtures/ to make them anew.
+reference() {  # NAME SCRIPT
+    [ -f "$dest/$1/manifest.json" ] && return 0
+    echo "fixtures: making $1 reference outputs with torchvision (about a minute)" >&2
+    rm -rf "$dest/$1.partial"
+    /usr/bin/python3 "$root/$2" "$dest/$1.partial" "$dest/OSBS_029.tif" >/dev/null
+    mv "$dest/$1.partial" "$dest/$1"
+}
+reference resnet50 Tests/ModelTests/reference/make_resnet50.py

@@ -22,6 +22,7 @@ public enum TestSupport {
 
     public struct FixtureMissing: Error, CustomStringConvertible {
         public let path: String
+        public init(path: String) { self.path = path }
         public var description: String { "\(path) is missing: run scripts/test.sh (it fetches the NEON crop)" }
     }
 

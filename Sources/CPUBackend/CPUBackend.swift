@@ -1,0 +1,28 @@
+import Engine
+import Weights
+
+/// Runs graphs on the CPU with oneDNN: NHWC activations, weights packed once into the
+/// layout each convolution prefers, BatchNorm folded, bias/ReLU/residual fused as
+/// post-ops, one arena planned by lifetimes, a user-managed scratchpad.
+public struct CPUBackend: Backend {
+    /// OpenMP threads each plan runs with.
+    public let threads: Int
+
+    public init(threads: Int) { self.threads = max(1, threads) }
+
+    public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaName), \(threads) threads)" }
+
+    public func resolve(_ requested: Precision) -> (Precision, notice: String?) {
+        switch requested {
+        case .f32: return (.f32, nil)
+        case .bf16, .f16:
+            let from = requested == .f16 ? "16-bit float on CPU runs as bfloat16 (as Lightning does); " : ""
+            if DNNL.hasNativeBF16 { return (.bf16, from.isEmpty ? nil : from + "this CPU has native bf16 (\(DNNL.isaName))") }
+            return (.f32, "\(from)this CPU has no native bf16 (\(DNNL.isaName)): running in float32")
+        }
+    }
+
+    public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
+        try CPUPlan(graph: graph, weights: weights, type: precision == .f32 ? .f32 : .bf16, threads: threads)
+    }
+}

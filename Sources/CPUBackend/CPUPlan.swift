@@ -1,0 +1,305 @@
+internal import CDNNL
+import Engine
+import Foundation
+import Weights
+
+/// A graph compiled for oneDNN on the CPU. Everything is made in `init`: primitives,
+/// packed weights, the arena and the scratchpad; `run` only executes.
+final class CPUPlan: Plan {
+    struct Step {
+        let primitive: DNNLPrimitive
+        var args: [dnnl_exec_arg_t]
+    }
+
+    let inputShape: Shape4
+    let outputShapes: [Shape4]
+    let threads: Int
+    private let engine: DNNLEngine
+    private var steps: [Step] = []
+    /// Memory objects the steps refer to, kept alive with the plan.
+    private var memories: [DNNLMemory] = []
+    private var weightBytes = 0
+    private let arena: UnsafeMutableRawBufferPointer
+    private var scratchpad = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private let inputMemory: DNNLMemory
+    private var outputMemories: [DNNLMemory] = []
+    private var outputCopies: [(source: UnsafeRawPointer, bytes: Int)?] = []
+    private var valueMemory: [Int: DNNLMemory] = [:]
+
+    var memoryBytes: Int { arena.count + scratchpad.count + weightBytes }
+
+    init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int) throws {
+        self.threads = threads
+        engine = try DNNLEngine()
+        inputShape = graph.shape(of: graph.input)
+        outputShapes = graph.outputs.map(graph.shape(of:))
+
+        // Mixed precision as AMP does it: convolutions compute in `type`, but the residual
+        // stream (what skip connections carry and sum into) stays float32, so 16 blocks of
+        // additions do not accumulate bf16 rounding. A bf16 convolution reading an f32
+        // value reads a bf16 copy made just before it ("shadow").
+        let residualStream = Set(graph.ops.flatMap { op -> [Int] in
+            if case .convolution(let c) = op, let r = c.residual { return [r.id, c.output.id] }
+            return []
+        })
+        var types = graph.shapes.indices.map { residualStream.contains($0) ? ElementType.f32 : type }
+        var shapes = graph.shapes
+        var linearOutputs = Set<Int>()
+        for op in graph.ops {
+            switch op {
+            case .pool(let p): types[p.output.id] = types[p.input.id]
+            case .linear(let l): linearOutputs.insert(l.output.id); types[l.output.id] = .f32
+            case .convolution: break
+            }
+        }
+
+        // The steps in order, with the values each reads and writes.
+        enum Stage { case input, convert(from: Int, to: Int), op(Int), output(Int) }
+        var logical: [Stage] = [.input]
+        var reads: [[Int]] = [[]], writes: [[Int]] = [[graph.input.id]]
+        var shadowOf: [Int: Int] = [:]
+        var opInput: [Int: Int] = [:]  // op index -> the value its primitive reads
+        for (k, op) in graph.ops.enumerated() {
+            var input: Int, output: Int, residual: Int?
+            switch op {
+            case .convolution(let c): (input, output, residual) = (c.input.id, c.output.id, c.residual?.id)
+            case .pool(let p): (input, output, residual) = (p.input.id, p.output.id, nil)
+            case .linear(let l): (input, output, residual) = (l.input.id, l.output.id, nil)
+            }
+            if case .convolution = op, types[input] != type {
+                if shadowOf[input] == nil {
+                    do {
+                        shapes.append(shapes[input])
+                        types.append(type)
+                        shadowOf[input] = shapes.count - 1
+                    }
+                    logical.append(.convert(from: input, to: shadowOf[input]!))
+                    reads.append([input])
+                    writes.append([shadowOf[input]!])
+                }
+                input = shadowOf[input]!
+            }
+            opInput[k] = input
+            logical.append(.op(k))
+            reads.append([input] + (residual.map { [$0] } ?? []))
+            writes.append([output])
+        }
+        for output in graph.outputs {
+            logical.append(.output(output.id))
+            reads.append([output.id])
+            writes.append([])
+        }
+
+        var descs: [dnnl_memory_desc_t] = []
+        for id in shapes.indices {
+            descs.append(
+                linearOutputs.contains(id)
+                    ? try DNNL.memoryDesc([shapes[id].n, shapes[id].c], .f32, dnnl_nc)
+                    : try DNNL.memoryDesc(shapes[id].dims, types[id], dnnl_nhwc))
+        }
+
+        // Lifetimes in steps; a residual's output shares its buffer (the sum post-op
+        // accumulates in place), so they are planned as one.
+        var root = Array(shapes.indices)
+        for op in graph.ops {
+            if case .convolution(let c) = op, let r = c.residual { root[c.output.id] = root[r.id] }
+        }
+        var first = [Int](repeating: Int.max, count: shapes.count)
+        var last = [Int](repeating: -1, count: shapes.count)
+        for step in logical.indices {
+            for v in reads[step] + writes[step] {
+                first[root[v]] = min(first[root[v]], step)
+                last[root[v]] = max(last[root[v]], step)
+            }
+        }
+        let roots = Array(Set(root).filter { last[$0] >= 0 }).sorted()
+        let requests = roots.map { r -> ArenaPlanner.Request in
+            var d = descs[r]
+            return ArenaPlanner.Request(size: dnnl_memory_desc_get_size(&d), first: first[r], last: last[r])
+        }
+        let (offsets, size) = ArenaPlanner.plan(requests)
+        arena = .allocate(byteCount: max(size, 64), alignment: 64)
+        var offsetOf: [Int: Int] = [:]
+        for (i, r) in roots.enumerated() { offsetOf[r] = offsets[i] }
+        for id in shapes.indices where last[root[id]] >= 0 {
+            valueMemory[id] = try DNNLMemory(descs[id], engine, pointer: arena.baseAddress! + offsetOf[root[id]]!)
+        }
+
+        // Primitives, step by step. The caller's input and outputs are NCHW float32.
+        inputMemory = try DNNLMemory(try DNNL.memoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+        var pending: [(DNNLPrimitive, [(Int32, DNNLMemory)])] = []
+        for step in logical {
+            switch step {
+            case .input:
+                pending.append((try reorder(inputMemory.desc, descs[graph.input.id]),
+                                [(DNNL_ARG_FROM, inputMemory), (DNNL_ARG_TO, valueMemory[graph.input.id]!)]))
+            case .convert(let from, let to):
+                pending.append((try reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
+            case .op(let k):
+                pending.append(try build(graph.ops[k], input: opInput[k]!, weights: weights, descs: descs, types: types))
+            case .output(let id):
+                let user = try DNNLMemory(try DNNL.memoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+                outputMemories.append(user)
+                if linearOutputs.contains(id) {
+                    // [N, features] float32 is already NCHW [N, features, 1, 1]: a copy suffices.
+                    outputCopies.append((UnsafeRawPointer(valueMemory[id]!.pointer!), shapes[id].count * 4))
+                } else {
+                    outputCopies.append(nil)
+                    pending.append((try reorder(descs[id], user.desc), [(DNNL_ARG_FROM, valueMemory[id]!), (DNNL_ARG_TO, user)]))
+                }
+            }
+        }
+
+        // One scratchpad, as large as the largest any primitive asks for.
+        let scratchSizes = pending.map { entry -> Int in
+            var md = entry.0.query(dnnl_query_scratchpad_md)
+            return dnnl_memory_desc_get_size(&md)
+        }
+        scratchpad = .allocate(byteCount: max(scratchSizes.max() ?? 0, 64), alignment: 64)
+        for (primitive, args) in pending {
+            var all = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+            let scratchDesc = primitive.query(dnnl_query_scratchpad_md)
+            let scratch = try DNNLMemory(scratchDesc, engine, pointer: scratchpad.baseAddress!)
+            memories.append(scratch)
+            all.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle))
+            steps.append(Step(primitive: primitive, args: all))
+        }
+    }
+
+    deinit {
+        arena.deallocate()
+        scratchpad.deallocate()
+    }
+
+    func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws {
+        precondition(outputs.count == outputMemories.count)
+        OpenMP.setThreads(threads)
+        try inputMemory.setPointer(UnsafeMutableRawPointer(mutating: input))
+        for (i, memory) in outputMemories.enumerated() { try memory.setPointer(outputs[i]) }
+        for step in steps {
+            try step.args.withUnsafeBufferPointer { args throws(EngineError) in
+                try DNNL.check(
+                    dnnl_primitive_execute(step.primitive.primitive, engine.stream, Int32(args.count), args.baseAddress),
+                    "dnnl_primitive_execute")
+            }
+        }
+        try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
+        for (i, copy) in outputCopies.enumerated() {
+            if let copy { UnsafeMutableRawPointer(outputs[i]).copyMemory(from: copy.source, byteCount: copy.bytes) }
+        }
+    }
+
+    // MARK: - Building primitives
+
+    private func reorder(_ from: dnnl_memory_desc_t, _ to: dnnl_memory_desc_t) throws(EngineError) -> DNNLPrimitive {
+        var from = from, to = to
+        let attributes = try DNNLAttributes()
+        var pd: dnnl_primitive_desc_t?
+        try DNNL.check(
+            dnnl_reorder_primitive_desc_create(&pd, &from, engine.engine, &to, engine.engine, attributes.handle),
+            "dnnl_reorder_primitive_desc_create")
+        return try DNNLPrimitive(descriptor: pd!)
+    }
+
+    /// Runs a one-off reorder now (packing weights).
+    private func pack(_ values: [Float], dims: [Int], tag: dnnl_format_tag_t, into desc: dnnl_memory_desc_t) throws -> DNNLMemory {
+        var values = values
+        let packed = try DNNLMemory(desc, engine, pointer: nil)
+        try values.withUnsafeMutableBytes { raw in
+            let user = try DNNLMemory(try DNNL.memoryDesc(dims, .f32, tag), engine, pointer: raw.baseAddress!)
+            var plainAttr: dnnl_primitive_attr_t?
+            try DNNL.check(dnnl_primitive_attr_create(&plainAttr), "dnnl_primitive_attr_create")
+            defer { dnnl_primitive_attr_destroy(plainAttr) }
+            var from = user.desc, to = desc
+            var pd: dnnl_primitive_desc_t?
+            try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &from, engine.engine, &to, engine.engine, plainAttr), "reorder (weights)")
+            let primitive = try DNNLPrimitive(descriptor: pd!)
+            var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed.handle)]
+            try DNNL.check(dnnl_primitive_execute(primitive.primitive, engine.stream, 2, &args), "dnnl_primitive_execute (weights)")
+            try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
+        }
+        memories.append(packed)
+        weightBytes += packed.byteCount
+        return packed
+    }
+
+    private func biasMemory(_ bias: [Float]) throws -> DNNLMemory {
+        let memory = try DNNLMemory(try DNNL.memoryDesc([bias.count], .f32, dnnl_a), engine, pointer: nil)
+        bias.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        memories.append(memory)
+        weightBytes += memory.byteCount
+        return memory
+    }
+
+    /// The primitive for one op; `input` is the value it reads (a bf16 shadow of the
+    /// graph's input value where one was made). Weights take the type of what they meet.
+    private func build(
+        _ op: Graph.Op, input: Int, weights: WeightStore, descs: [dnnl_memory_desc_t], types: [ElementType]
+    ) throws -> (DNNLPrimitive, [(Int32, DNNLMemory)]) {
+        switch op {
+        case .convolution(let c):
+            let inChannels = Int(descs[input].dims.1), out = Int(descs[c.output.id].dims.1)
+            let weightDims = [out, inChannels, c.kernel.h, c.kernel.w]
+            let folded = BatchNormFolding.fold(
+                weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: out,
+                batchNorm: c.batchNorm, weights: weights)
+            var src = descs[input], dst = descs[c.output.id]
+            var wAny = try DNNL.memoryDesc(weightDims, types[input], dnnl_format_tag_any)
+            var bias = try DNNL.memoryDesc([out], .f32, dnnl_a)
+            var desc = dnnl_convolution_desc_t()
+            let strides: [Int64] = [Int64(c.stride), Int64(c.stride)]
+            let dilates: [Int64] = [Int64(c.dilation - 1), Int64(c.dilation - 1)]
+            let pad: [Int64] = [Int64(c.padding), Int64(c.padding)]
+            try DNNL.check(
+                dnnl_dilated_convolution_forward_desc_init(
+                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wAny, &bias, &dst,
+                    strides, dilates, pad, pad),
+                "dnnl_dilated_convolution_forward_desc_init (\(c.weight))")
+            let attributes = try DNNLAttributes(sum: c.residual != nil, relu: c.relu)
+            var pd: dnnl_primitive_desc_t?
+            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "convolution \(c.weight)")
+            let primitive = try DNNLPrimitive(descriptor: pd!)
+            let packed = try pack(folded.weight, dims: weightDims, tag: dnnl_oihw, into: primitive.query(dnnl_query_weights_md))
+            return (primitive, [
+                (DNNL_ARG_SRC, valueMemory[input]!), (DNNL_ARG_WEIGHTS, packed),
+                (DNNL_ARG_BIAS, try biasMemory(folded.bias)), (DNNL_ARG_DST, valueMemory[c.output.id]!),
+            ])
+
+        case .pool(let p):
+            var src = descs[p.input.id], dst = descs[p.output.id]
+            var desc = dnnl_pooling_desc_t()
+            let strides: [Int64] = [Int64(p.stride), Int64(p.stride)], kernel: [Int64] = [Int64(p.kernel.h), Int64(p.kernel.w)]
+            let pad: [Int64] = [Int64(p.padding), Int64(p.padding)]
+            let algorithm = p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding
+            try DNNL.check(
+                dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, algorithm, &src, &dst, strides, kernel, pad, pad),
+                "dnnl_pooling_forward_desc_init")
+            let attributes = try DNNLAttributes()
+            var pd: dnnl_primitive_desc_t?
+            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "pooling")
+            return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
+
+        case .linear(let l):
+            var src = descs[l.input.id], dst = descs[l.output.id]
+            let c = Int(src.dims.1), h = Int(src.dims.2), w = Int(src.dims.3), out = Int(dst.dims.1)
+            let weightDims = [out, c, h, w]
+            var wAny = try DNNL.memoryDesc(weightDims, types[input], dnnl_format_tag_any)
+            var bias = try DNNL.memoryDesc([out], .f32, dnnl_a)
+            var desc = dnnl_inner_product_desc_t()
+            try DNNL.check(
+                dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &wAny, &bias, &dst),
+                "dnnl_inner_product_forward_desc_init (\(l.weight))")
+            let attributes = try DNNLAttributes()
+            var pd: dnnl_primitive_desc_t?
+            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "inner product \(l.weight)")
+            let primitive = try DNNLPrimitive(descriptor: pd!)
+            // PyTorch flattens NCHW as (c, h, w): the [out, c*h*w] matrix is [out, c, h, w] in oihw.
+            let packed = try pack(weights[l.weight]!.values, dims: weightDims, tag: dnnl_oihw, into: primitive.query(dnnl_query_weights_md))
+            let biasValues = l.bias.map { weights[$0]!.values } ?? [Float](repeating: 0, count: out)
+            return (primitive, [
+                (DNNL_ARG_SRC, valueMemory[l.input.id]!), (DNNL_ARG_WEIGHTS, packed),
+                (DNNL_ARG_BIAS, try biasMemory(biasValues)), (DNNL_ARG_DST, valueMemory[l.output.id]!),
+            ])
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// A network as a small static graph: a list of ops over values of known shapes, built
+/// once for one (batch, height, width). Parameters are named by their PyTorch keys; a
+/// backend fetches, folds and packs them when it compiles the graph into a ``Plan``.
+public struct Graph: Sendable {
+    public struct Value: Hashable, Sendable { public let id: Int }
+
+    /// Frozen BatchNorm after a convolution, folded into it when weights load.
+    public struct BatchNorm: Sendable {
+        /// Key prefix: `<prefix>.weight`, `.bias`, `.running_mean`, `.running_var`.
+        public var prefix: String
+        public var eps: Float
+        public init(prefix: String, eps: Float) { (self.prefix, self.eps) = (prefix, eps) }
+    }
+
+    public struct Convolution: Sendable {
+        public var input: Value
+        public var output: Value
+        public var weight: String
+        /// The convolution's own bias key, if it has one.
+        public var bias: String?
+        public var batchNorm: BatchNorm?
+        public var kernel: (h: Int, w: Int)
+        public var stride: Int
+        public var padding: Int
+        public var dilation: Int
+        /// A value added to the result before the activation (a residual connection).
+        /// The output takes its place: it must not be used after this op.
+        public var residual: Value?
+        public var relu: Bool
+    }
+
+    public enum PoolKind: Sendable { case max, average }
+
+    public struct Pool: Sendable {
+        public var kind: PoolKind
+        public var input: Value
+        public var output: Value
+        public var kernel: (h: Int, w: Int)
+        public var stride: Int
+        public var padding: Int
+    }
+
+    /// A fully connected layer over the flattened input (`weight` is [out, in]).
+    public struct Linear: Sendable {
+        public var input: Value
+        public var output: Value
+        public var weight: String
+        public var bias: String?
+    }
+
+    public enum Op: Sendable {
+        case convolution(Convolution)
+        case pool(Pool)
+        case linear(Linear)
+    }
+
+    public internal(set) var ops: [Op] = []
+    public internal(set) var shapes: [Shape4] = []
+    public internal(set) var input: Value
+    public internal(set) var outputs: [Value] = []
+    /// Every parameter the graph reads, with its PyTorch shape.
+    public internal(set) var parameters: [String: [Int]] = [:]
+
+    public func shape(of value: Value) -> Shape4 { shapes[value.id] }
+}

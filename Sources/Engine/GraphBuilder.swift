@@ -1,0 +1,80 @@
+/// Builds a ``Graph`` op by op, computing each value's shape as PyTorch would.
+public struct GraphBuilder {
+    public private(set) var graph: Graph
+
+    public init(input: Shape4) {
+        graph = Graph(input: Graph.Value(id: 0))
+        graph.shapes = [input]
+    }
+
+    public func shape(of value: Graph.Value) -> Shape4 { graph.shapes[value.id] }
+
+    private mutating func newValue(_ shape: Shape4) -> Graph.Value {
+        graph.shapes.append(shape)
+        return Graph.Value(id: graph.shapes.count - 1)
+    }
+
+    /// `nn.Conv2d` (square kernel, groups 1), optionally followed by frozen BatchNorm,
+    /// a residual add and ReLU, in that order.
+    public mutating func conv(
+        _ input: Graph.Value, weight: String, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        dilation: Int = 1, bias: String? = nil, batchNorm: Graph.BatchNorm? = nil, residual: Graph.Value? = nil,
+        relu: Bool = false
+    ) -> Graph.Value {
+        let s = shape(of: input)
+        let extent = dilation * (kernel - 1) + 1
+        let out = Shape4(
+            n: s.n, c: outChannels, h: (s.h + 2 * padding - extent) / stride + 1,
+            w: (s.w + 2 * padding - extent) / stride + 1)
+        if let residual { precondition(shape(of: residual) == out, "residual \(shape(of: residual)) vs \(out)") }
+        let output = newValue(out)
+        graph.parameters[weight] = [outChannels, s.c, kernel, kernel]
+        if let bias { graph.parameters[bias] = [outChannels] }
+        if let bn = batchNorm {
+            for suffix in ["weight", "bias", "running_mean", "running_var"] {
+                graph.parameters["\(bn.prefix).\(suffix)"] = [outChannels]
+            }
+        }
+        graph.ops.append(
+            .convolution(
+                Graph.Convolution(
+                    input: input, output: output, weight: weight, bias: bias, batchNorm: batchNorm,
+                    kernel: (kernel, kernel), stride: stride, padding: padding, dilation: dilation,
+                    residual: residual, relu: relu)))
+        return output
+    }
+
+    /// `nn.MaxPool2d` / `nn.AvgPool2d` (floor mode, square kernel).
+    public mutating func pool(
+        _ kind: Graph.PoolKind, _ input: Graph.Value, kernel: Int, stride: Int, padding: Int = 0
+    ) -> Graph.Value {
+        let s = shape(of: input)
+        let out = Shape4(
+            n: s.n, c: s.c, h: (s.h + 2 * padding - kernel) / stride + 1, w: (s.w + 2 * padding - kernel) / stride + 1)
+        let output = newValue(out)
+        graph.ops.append(
+            .pool(Graph.Pool(kind: kind, input: input, output: output, kernel: (kernel, kernel), stride: stride, padding: padding)))
+        return output
+    }
+
+    /// `nn.AdaptiveAvgPool2d((1, 1))`: the mean of each channel over the whole map.
+    public mutating func globalAveragePool(_ input: Graph.Value) -> Graph.Value {
+        let s = shape(of: input)
+        let output = newValue(Shape4(n: s.n, c: s.c, h: 1, w: 1))
+        graph.ops.append(
+            .pool(Graph.Pool(kind: .average, input: input, output: output, kernel: (s.h, s.w), stride: 1, padding: 0)))
+        return output
+    }
+
+    /// `nn.Linear` over the flattened input.
+    public mutating func linear(_ input: Graph.Value, weight: String, bias: String?, outFeatures: Int) -> Graph.Value {
+        let s = shape(of: input)
+        let output = newValue(Shape4(n: s.n, c: outFeatures, h: 1, w: 1))
+        graph.parameters[weight] = [outFeatures, s.c * s.h * s.w]
+        if let bias { graph.parameters[bias] = [outFeatures] }
+        graph.ops.append(.linear(Graph.Linear(input: input, output: output, weight: weight, bias: bias)))
+        return output
+    }
+
+    public mutating func markOutput(_ value: Graph.Value) { graph.outputs.append(value) }
+}

@@ -1,0 +1,71 @@
+import Engine
+import Tiling
+import Weights
+
+/// torchvision's `resnet50` (v1.5: the stride of each downsampling block is on its 3x3
+/// convolution), with torchvision's state_dict key names, on inputs of any size.
+/// Inputs are RGB in [0, 1], normalised with ImageNet's mean and std (``preprocessing``).
+public enum ResNet50 {
+    /// torchvision's ImageNet normalisation: (x - mean) / std per channel.
+    public static let preprocessing = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+    /// (blocks, planes, stride) of layer1...layer4.
+    static let stages = [(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)]
+
+    /// The number of classes the weights were trained for (`fc.weight` is [classes, 2048]).
+    public static func classes(in weights: WeightStore) -> Int? { weights["fc.weight"]?.shape.first }
+
+    public static func graph(batch: Int, height: Int, width: Int, classes: Int, bnEps: Float = 1e-5) -> Graph {
+        var b = GraphBuilder(input: Shape4(n: batch, c: 3, h: height, w: width))
+        func bn(_ prefix: String) -> Graph.BatchNorm { Graph.BatchNorm(prefix: prefix, eps: bnEps) }
+        var x = b.conv(b.graph.input, weight: "conv1.weight", outChannels: 64, kernel: 7, stride: 2, padding: 3,
+                       batchNorm: bn("bn1"), relu: true)
+        x = b.pool(.max, x, kernel: 3, stride: 2, padding: 1)
+        for (stage, (blocks, planes, stride)) in stages.enumerated() {
+            for block in 0..<blocks {
+                let p = "layer\(stage + 1).\(block)"
+                let s = block == 0 ? stride : 1
+                var y = b.conv(x, weight: "\(p).conv1.weight", outChannels: planes, kernel: 1, batchNorm: bn("\(p).bn1"), relu: true)
+                y = b.conv(y, weight: "\(p).conv2.weight", outChannels: planes, kernel: 3, stride: s, padding: 1,
+                           batchNorm: bn("\(p).bn2"), relu: true)
+                let identity = block == 0
+                    ? b.conv(x, weight: "\(p).downsample.0.weight", outChannels: planes * 4, kernel: 1, stride: s,
+                             batchNorm: bn("\(p).downsample.1"))
+                    : x
+                x = b.conv(y, weight: "\(p).conv3.weight", outChannels: planes * 4, kernel: 1, batchNorm: bn("\(p).bn3"),
+                           residual: identity, relu: true)
+            }
+        }
+        let pooled = b.globalAveragePool(x)
+        let logits = b.linear(pooled, weight: "fc.weight", bias: "fc.bias", outFeatures: classes)
+        b.markOutput(logits)
+        return b.graph
+    }
+
+    /// BatchNorm buffers torchvision keeps but inference does not read.
+    public static func isIgnored(_ key: String) -> Bool { key.hasSuffix(".num_batches_tracked") }
+
+    /// Seeded weights with torchvision's initialisation (Kaiming-normal convolutions,
+    /// unit BatchNorm, uniform classifier): for timing runs without a weights file.
+    public static func seededWeights(classes: Int = 1000, seed: UInt64) -> WeightStore {
+        let graph = graph(batch: 1, height: 64, width: 64, classes: classes)
+        var noise = PixelNoise(seed: seed, stream: 0x5E5)
+        var tensors: [String: HostTensor] = [:]
+        for (name, shape) in graph.parameters {
+            let count = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: count)
+            if name.hasSuffix("running_var") || (name.hasSuffix(".weight") && shape.count == 1) {
+                values = [Float](repeating: 1, count: count)  // BatchNorm scale and variance
+            } else if shape.count == 4 {
+                // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision's ResNet.
+                let std = (2 / Float(shape[0] * shape[2] * shape[3])).squareRoot()
+                for i in 0..<count { values[i] = Normalization.gaussian(&noise) * std }
+            } else if name.hasPrefix("fc.") {
+                let bound = 1 / Float(shape.count == 2 ? shape[1] : 2048).squareRoot()
+                for i in 0..<count { values[i] = (Float(noise.next() >> 40) / Float(1 << 24) * 2 - 1) * bound }
+            }
+            tensors[name] = HostTensor(shape: shape, values: values)
+        }
+        return WeightStore(path: "(seeded)", tensors: tensors)
+    }
+}

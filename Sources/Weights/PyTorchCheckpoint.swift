@@ -1,0 +1,89 @@
+import Foundation
+
+/// Reads a `.pth`/`.pt` file written by `torch.save(model.state_dict())`: a zip holding
+/// `<name>/data.pkl` (the pickled dict, read by the restricted ``Unpickler``) and one
+/// raw little-endian storage per tensor under `<name>/data/<key>`.
+enum PyTorchCheckpoint {
+    static func load(_ path: String) throws(WeightsError) -> [String: HostTensor] {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw .malformed(path: path, reason: "cannot be read: \(error.localizedDescription)")
+        }
+        return try withBytes(of: data, path: path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
+            let zip = try ZipArchive(bytes, path: path)
+            guard let pickle = zip.entries.values.first(where: { $0.name.hasSuffix("data.pkl") }) else {
+                throw .malformed(path: path, reason: "no data.pkl in the archive (not written by torch.save?)")
+            }
+            let prefix = String(pickle.name.dropLast("data.pkl".count))
+            if let order = zip.entries[prefix + "byteorder"],
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[order.range]), as: UTF8.self) != "little"
+            {
+                throw .malformed(path: path, reason: "big-endian storages are not supported")
+            }
+            var unpickler = Unpickler(path: path)
+            let root = try unpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickle.range]))
+            var tensors: [String: HostTensor] = [:]
+            for (name, tensor) in try stateDict(root, path: path) {
+                guard let entry = zip.entries[prefix + "data/" + tensor.storage.key] else {
+                    throw .malformed(path: path, reason: "storage \(tensor.storage.key) of '\(name)' is missing (truncated file?)")
+                }
+                tensors[name] = try materialize(tensor, UnsafeRawBufferPointer(rebasing: bytes[entry.range]), name, path)
+            }
+            return tensors
+        }
+    }
+
+    /// The name -> tensor pairs; a Lightning-style checkpoint's `state_dict` entry is used.
+    private static func stateDict(_ root: Unpickler.Value, path: String) throws(WeightsError)
+        -> [(String, Unpickler.TensorRef)]
+    {
+        guard case .dict(let box) = root else {
+            throw .notAStateDict(path: path, found: "a pickled value that is not a dict")
+        }
+        for (key, value) in box.entries {
+            if case .string("state_dict") = key, case .dict = value { return try stateDict(value, path: path) }
+        }
+        return try box.entries.map { entry throws(WeightsError) -> (String, Unpickler.TensorRef) in
+            guard case .string(let name) = entry.key else { throw .notAStateDict(path: path, found: "a dict with non-string keys") }
+            guard case .tensor(let tensor) = entry.value else {
+                throw .notAStateDict(path: path, found: "'\(name)', which is not a tensor")
+            }
+            return (name, tensor)
+        }
+    }
+
+    /// The tensor's values, following its offset and strides into the storage.
+    private static func materialize(
+        _ t: Unpickler.TensorRef, _ storage: UnsafeRawBufferPointer, _ name: String, _ path: String
+    ) throws(WeightsError) -> HostTensor {
+        let type = t.storage.type, size = type.byteCount
+        guard storage.count >= t.storage.count * size else {
+            throw .malformed(path: path, reason: "storage of '\(name)' is shorter than its \(t.storage.count) elements")
+        }
+        let count = t.shape.reduce(1, *)
+        let lastIndex = t.offset + zip(t.shape, t.strides).reduce(0) { $0 + max($1.0 - 1, 0) * $1.1 }
+        guard count == 0 || lastIndex < t.storage.count else {
+            throw .malformed(path: path, reason: "'\(name)' reaches past its storage")
+        }
+        let contiguous = zip(t.shape, t.strides).reversed().reduce((true, 1)) { state, dim in
+            (state.0 && (dim.0 <= 1 || dim.1 == state.1), state.1 * dim.0)
+        }.0
+        if contiguous {
+            let raw = UnsafeRawBufferPointer(rebasing: storage[(t.offset * size)..<((t.offset + count) * size)])
+            return HostTensor(shape: t.shape, values: type.floats(raw, count: count))
+        }
+        // A strided view (rare in a state_dict): gather element by element.
+        var values = [Float](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: t.shape.count)
+        for i in 0..<count {
+            let element = t.offset + zip(index, t.strides).reduce(0) { $0 + $1.0 * $1.1 }
+            values[i] = type.floats(UnsafeRawBufferPointer(rebasing: storage[(element * size)..<((element + 1) * size)]), count: 1)[0]
+            for d in stride(from: index.count - 1, through: 0, by: -1) {
+                index[d] += 1
+                if index[d] < t.shape[d] { break }
+                index[d] = 0
+            }
+        }
+        return HostTensor(shape: t.shape, values: values)
+    }
+}

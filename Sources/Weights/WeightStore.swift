@@ -1,0 +1,55 @@
+import Foundation
+
+/// A model's parameters by their PyTorch names (`conv1.weight`, `layer1.0.bn1.running_mean`, ...).
+public struct WeightStore: Sendable {
+    public let path: String
+    public private(set) var tensors: [String: HostTensor]
+
+    public init(path: String, tensors: [String: HostTensor]) {
+        self.path = path
+        self.tensors = tensors
+    }
+
+    /// Loads `.safetensors` or a torch `.pth`/`.pt` (zip) file, told apart by content.
+    public init(contentsOf path: String) throws(WeightsError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .malformed(path: path, reason: "cannot be opened")
+        }
+        let magic = [UInt8]((try? handle.read(upToCount: 4)) ?? Data())
+        try? handle.close()
+        if magic.starts(with: [0x50, 0x4B]) {  // "PK": a zip, as torch.save writes since 1.6
+            tensors = try PyTorchCheckpoint.load(path)
+        } else if path.hasSuffix(".safetensors") {
+            tensors = try SafeTensors.load(path)
+        } else if magic.first == 0x80 {  // a bare pickle: torch's legacy format
+            throw .malformed(path: path, reason: "legacy (pre-1.6) torch format; re-save it with a current torch.save")
+        } else {
+            throw .unsupportedFormat(path: path)
+        }
+        self.path = path
+    }
+
+    /// Checks the store holds exactly `expected` (name -> shape): nothing missing, nothing
+    /// extra, every shape right. Keys matching `ignored` (e.g. BatchNorm's
+    /// `num_batches_tracked`) may be present or not.
+    public func validate(expected: [String: [Int]], ignored: (String) -> Bool = { _ in false }) throws(WeightsError) {
+        for name in expected.keys.sorted() {
+            guard let tensor = tensors[name] else { throw .missingKey(path: path, key: name) }
+            let shape = expected[name]!
+            guard tensor.shape == shape else {
+                throw .shapeMismatch(path: path, key: name, expected: shape, found: tensor.shape)
+            }
+        }
+        for name in tensors.keys.sorted() where expected[name] == nil && !ignored(name) {
+            throw .unexpectedKey(path: path, key: name)
+        }
+    }
+
+    public subscript(name: String) -> HostTensor? { tensors[name] }
+
+    /// Renames keys (older checkpoints' names to current ones), as torchvision does when loading.
+    public mutating func rename(_ transform: (String) -> String) {
+        tensors = Dictionary(tensors.map { (transform($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
