@@ -158,7 +158,7 @@ struct Unpickler {
         case ("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
             ("torch._utils", "_rebuild_parameter"):
             return .global(module: module, name: name)
-        case ("torch", _) where Self.storageTypes[name] != nil:
+        case ("torch", _) where name.hasSuffix("Storage"):  // checked when a storage names it
             return .global(module: module, name: name)
         default:
             if module.hasPrefix("torch") || module == "__main__" {
