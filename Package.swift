@@ -33,9 +33,11 @@ let package = Package(
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
-        .target(name: "Pipeline", dependencies: ["Tiling", "Raster"], swiftSettings: swiftSettings),
         .target(
-            name: "MGPRCommands", dependencies: ["CMalloc", "Configuration", "Pipeline", "Raster", "Tiling"],
+            name: "Pipeline", dependencies: ["Engine", "Models", "Raster", "Tiling", "Weights"], swiftSettings: swiftSettings),
+        .target(
+            name: "MGPRCommands",
+            dependencies: ["CMalloc", "Configuration", "CPUBackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(

@@ -22,7 +22,12 @@ public enum ConfigSchema {
         ConfigKey("gpus", aliases: ["devices"], .integer(min: 1), .int(1), "devices to run on in this process (a number, not device ids)"),
         ConfigKey("precision", .choice(["16-mixed", "bf16-mixed", "32", "32-true", "16-true", "bf16-true", "64", "64-true"]), .string("16-mixed"),
             "numeric precision of the model, as in Lightning"),
-        ConfigKey("model", .choice(["none"]), .string("none"), "network run on each tile; none measures the data path alone"),
+        ConfigKey("model", .choice(["none", "resnet50"]), .string("none"),
+            "network run on each tile: resnet50 (torchvision's, a class per tile); none measures the data path alone"),
+        ConfigKey("weights", .optionalText, .null,
+            "model weights: .safetensors or a torch.save(model.state_dict()) .pth; null: seeded weights, for timing only"),
+        ConfigKey("output", .optionalText, .null, "results file (.csv for resnet50), written as tiles finish; null: results are not kept"),
+        ConfigKey("cpu_threads", .integer(min: 0), .int(0), "CPU threads for the model, shared by the CPU devices (0: all cores)"),
         ConfigKey("seed", .integer(min: 0), .int(42), "seed for dummy tiles, test images and untrained weights"),
         // Run and logging
         ConfigKey("run_dir", .optionalText, .null, "where the run writes config.yaml, summary.json, metrics.csv (default outputs/YYYY-MM-DD/HH-MM-SS)"),

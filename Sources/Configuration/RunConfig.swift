@@ -16,6 +16,10 @@ public struct RunConfig: Sendable, Equatable {
     public var devices: Int
     public var precision: String
     public var model: String
+    public var weights: String?
+    public var output: String?
+    /// CPU threads for the model; 0 means all cores.
+    public var cpuThreads: Int
     public var seed: UInt64
     public var runDir: String?
     public var logInterval: Int
@@ -55,6 +59,9 @@ public struct RunConfig: Sendable, Equatable {
         devices = int("gpus")
         precision = string("precision") ?? "16-mixed"
         model = string("model") ?? "none"
+        weights = string("weights")
+        output = string("output")
+        cpuThreads = int("cpu_threads")
         seed = UInt64(int("seed"))
         runDir = string("run_dir")
         logInterval = int("log_interval")

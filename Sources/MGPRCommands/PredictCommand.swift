@@ -19,6 +19,7 @@ public struct PredictCommand: Sendable {
         log.info("GPU available: False, used: False")
         // Check the input before creating anything, so a typo leaves no empty run behind.
         let source = try makeSource()
+        let model = try ModelSetup.make(config, tileShape: source.tileShape, log: log)
         let runDirectory = try RunDirectory(configured: config.runDir)
         try runDirectory.saveConfig(config.settings)
         log.info("Run directory: \(runDirectory.path)")
@@ -27,16 +28,18 @@ public struct PredictCommand: Sendable {
             consumers: config.devices)
         log.info(
             "Predicting \(source.count) tiles of \(source.tileShape) in \(loader.batchCount) batches of \(config.batchSize) "
-                + "on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") with \(config.workers) workers, model=\(config.model)")
+                + "on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") with \(config.workers) workers")
+        log.info(model.summary)
 
         let progress = ProgressBar(
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
             write: Terminal.standardError)
         let recorder = try RunRecorder(metricsPath: runDirectory.file("metrics.csv"))
         let run = InferenceRun(
-            loader: loader, devices: config.devices, makeModel: { _ in NoModel() }, recorder: recorder,
-            progress: progress)
+            loader: loader, devices: config.devices, makeModel: model.makeModel, handleOutputs: model.handleOutputs,
+            recorder: recorder, progress: progress)
         let summary = try run.run()
+        try model.finish()
 
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: "CPU"))
         if config.profiler == "simple" {

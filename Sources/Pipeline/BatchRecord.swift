@@ -16,14 +16,16 @@ public struct BatchRecord: Sendable {
     public var finishedAt: Double
     /// Process peak resident memory when it finished.
     public var peakRSSBytes: Int
+    /// Memory the device held for this batch: the model's (weights, arena) and the batch's.
+    public var deviceBytes: Int
 
     public static let csvHeader =
-        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes"
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes"
 
     public var csvRow: String {
         [
             "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
-            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)",
+            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)",
         ].joined(separator: ",")
     }
 

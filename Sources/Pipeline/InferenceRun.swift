@@ -16,7 +16,6 @@ public final class InferenceRun: Sendable {
     private let recorder: RunRecorder
     private let progress: ProgressBar?
     private let failure = Mutex<(any Error)?>(nil)
-    private let modelBytes = Mutex<[Int: Int]>([:])
 
     public init(
         loader: Loader, devices: Int, deviceName: @escaping @Sendable (Int) -> String = { "CPU \($0)" },
@@ -56,7 +55,6 @@ public final class InferenceRun: Sendable {
     private func drive(device: Int, start: Double) {
         do {
             let model = try makeModel(device)
-            modelBytes.withLock { $0[device] = model.deviceBytes }
             while true {
                 let waitStart = now()
                 guard let batch = try loader.next() else { return }
@@ -69,7 +67,8 @@ public final class InferenceRun: Sendable {
                         batch: batch.number, device: device, tiles: batch.count,
                         waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
                         busySeconds: busyEnd - busyStart, bytesRead: batch.bytesRead,
-                        finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes))
+                        finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
+                        deviceBytes: model.deviceBytes + loader.batchBytes))
                 loader.recycle(batch)
                 progress?.advance()
             }
@@ -81,20 +80,20 @@ public final class InferenceRun: Sendable {
 
     private func summarize(elapsed: Double) -> RunSummary {
         let records = recorder.records
-        let batchBytes = loader.batchBytes
         let perDevice = (0..<devices).map { device -> RunSummary.Device in
             let mine = records.filter { $0.device == device }
             let busy = mine.reduce(0) { $0 + $1.busySeconds }
             let wait = mine.reduce(0) { $0 + $1.waitSeconds }
             let tiles = mine.reduce(0) { $0 + $1.tiles }
-            let held = modelBytes.withLock { $0[device] ?? 0 } + batchBytes
+            let held = mine.map(\.deviceBytes)
             return RunSummary.Device(
                 device: device, name: deviceName(device), batches: mine.count, tiles: tiles,
                 waitSeconds: wait, busySeconds: busy,
                 averageBusySecondsPerBatch: mine.isEmpty ? 0 : busy / Double(mine.count),
                 utilization: busy + wait > 0 ? busy / (busy + wait) : 0,
                 tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0,
-                averageMemoryBytesPerBatch: held, peakMemoryBytes: held)
+                averageMemoryBytesPerBatch: held.isEmpty ? 0 : held.reduce(0, +) / held.count,
+                peakMemoryBytes: held.max() ?? 0)
         }
         let tiles = records.reduce(0) { $0 + $1.tiles }
         let bytes = records.reduce(0) { $0 + $1.bytesRead }

@@ -8,9 +8,11 @@ public protocol TileModel {
     var deviceBytes: Int { get }
 }
 
-/// What a model says about one tile; later models add their own cases.
-public enum TileOutput: Sendable {
+/// What a model says about one tile.
+public enum TileOutput: Sendable, Equatable {
     case none
+    /// The top-1 class index and its softmax probability.
+    case classification(classIndex: Int, score: Float)
 }
 
 /// `model=none`: no network. Batches are delivered and dropped, so a run measures

@@ -1,0 +1,88 @@
+import CPUBackend
+import Configuration
+import Engine
+import Foundation
+import Models
+import Pipeline
+import Weights
+
+/// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
+/// `output` keys, checked before the first tile is read.
+struct ModelSetup {
+    let makeModel: InferenceRun.ModelFactory
+    let handleOutputs: InferenceRun.OutputHandler
+    let finish: () throws -> Void
+    let summary: String
+
+    static func make(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup {
+        switch config.model {
+        case "resnet50": return try resnet50(config, tileShape: tileShape, log: log)
+        default:
+            if let output = config.output {
+                throw ConfigError.invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
+            }
+            return ModelSetup(
+                makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {}, summary: "model=none (data path only)")
+        }
+    }
+
+    /// Lightning's precision names mapped onto what the engine computes in.
+    static func precision(_ name: String) throws -> Precision {
+        switch name {
+        case "32", "32-true": return .f32
+        case "16-mixed", "16-true": return .f16
+        case "bf16-mixed", "bf16-true": return .bf16
+        default:
+            throw ConfigError.invalidValue(key: "precision", value: name, reason: "mgpr computes in 32 or 16 bits: use 32, bf16-mixed or 16-mixed")
+        }
+    }
+
+    private static func resnet50(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup {
+        guard tileShape.channels == 3 else {
+            throw ConfigError.invalidValue(
+                key: "bands", value: "\(config.bands)", reason: "resnet50 takes 3 bands (RGB); this gives \(tileShape.channels)")
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
+        let backend = CPUBackend(threads: threads)
+        let (precision, notice) = backend.resolve(try precision(config.precision))
+        if let notice { log.info("precision=\(config.precision): \(notice)") }
+
+        let weights: WeightStore
+        if let path = config.weights {
+            weights = try WeightStore(contentsOf: path)
+        } else {
+            log.warning("No weights given (weights=null): resnet50 runs with seeded random weights; results are for timing only")
+            weights = ResNet50.seededWeights(seed: config.seed)
+        }
+        guard let classes = ResNet50.classes(in: weights) else {
+            throw WeightsError.missingKey(path: weights.path, key: "fc.weight")
+        }
+        try weights.validate(
+            expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
+            ignored: ResNet50.isIgnored)
+
+        let sink: ClassificationCSV? = try config.output.map { output in
+            guard output.lowercased().hasSuffix(".csv") else {
+                throw ConfigError.invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
+            }
+            return try ClassificationCSV(path: output)
+        }
+        let batchSize = config.batchSize
+        let model: InferenceRun.ModelFactory = { _ in
+            let model = ClassifierTileModel(
+                backend: backend, weights: weights, precision: precision, classes: classes,
+                normalization: ResNet50.preprocessing,
+                graph: { ResNet50.graph(batch: $0, height: $1, width: $2, classes: classes) })
+            try model.prepare(batchSize: batchSize, tileShape: tileShape)
+            return model
+        }
+        return ModelSetup(
+            makeModel: model,
+            handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
+            finish: { try sink?.close() },
+            summary: "model=resnet50 (\(classes) classes, weights \(config.weights ?? "seeded")), "
+                + "\(precision.rawValue) on \(backend.description) per device"
+                + (config.output.map { ", results to \($0)" } ?? ""))
+    }
+}
