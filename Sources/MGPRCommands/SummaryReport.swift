@@ -13,7 +13,7 @@ enum SummaryReport {
             lines += [
                 "\(d.name):",
                 "  Average Memory Usage per Batch: \(gb(d.averageMemoryBytesPerBatch))",
-                "  Peak Memory Usage: \(gb(max(d.peakMemoryBytes, s.peakRSSBytes))) (process peak RSS)",
+                "  Peak Memory Usage: \(gb(d.peakMemoryBytes)) (model weights, arena and batch; process peak RSS \(gb(s.peakRSSBytes)))",
                 String(format: "  Average Utilization per Batch: %.2f%%", d.utilization * 100),
                 String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
                 String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
