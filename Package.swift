@@ -47,6 +47,7 @@ let package = Package(
             name: "ModelTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights", "TestSupport"],
             exclude: ["reference"], swiftSettings: swiftSettings),
         .testTarget(name: "WeightsTests", dependencies: ["Engine", "Models", "Weights", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
         .testTarget(
