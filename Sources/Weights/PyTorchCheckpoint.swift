@@ -5,11 +5,7 @@ import Foundation
 /// raw little-endian storage per tensor under `<name>/data/<key>`.
 enum PyTorchCheckpoint {
     static func load(_ path: String) throws(WeightsError) -> [String: HostTensor] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw .malformed(path: path, reason: "cannot be read: \(error.localizedDescription)")
-        }
-        return try withBytes(of: data, path: path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
+        try withMappedFile(path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
             let zip = try ZipArchive(bytes, path: path)
             guard let pickle = zip.entries.values.first(where: { $0.name.hasSuffix("data.pkl") }) else {
                 throw .malformed(path: path, reason: "no data.pkl in the archive (not written by torch.save?)")

@@ -5,11 +5,7 @@ import Foundation
 /// mapped, so only the tensors used are paged in.
 enum SafeTensors {
     static func load(_ path: String) throws(WeightsError) -> [String: HostTensor] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw .malformed(path: path, reason: "cannot be read: \(error.localizedDescription)")
-        }
-        return try withBytes(of: data, path: path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
+        try withMappedFile(path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
             guard bytes.count >= 8 else { throw .malformed(path: path, reason: "shorter than its 8-byte header length") }
             let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
             guard headerLength > 0, headerLength <= bytes.count - 8 else {

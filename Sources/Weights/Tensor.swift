@@ -53,10 +53,15 @@ public enum StoredType: String, Sendable {
     }
 }
 
-/// `Data.withUnsafeBytes` with the closure's typed error carried through.
-func withBytes<R>(
-    of data: Data, path: String, _ body: (UnsafeRawBufferPointer) throws(WeightsError) -> R
+/// Maps `path` into memory (only the pages read are loaded) and runs `body` on its bytes.
+func withMappedFile<R>(
+    _ path: String, _ body: (UnsafeRawBufferPointer) throws(WeightsError) -> R
 ) throws(WeightsError) -> R {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        throw .malformed(path: path, reason: "cannot be read: \(error.localizedDescription)")
+    }
+    // Data.withUnsafeBytes is not typed-throws: carry the error through a Result.
     let result: Result<R, WeightsError> = data.withUnsafeBytes { bytes in
         do throws(WeightsError) { return .success(try body(bytes)) } catch { return .failure(error) }
     }
