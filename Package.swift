@@ -35,9 +35,10 @@ let package = Package(
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline", dependencies: ["Engine", "Models", "Raster", "Tiling", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Pipeline"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
-            dependencies: ["CMalloc", "Configuration", "CPUBackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
+            dependencies: ["CMalloc", "Cluster", "Configuration", "CPUBackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(

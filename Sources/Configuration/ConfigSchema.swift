@@ -31,6 +31,10 @@ public enum ConfigSchema {
         ConfigKey("seed", .integer(min: 0), .int(42), "seed for dummy tiles, test images and untrained weights"),
         // Run and logging
         ConfigKey("run_dir", .optionalText, .null, "where the run writes config.yaml, summary.json, metrics.csv (default outputs/YYYY-MM-DD/HH-MM-SS)"),
+        ConfigKey("resume", .boolean, .bool(false),
+            "continue the run in run_dir, skipping tiles its journal lists (automatic when SLURM requeues a job)"),
+        ConfigKey("gather_timeout", .number(min: 1), .double(600),
+            "seconds rank 0 waits for a rank that shows no sign of life before naming it as lost"),
         ConfigKey("log_interval", .integer(min: 1), .int(10), "batches between progress lines when stderr is not a terminal"),
         ConfigKey("profiler", .optionalChoice(["simple"]), .null, "simple: print where the time went (read, wait, compute) at the end"),
         // mgpr-test-image

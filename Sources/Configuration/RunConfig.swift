@@ -22,6 +22,8 @@ public struct RunConfig: Sendable, Equatable {
     public var cpuThreads: Int
     public var seed: UInt64
     public var runDir: String?
+    public var resume: Bool
+    public var gatherTimeout: Double
     public var logInterval: Int
     public var profiler: String?
     public var imageSize: Int
@@ -64,6 +66,8 @@ public struct RunConfig: Sendable, Equatable {
         cpuThreads = int("cpu_threads")
         seed = UInt64(int("seed"))
         runDir = string("run_dir")
+        resume = bool("resume")
+        gatherTimeout = double("gather_timeout")
         logInterval = int("log_interval")
         profiler = string("profiler")
         imageSize = int("image_size")

@@ -8,8 +8,16 @@ public enum Main {
 
     public static func mgpr(_ arguments: [String]) -> Int32 {
         ProcessTuning.apply()
-        return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
-            try PredictCommand(config: $0).run()
+        switch arguments.first {
+        case "merge":
+            return dispatch(Array(arguments.dropFirst()), program: "mgpr merge",
+                summary: "merge the ranks of a finished (or interrupted) run: mgpr merge run_dir=DIR") {
+                try MergeCommand(config: $0).run()
+            }
+        default:
+            return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
+                try PredictCommand(config: $0).run()
+            }
         }
     }
 
@@ -17,11 +25,12 @@ public enum Main {
         dispatch(arguments, program: "mgpr-test-image",
             summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path") {
             try TestImageCommand(config: $0).run()
+            return 0
         }
     }
 
     static func dispatch(
-        _ arguments: [String], program: String, summary: String, run: (RunConfig) throws -> Void
+        _ arguments: [String], program: String, summary: String, run: (RunConfig) throws -> Int32
     ) -> Int32 {
         let invocation: Invocation
         do {
@@ -39,7 +48,7 @@ public enum Main {
             Terminal.standardOutput(invocation.config.settings.yaml)
         case .run:
             do {
-                try run(invocation.config)
+                return try run(invocation.config)
             } catch let error as ConfigError {
                 Terminal.standardError("\(program): error: \(error)\n")
                 return 2

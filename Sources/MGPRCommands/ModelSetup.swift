@@ -14,15 +14,20 @@ struct ModelSetup {
     let finish: () throws -> Void
     let summary: String
 
-    static func make(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup {
+    /// Checks the model's settings and loads its weights; nothing is written yet.
+    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> (ResultsPart) throws -> ModelSetup {
         switch config.model {
-        case "resnet50": return try resnet50(config, tileShape: tileShape, log: log)
+        case "resnet50":
+            return try resnet50(config, tileShape: tileShape, log: log)
         default:
             if let output = config.output {
                 throw ConfigError.invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
             }
-            return ModelSetup(
-                makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {}, summary: "model=none (data path only)")
+            return { _ in
+                ModelSetup(
+                    makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
+                    summary: "model=none (data path only)")
+            }
         }
     }
 
@@ -37,7 +42,15 @@ struct ModelSetup {
         }
     }
 
-    private static func resnet50(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup {
+    /// Where this rank writes its results, and whether it continues an earlier part.
+    struct ResultsPart {
+        var path: String
+        var append: Bool
+    }
+
+    private static func resnet50(_ config: RunConfig, tileShape: TileShape, log: Log) throws
+        -> (ResultsPart) throws -> ModelSetup
+    {
         guard tileShape.channels == 3 else {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)", reason: "resnet50 takes 3 bands (RGB); this gives \(tileShape.channels)")
@@ -62,11 +75,8 @@ struct ModelSetup {
             expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
             ignored: ResNet50.isIgnored)
 
-        let sink: ClassificationCSV? = try config.output.map { output in
-            guard output.lowercased().hasSuffix(".csv") else {
-                throw ConfigError.invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
-            }
-            return try ClassificationCSV(path: output)
+        if let output = config.output, !output.lowercased().hasSuffix(".csv") {
+            throw ConfigError.invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
         }
         let batchSize = config.batchSize
         let model: InferenceRun.ModelFactory = { _ in
@@ -77,12 +87,15 @@ struct ModelSetup {
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
-        return ModelSetup(
+        return { part in
+            let sink = try config.output.map { _ in try ClassificationCSV(path: part.path, append: part.append) }
+            return ModelSetup(
             makeModel: model,
             handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
             finish: { try sink?.close() },
             summary: "model=resnet50 (\(classes) classes, weights \(config.weights ?? "seeded")), "
                 + "\(precision.rawValue) on \(backend.description) per device"
                 + (config.output.map { ", results to \($0)" } ?? ""))
+        }
     }
 }

@@ -1,53 +1,152 @@
+import Cluster
 import Configuration
 import Foundation
 import Pipeline
 import Raster
 import Tiling
 
-/// `mgpr key=value ...`: tile the source, run the model on every tile, report.
+/// `mgpr key=value ...`: this rank's share of the tiles through the model, results and
+/// journal into the run directory; rank 0 then gathers every rank into one result.
 public struct PredictCommand: Sendable {
     public let config: RunConfig
-    let log = Log()
+    let context: RankContext
+    let log: Log
 
-    public init(config: RunConfig) { self.config = config }
+    /// Exit status of a run stopped by a signal: its work is kept and it can resume.
+    public static let interruptedStatus: Int32 = 75
 
-    /// Runs and returns the summary (also printed and saved in the run directory).
-    @discardableResult
-    public func run() throws -> RunSummary {
-        Terminal.standardOutput(config.settings.yaml)
+    public init(config: RunConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.config = config
+        context = RankContext.discover(environment)
+        log = Log(name: context.logName)
+    }
+
+    /// Runs and returns the exit status (0, or ``interruptedStatus``).
+    public func run() throws -> Int32 {
+        let start = Date()
+        if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
+        announce()
         if config.accelerator == .gpu { throw CommandError.noGPUBackend }
         log.info("GPU available: False, used: False")
-        // Check the input before creating anything, so a typo leaves no empty run behind.
+
+        // Check the input and the model before creating anything.
         let source = try makeSource()
-        let model = try ModelSetup.make(config, tileShape: source.tileShape, log: log)
-        let runDirectory = try RunDirectory(configured: config.runDir)
-        try runDirectory.saveConfig(config.settings)
-        log.info("Run directory: \(runDirectory.path)")
+        let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, log: log)
+
+        let runDirectory = try RunDirectory(configured: try runDirectoryPath())
+        let layout = RunLayout(root: runDirectory.path)
+        let resume = config.resume || context.restartCount > 0
+        try layout.prepare(rank: context.rank)
+        if !resume { layout.reset(rank: context.rank) }
+        if context.rank == 0 { try runDirectory.saveConfig(config.settings) }
+        log.info("Run directory: \(runDirectory.path)\(resume ? " (resuming)" : "")")
+
+        let share = context.share(of: source.count)
+        let done = resume ? layout.doneTiles(worldSize: context.worldSize) : []
+        let plan = share.filter { !done.contains($0) }
+        if resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
+
+        let model = try prepareModel(ModelSetup.ResultsPart(path: layout.results(context.rank), append: resume))
+        let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
-            source: source, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
+            source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
             consumers: config.devices)
         log.info(
-            "Predicting \(source.count) tiles of \(source.tileShape) in \(loader.batchCount) batches of \(config.batchSize) "
-                + "on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") with \(config.workers) workers")
+            "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
+                + "in \(loader.batchCount) batches of \(config.batchSize) on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") "
+                + "with \(config.workers) workers")
         log.info(model.summary)
 
         let progress = ProgressBar(
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
             write: Terminal.standardError)
-        let recorder = try RunRecorder(metricsPath: runDirectory.file("metrics.csv"))
+        let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
+        let rank = context.rank, distributed = context.isDistributed
         let run = InferenceRun(
-            loader: loader, devices: config.devices, makeModel: model.makeModel, handleOutputs: model.handleOutputs,
+            loader: loader, devices: config.devices, deviceName: { distributed ? "Rank \(rank) CPU \($0)" : "CPU \($0)" },
+            makeModel: model.makeModel,
+            handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
+                try handleOutputs(batch, outputs)
+                try journal.record(batch.tiles.map(\.index))  // after the results: a journaled tile is saved
+            },
             recorder: recorder, progress: progress)
-        let summary = try run.run()
+        let signals = SignalWatcher(log: log, stop: run.stop)
+        let summary: RunSummary
+        do {
+            summary = try run.run()
+        } catch {
+            try? model.finish()
+            journal.close()
+            try? layout.write(status(.failed, source: source, summary: nil))
+            throw error
+        }
         try model.finish()
-
+        journal.close()
+        let interrupted = signals.signalReceived
+        try layout.write(status(interrupted == nil ? .finished : .interrupted, source: source, summary: summary))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: "CPU"))
         if config.profiler == "simple" {
             Terminal.standardOutput(SummaryReport.profile(summary, records: recorder.records))
         }
-        try save(summary, to: runDirectory.file("summary.json"))
-        log.info(String(format: "Prediction completed in %.2f seconds", summary.elapsedSeconds))
-        return summary
+
+        if let interrupted {
+            requeueIfAsked(by: interrupted)
+            log.warning("Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status \(Self.interruptedStatus)")
+            return Self.interruptedStatus
+        }
+        if context.rank == 0 {
+            try MergeCommand.gather(
+                layout: layout, worldSize: context.worldSize, tileCount: source.count, output: config.output,
+                timeout: config.gatherTimeout, log: log, printRanks: context.isDistributed)
+        }
+        log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
+        return 0
+    }
+
+    /// The seed's startup lines for a distributed run, and the srun pitfall.
+    private func announce() {
+        if let tasks = context.slurmTasksWithoutSrun {
+            log.warning(
+                "SLURM_NTASKS=\(tasks) but this process was not started by srun: running as a single process. "
+                    + "Start it with `srun mgpr ...` to run \(tasks) ranks (mgpr doctor explains)")
+        }
+        guard context.isDistributed else { return }
+        log.info("Initializing distributed: GLOBAL_RANK: \(context.rank), MEMBER: \(context.rank + 1)/\(context.worldSize)")
+        log.info("LOCAL_RANK: \(context.localRank) - CUDA_VISIBLE_DEVICES: [\(context.visibleGPUs ?? "")]")
+        if context.launcher == .slurm { log.info("SLURM auto-requeueing enabled. Setting signal handlers.") }
+    }
+
+    /// Where every rank of the job writes: run_dir, or a folder named by the job, so ranks
+    /// agree without being told (a clock-derived name would differ between them).
+    private func runDirectoryPath() throws -> String? {
+        if let configured = config.runDir { return configured }
+        if let job = context.jobID {
+            return context.launcher == .slurm ? "outputs/slurm-\(job)" : "outputs/\(context.launcher.rawValue)-\(job)"
+        }
+        if context.isDistributed { throw ClusterError.noRunDirectory(launcher: context.launcher.rawValue) }
+        return nil
+    }
+
+    private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?) -> RankStatus {
+        RankStatus(
+            rank: context.rank, worldSize: context.worldSize, tileCount: source.count,
+            share: context.share(of: source.count), state: state, output: config.output, summary: summary)
+    }
+
+    /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to
+    /// requeue the job (as Lightning does), and the requeued job resumes from the journal.
+    private func requeueIfAsked(by signal: Int32) {
+        guard signal == SIGUSR1, context.launcher == .slurm, context.rank == 0, let job = context.jobID else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["scontrol", "requeue", job]
+        do {
+            try process.run()
+            process.waitUntilExit()
+            log.info("Requeued SLURM job \(job) (scontrol requeue): it will resume from the journal")
+        } catch {
+            log.error("Could not requeue SLURM job \(job): \(error); resubmit it with resume=true")
+        }
     }
 
     private func makeSource() throws -> any TileSource {
@@ -68,15 +167,5 @@ public struct PredictCommand: Sendable {
             log.warning("\(raster.path) has no georeferencing: tile bounds are in pixel coordinates")
         }
         return source
-    }
-
-    private func save(_ summary: RunSummary, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do {
-            try encoder.encode(summary).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw CommandError.writeFailed(path: path, reason: error.localizedDescription)
-        }
     }
 }

@@ -33,7 +33,7 @@ struct CommandLineTests {
         for key in ["elapsed_seconds", "tiles_per_second", "bytes_read", "wait_seconds", "busy_seconds", "read_seconds"] {
             #expect(summary[key] != nil, "summary.json lacks \(key)")
         }
-        let metrics = try String(contentsOf: runDir.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        let metrics = try String(contentsOf: runDir.appendingPathComponent("rank-0/metrics.csv"), encoding: .utf8)
             .split(separator: "\n")
         #expect(metrics.first == "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes")
         #expect(metrics.count == 6)

@@ -9,9 +9,11 @@ public final class ClassificationCSV: Sendable {
     public let path: String
     private let file: Mutex<FileHandle?>
 
-    public init(path: String) throws {
+    /// - Parameter append: continue an existing file (a resumed run) instead of starting anew.
+    public init(path: String, append: Bool = false) throws {
         self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)),
+        let continuing = append && FileManager.default.fileExists(atPath: path)
+        guard continuing || FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)),
             let handle = FileHandle(forWritingAtPath: path)
         else { throw SinkError.cannotCreate(path: path) }
         try handle.seekToEnd()

@@ -1,0 +1,85 @@
+import Foundation
+import Pipeline
+
+/// Rank 0's last step (and `mgpr merge`'s only one): wait for every rank's status, merge
+/// the results parts into the one output file, and check that every tile was done.
+public struct Gather {
+    public let layout: RunLayout
+    public let worldSize: Int
+    /// Seconds without any sign of life (a status, a journal growing) before a rank is
+    /// declared lost.
+    public let timeout: Double
+
+    public init(layout: RunLayout, worldSize: Int, timeout: Double) {
+        (self.layout, self.worldSize, self.timeout) = (layout, worldSize, timeout)
+    }
+
+    /// Waits for a final status from every rank; returns those that came and those that did not.
+    public func waitForRanks(log: (String) -> Void) -> (statuses: [RankStatus], missing: [Int]) {
+        var lastLife = [Int: (size: Int, at: Double)]()
+        var announced = false
+        while true {
+            let now = Date().timeIntervalSince1970
+            var statuses: [RankStatus] = []
+            var waiting: [Int] = []
+            for rank in 0..<worldSize {
+                if let status = layout.readStatus(rank) {
+                    statuses.append(status)
+                    continue
+                }
+                let size = (try? FileManager.default.attributesOfItem(atPath: layout.journal(rank))[.size] as? Int) ?? -1
+                if lastLife[rank] == nil || lastLife[rank]!.size != size { lastLife[rank] = (size, now) }
+                waiting.append(rank)
+            }
+            if waiting.isEmpty { return (statuses, []) }
+            let lost = waiting.filter { now - lastLife[$0]!.at > timeout }
+            if lost.count == waiting.count { return (statuses, lost) }
+            if !announced {
+                log("Waiting for rank\(waiting.count == 1 ? "" : "s") \(waiting.map(String.init).joined(separator: ", ")) to finish")
+                announced = true
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+    }
+
+    /// Writes the merged results (one row per tile, in tile order; a tile done twice after a
+    /// preemption keeps one row) to `output`, atomically. Returns the rows written.
+    @discardableResult
+    public func mergeResults(into output: String) throws -> Int {
+        var header: Substring?
+        var rows: [Int: Substring] = [:]
+        for rank in layout.ranksPresent {
+            guard let text = try? String(contentsOfFile: layout.results(rank), encoding: .utf8) else { continue }
+            var lines = text.split(separator: "\n")
+            if let first = lines.first, Int(first.prefix { $0 != "," }) == nil {
+                header = header ?? first
+                lines.removeFirst()
+            }
+            for line in lines { if let tile = Int(line.prefix { $0 != "," }) { rows[tile] = line } }
+        }
+        var text = header.map { "\($0)\n" } ?? ""
+        for tile in rows.keys.sorted() { text += rows[tile]! + "\n" }
+        let temporary = output + ".partial"
+        do {
+            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+            if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: output)
+        } catch {
+            throw ClusterError.cannotWrite(path: output)
+        }
+        return rows.count
+    }
+
+    /// The tiles no journal lists, written one per line to missing_tiles.txt (removed when none).
+    public func missingTiles(tileCount: Int) -> [Int] {
+        let done = layout.doneTiles(worldSize: worldSize)
+        let missing = (0..<tileCount).filter { !done.contains($0) }
+        if missing.isEmpty {
+            try? FileManager.default.removeItem(atPath: layout.missingTiles)
+        } else {
+            try? missing.map(String.init).joined(separator: "\n").appending("\n")
+                .write(toFile: layout.missingTiles, atomically: true, encoding: .utf8)
+        }
+        return missing
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// The tiles a rank has finished, one index per line, appended and synced to disk after
+/// every batch (after that batch's results), so a preempted run resumes where it stopped.
+/// A tile in the journal has its results written; a tile whose results were written
+/// but whose journal line was not is simply done again, and merging keeps one row.
+public final class Journal: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+    private let handle: FileHandle
+
+    public init(path: String) throws {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw ClusterError.cannotWrite(path: path)
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw ClusterError.cannotWrite(path: path) }
+        try handle.seekToEnd()
+        self.handle = handle
+    }
+
+    public func record(_ tiles: [Int]) throws {
+        try lock.withLock {
+            try handle.write(contentsOf: Data(tiles.map { "\($0)\n" }.joined().utf8))
+            try handle.synchronize()
+        }
+    }
+
+    public func close() { lock.withLock { try? handle.close() } }
+
+    /// The tiles listed in the journal at `path` (none if it does not exist). A last line
+    /// cut short by a crash is ignored.
+    public static func read(_ path: String) -> Set<Int> {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if text.last != "\n" { lines = lines.dropLast() }
+        return Set(lines.compactMap { Int($0) })
+    }
+}
+
+public enum ClusterError: Error, CustomStringConvertible, Equatable {
+    case cannotWrite(path: String)
+    case missingRanks(ranks: [Int], tilesNotDone: Int, listedIn: String, waited: Double)
+    case incomplete(tilesNotDone: Int, listedIn: String)
+    case noRunDirectory(launcher: String)
+    case noRun(path: String)
+
+    public var description: String {
+        switch self {
+        case .cannotWrite(let path): "cannot write \(path) (is the run directory on a writable, shared filesystem?)"
+        case .missingRanks(let ranks, let count, let list, let waited):
+            "rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) did not finish "
+                + "(no sign of life for \(Int(waited)) s; died, never started, or gather_timeout is too short): "
+                + "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
+        case .incomplete(let count, let list):
+            "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
+        case .noRunDirectory(let launcher):
+            "several \(launcher) ranks need one run directory they all agree on: set run_dir (on a shared filesystem)"
+        case .noRun(let path): "\(path) holds no mgpr run (no rank-*/ folders)"
+        }
+    }
+}

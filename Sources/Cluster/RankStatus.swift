@@ -1,0 +1,93 @@
+import Foundation
+import Pipeline
+
+/// What a rank leaves in `<run_dir>/rank-<r>/status.json` when it stops: its share, how
+/// it ended, and its own summary. Rank 0 (or `mgpr merge`) gathers these.
+public struct RankStatus: Codable, Sendable {
+    public enum State: String, Codable, Sendable { case finished, interrupted, failed }
+
+    public var rank: Int
+    public var worldSize: Int
+    public var host: String
+    public var tileCount: Int
+    public var shareStart: Int
+    public var shareEnd: Int
+    public var state: State
+    /// The merged results file the run was asked for, if any.
+    public var output: String?
+    public var summary: RunSummary?
+
+    enum CodingKeys: String, CodingKey {
+        case rank, host, state, output, summary
+        case worldSize = "world_size"
+        case tileCount = "tile_count"
+        case shareStart = "share_start"
+        case shareEnd = "share_end"
+    }
+
+    public init(
+        rank: Int, worldSize: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
+        summary: RunSummary?
+    ) {
+        (self.rank, self.worldSize, self.tileCount, self.state, self.output, self.summary) =
+            (rank, worldSize, tileCount, state, output, summary)
+        (shareStart, shareEnd) = (share.lowerBound, share.upperBound)
+        host = ProcessInfo.processInfo.hostName
+    }
+}
+
+/// The files of one run directory, shared by all ranks.
+public struct RunLayout: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public func rankDirectory(_ rank: Int) -> String { (root as NSString).appendingPathComponent("rank-\(rank)") }
+    public func journal(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("journal.txt") }
+    public func results(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("results.csv") }
+    public func status(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("status.json") }
+    public func metrics(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("metrics.csv") }
+    public var missingTiles: String { (root as NSString).appendingPathComponent("missing_tiles.txt") }
+
+    public func prepare(rank: Int) throws {
+        do { try FileManager.default.createDirectory(atPath: rankDirectory(rank), withIntermediateDirectories: true) } catch {
+            throw ClusterError.cannotWrite(path: rankDirectory(rank))
+        }
+    }
+
+    /// Starts a rank afresh: its journal, results part and status go.
+    public func reset(rank: Int) {
+        for path in [journal(rank), results(rank), status(rank)] { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    public func write(_ status: RankStatus) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let temporary = self.status(status.rank) + ".tmp"
+        do {
+            try encoder.encode(status).write(to: URL(fileURLWithPath: temporary))
+            // Renamed into place (atomic on one filesystem), so a reader never sees half a file.
+            guard rename(temporary, self.status(status.rank)) == 0 else { throw ClusterError.cannotWrite(path: temporary) }
+        } catch {
+            throw ClusterError.cannotWrite(path: self.status(status.rank))
+        }
+    }
+
+    public func readStatus(_ rank: Int) -> RankStatus? {
+        guard let data = FileManager.default.contents(atPath: status(rank)) else { return nil }
+        return try? JSONDecoder().decode(RankStatus.self, from: data)
+    }
+
+    /// Every tile any rank has journaled.
+    public func doneTiles(worldSize: Int) -> Set<Int> {
+        var done = Set<Int>()
+        for rank in 0..<max(worldSize, ranksPresent.count) { done.formUnion(Journal.read(journal(rank))) }
+        return done
+    }
+
+    /// The rank folders that exist, by number.
+    public var ranksPresent: [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.compactMap { $0.hasPrefix("rank-") ? Int($0.dropFirst(5)) : nil }.sorted()
+    }
+}

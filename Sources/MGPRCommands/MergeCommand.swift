@@ -1,0 +1,60 @@
+import Cluster
+import Configuration
+import Foundation
+import Pipeline
+
+/// `mgpr merge run_dir=...`: what rank 0 does at the end of a run, after the fact: wait
+/// for (or find) every rank's status, merge the results parts into the output file,
+/// write the merged summary and name any rank or tile that is missing.
+struct MergeCommand {
+    let config: RunConfig
+    let log = Log()
+
+    func run() throws -> Int32 {
+        guard let root = config.runDir else {
+            throw ConfigError.invalidValue(key: "run_dir", value: "null", reason: "mgpr merge needs the run directory to merge")
+        }
+        let layout = RunLayout(root: root)
+        let ranks = layout.ranksPresent
+        guard let status = ranks.lazy.compactMap(layout.readStatus).first else { throw ClusterError.noRun(path: root) }
+        try Self.gather(
+            layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
+            output: config.settings.explicit.contains("output") ? config.output : status.output,
+            timeout: config.gatherTimeout, log: log, printRanks: true)
+        return 0
+    }
+
+    /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
+    static func gather(
+        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, timeout: Double, log: Log, printRanks: Bool
+    ) throws {
+        let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout)
+        let (statuses, lost) = gather.waitForRanks(log: log.info)
+        if let output {
+            let rows = try gather.mergeResults(into: output)
+            log.info("Results: \(rows) tiles written to \(output)")
+        }
+        if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
+            try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))
+            if printRanks {
+                log.info("Gathered \(statuses.count) of \(worldSize) ranks")
+                Terminal.standardOutput(SummaryReport.text(combined, deviceKind: "CPU"))
+            }
+        }
+        let notDone = gather.missingTiles(tileCount: tileCount)
+        if !lost.isEmpty {
+            throw ClusterError.missingRanks(ranks: lost, tilesNotDone: notDone.count, listedIn: layout.missingTiles, waited: timeout)
+        }
+        if !notDone.isEmpty { throw ClusterError.incomplete(tilesNotDone: notDone.count, listedIn: layout.missingTiles) }
+    }
+
+    static func write(_ summary: RunSummary, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(summary).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw CommandError.writeFailed(path: path, reason: error.localizedDescription)
+        }
+    }
+}
