@@ -24,6 +24,8 @@ public struct PredictCommand: Sendable {
     /// Runs and returns the exit status (0, or ``interruptedStatus``).
     public func run() throws -> Int32 {
         let start = Date()
+        let signals = SignalWatcher(log: log)
+        defer { signals.cancel() }
         if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
         announce()
         if config.accelerator == .gpu { throw CommandError.noGPUBackend }
@@ -70,7 +72,7 @@ public struct PredictCommand: Sendable {
                 try journal.record(batch.tiles.map(\.index))  // after the results: a journaled tile is saved
             },
             recorder: recorder, progress: progress)
-        let signals = SignalWatcher(log: log, stop: run.stop)
+        signals.attach(run.stop)
         let summary: RunSummary
         do {
             summary = try run.run()

@@ -5,47 +5,60 @@ import Synchronization
 /// Turns SIGUSR1 (SLURM's warning before the time limit), SIGTERM (preemption, requeue,
 /// scancel) and SIGINT (Ctrl-C) into a graceful stop: no new batches, the ones in flight
 /// finish, results and journal are flushed. A second signal is left to its default.
+///
+/// It is installed first thing, before a run exists; ``attach(_:)`` hands it the run's
+/// stop, called at once if a signal already came.
 final class SignalWatcher: @unchecked Sendable {
-    // Set once in init and only cancelled afterwards; the sources are thread-safe.
+    // Set once in init and only cancelled afterwards; dispatch sources are thread-safe.
     private let sources: [any DispatchSourceSignal]
-    private let received = FirstSignal()
+    private let state = State()
 
-    /// The first signal number, kept by reference so the handlers can share it.
-    final class FirstSignal: Sendable {
-        private let value = Mutex<Int32?>(nil)
+    /// What the handlers share: the first signal and what to call on it.
+    final class State: Sendable {
+        private let received = Mutex<Int32?>(nil)
+        private let stop = Mutex<(@Sendable () -> Void)?>(nil)
+
         /// Records `number` if it is the first; true when it was.
         func record(_ number: Int32) -> Bool {
-            value.withLock { v in
-                guard v == nil else { return false }
-                v = number
+            received.withLock { r in
+                guard r == nil else { return false }
+                r = number
                 return true
             }
         }
-        var number: Int32? { value.withLock { $0 } }
+
+        var number: Int32? { received.withLock { $0 } }
+
+        func attach(_ action: @escaping @Sendable () -> Void) {
+            stop.withLock { $0 = action }
+            if number != nil { action() }
+        }
+
+        func fire() { stop.withLock { $0 }?() }
     }
 
-    init(log: Log, stop: @escaping @Sendable () -> Void) {
-        var sources: [any DispatchSourceSignal] = []
-        let received = self.received
-        for number in [SIGUSR1, SIGTERM, SIGINT] {
+    init(log: Log) {
+        let state = self.state
+        sources = [SIGUSR1, SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)  // delivered to the source below instead
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                guard received.record(number) else { return }
+                guard state.record(number) else { return }
                 log.warning(
-                    "Received \(Self.name(number)): stopping after the batches in flight; results and journal are kept, "
+                    "Received \(SignalWatcher.name(number)): stopping after the batches in flight; results and journal are kept, "
                         + "and the run resumes from them (resume=true, automatic under a SLURM requeue)")
                 signal(number, SIG_DFL)
-                stop()
+                state.fire()
             }
             source.resume()
-            sources.append(source)
+            return source
         }
-        self.sources = sources
     }
 
+    func attach(_ stop: @escaping @Sendable () -> Void) { state.attach(stop) }
+
     /// The first signal received, if any.
-    var signalReceived: Int32? { received.number }
+    var signalReceived: Int32? { state.number }
 
     func cancel() { for source in sources { source.cancel() } }
 

@@ -51,7 +51,7 @@ public enum ResNet50 {
         let graph = graph(batch: 1, height: 64, width: 64, classes: classes)
         var noise = PixelNoise(seed: seed, stream: 0x5E5)
         var tensors: [String: HostTensor] = [:]
-        for (name, shape) in graph.parameters {
+        for (name, shape) in graph.parameters.sorted(by: { $0.key < $1.key }) {  // a fixed order: same seed, same weights
             let count = shape.reduce(1, *)
             var values = [Float](repeating: 0, count: count)
             if name.hasSuffix("running_var") || (name.hasSuffix(".weight") && shape.count == 1) {

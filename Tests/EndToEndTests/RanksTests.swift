@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Several mgpr processes as one job (torchrun-style variables), gathered by rank 0.
+/// The SLURM versions of these run in scripts/slurm-tests.sh against a real cluster.
+@Suite("Ranks without a scheduler", .serialized)
+struct RanksTests {
+    let mgpr = TestSupport.product("mgpr")
+
+    func start(_ arguments: [String], rank: Int, world: Int, in directory: URL) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["RANK"] = "\(rank)"
+        env["WORLD_SIZE"] = "\(world)"
+        env["LOCAL_RANK"] = "\(rank)"
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = pipe
+        try process.run()
+        return (process, pipe)
+    }
+
+    func rows(_ path: String) throws -> [Int] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Int($0.split(separator: ",")[0])! }
+    }
+
+    static func common(_ run: URL, count: Int = 30) -> [String] {
+        ["model=resnet50", "tile_size=32", "batch_size=2", "dummy_dataset_count=\(count)", "dummy_dataset_delay=0.01",
+         "workers=1", "cpu_threads=1", "precision=32", "run_dir=\(run.path)", "output=\(run.path)/classes.csv"]
+    }
+
+    @Test("two ranks share the tiles; rank 0 merges every tile exactly once and names both ranks")
+    func twoRanks() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let ranks = try (0..<2).map { try start(Self.common(run), rank: $0, world: 2, in: directory) }
+        let logs = ranks.map { String(decoding: $0.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        for (process, _) in ranks { process.waitUntilExit() }
+        #expect(ranks.map { $0.0.terminationStatus } == [0, 0], "\(logs)")
+        #expect(try rows(run.appendingPathComponent("classes.csv").path) == Array(0..<30))
+        #expect(logs[0].contains("Initializing distributed: GLOBAL_RANK: 0, MEMBER: 1/2"))
+        #expect(logs[1].contains("[mgpr.rank1][INFO] - Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2"))
+        #expect(logs[0].contains("Gathered 2 of 2 ranks"))
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as! [String: Any]
+        #expect(summary["tiles"] as? Int == 30)
+        let devices = (summary["devices"] as! [[String: Any]]).map { $0["name"] as! String }
+        #expect(devices == ["Rank 0 CPU 0", "Rank 1 CPU 0"])
+    }
+
+    @Test("a rank that never comes is named by rank 0 within the timeout, with its tiles listed")
+    func lostRank() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let started = Date()
+        let (rank0, pipe) = try start(Self.common(run, count: 10) + ["gather_timeout=2"], rank: 0, world: 2, in: directory)
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        rank0.waitUntilExit()
+        #expect(rank0.terminationStatus == 1)
+        #expect(log.contains("mgpr: error: rank 1 did not finish"), "\(log)")
+        #expect(log.contains("5 tiles not done, listed in \(run.path)/missing_tiles.txt"))
+        #expect(Date().timeIntervalSince(started) < 30)
+        let missing = try String(contentsOf: run.appendingPathComponent("missing_tiles.txt"), encoding: .utf8)
+        #expect(missing == "5\n6\n7\n8\n9\n")
+    }
+
+    @Test("a run stopped by SIGTERM keeps its work, and resuming ends with the same results as an uninterrupted run")
+    func stopAndResume() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let whole = directory.appendingPathComponent("whole")
+        let uninterrupted = try TestSupport.run(mgpr, Self.common(whole, count: 40), in: directory)
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+
+        let run = directory.appendingPathComponent("run")
+        let (process, pipe) = try start(Self.common(run, count: 40) + ["dummy_dataset_delay=0.05"], rank: 0, world: 1, in: directory)
+        let journal = run.appendingPathComponent("rank-0/journal.txt").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").count < 4 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()  // SIGTERM, as preemption or scontrol requeue send
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 75, "\(log)")
+        #expect(log.contains("Received SIGTERM: stopping after the batches in flight"))
+        let journaled = try String(contentsOf: run.appendingPathComponent("rank-0/journal.txt"), encoding: .utf8)
+            .split(separator: "\n").count
+        #expect(journaled > 0 && journaled < 40)
+
+        let resumed = try TestSupport.run(mgpr, Self.common(run, count: 40) + ["resume=true"], in: directory)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("Resuming: \(journaled) of this rank's 40 tiles already done"))
+        let a = try String(contentsOf: whole.appendingPathComponent("classes.csv"), encoding: .utf8)
+        let b = try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8)
+        #expect(a == b)
+    }
+
+    @Test("mgpr merge gathers a run after the fact")
+    func mergeAfterTheFact() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let done = try TestSupport.run(mgpr, Self.common(run, count: 6), in: directory)
+        #expect(done.status == 0)
+        try FileManager.default.removeItem(at: run.appendingPathComponent("classes.csv"))
+        let merged = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)"], in: directory)
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(try rows(run.appendingPathComponent("classes.csv").path) == Array(0..<6))
+        let empty = try TestSupport.run(mgpr, ["merge", "run_dir=\(directory.path)"], in: directory)
+        #expect(empty.status == 1 && empty.stderr.contains("holds no mgpr run"))
+    }
+}
