@@ -9,9 +9,11 @@ public struct Gather {
     /// Seconds without any sign of life (a status, a journal growing) before a rank is
     /// declared lost.
     public let timeout: Double
+    /// Only statuses of this attempt count (nil: any, for `mgpr merge` after the fact).
+    public let attempt: Int?
 
-    public init(layout: RunLayout, worldSize: Int, timeout: Double) {
-        (self.layout, self.worldSize, self.timeout) = (layout, worldSize, timeout)
+    public init(layout: RunLayout, worldSize: Int, timeout: Double, attempt: Int?) {
+        (self.layout, self.worldSize, self.timeout, self.attempt) = (layout, worldSize, timeout, attempt)
     }
 
     /// Waits for a final status from every rank; returns those that came and those that did not.
@@ -23,7 +25,7 @@ public struct Gather {
             var statuses: [RankStatus] = []
             var waiting: [Int] = []
             for rank in 0..<worldSize {
-                if let status = layout.readStatus(rank) {
+                if let status = layout.readStatus(rank), attempt == nil || status.attempt == attempt {
                     statuses.append(status)
                     continue
                 }

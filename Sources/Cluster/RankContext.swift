@@ -13,7 +13,8 @@ public struct RankContext: Sendable, Equatable {
     public var nodeRank: Int
     /// The job's identity shared by all its ranks (SLURM_JOB_ID, torchrun's run id).
     public var jobID: String?
-    /// SLURM_RESTART_COUNT: > 0 when SLURM requeued the job.
+    /// SLURM_RESTART_COUNT (or torchrun's restart count): > 0 when the job was restarted.
+    /// All ranks of one attempt share it, which tells rank 0 a fresh status from a stale one.
     public var restartCount: Int
     /// The GPUs the launcher gave this rank (CUDA_VISIBLE_DEVICES), as listed.
     public var visibleGPUs: String?
@@ -31,7 +32,7 @@ public struct RankContext: Sendable, Equatable {
         func int(_ key: String) -> Int? { env[key].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
         var context = RankContext.single
         context.visibleGPUs = env["CUDA_VISIBLE_DEVICES"]
-        context.restartCount = int("SLURM_RESTART_COUNT") ?? 0
+        context.restartCount = int("SLURM_RESTART_COUNT") ?? int("TORCHELASTIC_RESTART_COUNT") ?? 0
         if let rank = int("SLURM_PROCID"), let world = int("SLURM_NTASKS"), env["SLURM_JOB_ID"] != nil {
             context.jobID = env["SLURM_JOB_ID"]
             // srun sets SLURM_STEP_ID for its tasks; the batch script itself runs in the

@@ -8,6 +8,8 @@ public struct RankStatus: Codable, Sendable {
 
     public var rank: Int
     public var worldSize: Int
+    /// Which attempt of the job wrote it (the launcher's restart count).
+    public var attempt: Int
     public var host: String
     public var tileCount: Int
     public var shareStart: Int
@@ -18,7 +20,7 @@ public struct RankStatus: Codable, Sendable {
     public var summary: RunSummary?
 
     enum CodingKeys: String, CodingKey {
-        case rank, host, state, output, summary
+        case rank, host, state, output, summary, attempt
         case worldSize = "world_size"
         case tileCount = "tile_count"
         case shareStart = "share_start"
@@ -26,11 +28,11 @@ public struct RankStatus: Codable, Sendable {
     }
 
     public init(
-        rank: Int, worldSize: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
+        rank: Int, worldSize: Int, attempt: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
         summary: RunSummary?
     ) {
-        (self.rank, self.worldSize, self.tileCount, self.state, self.output, self.summary) =
-            (rank, worldSize, tileCount, state, output, summary)
+        (self.rank, self.worldSize, self.attempt, self.tileCount, self.state, self.output, self.summary) =
+            (rank, worldSize, attempt, tileCount, state, output, summary)
         (shareStart, shareEnd) = (share.lowerBound, share.upperBound)
         host = ProcessInfo.processInfo.hostName
     }
@@ -59,6 +61,9 @@ public struct RunLayout: Sendable {
     public func reset(rank: Int) {
         for path in [journal(rank), results(rank), status(rank)] { try? FileManager.default.removeItem(atPath: path) }
     }
+
+    /// Removes a status left by an earlier attempt, so nobody mistakes it for this one's.
+    public func clearStatus(rank: Int) { try? FileManager.default.removeItem(atPath: status(rank)) }
 
     public func write(_ status: RankStatus) throws {
         let encoder = JSONEncoder()

@@ -14,6 +14,19 @@ public enum Main {
                 summary: "merge the ranks of a finished (or interrupted) run: mgpr merge run_dir=DIR") {
                 try MergeCommand(config: $0).run()
             }
+        case "slurm":
+            if arguments.contains("--help") || arguments.contains("-h") {
+                Terminal.standardOutput(
+                    "mgpr slurm gpus=N nodes=M cpus=C time=HH:MM:SS partition=P [gpu_type=a100] [key=value ...]\n"
+                        + "  prints a SLURM job file for these options; other keys are mgpr's (mgpr --help)\n")
+                return 0
+            }
+            return guarded(program: "mgpr slurm") { try SlurmCommand.run(Array(arguments.dropFirst())) }
+        case "doctor":
+            return dispatch(Array(arguments.dropFirst()), program: "mgpr doctor",
+                summary: "check this machine, its libraries and its SLURM context, then a short smoke run per device") {
+                try DoctorCommand(config: $0).run()
+            }
         default:
             return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
                 try PredictCommand(config: $0).run()
@@ -26,6 +39,19 @@ public enum Main {
             summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path") {
             try TestImageCommand(config: $0).run()
             return 0
+        }
+    }
+
+    /// Runs `body`, turning any error into one line and an exit code.
+    static func guarded(program: String, _ body: () throws -> Int32) -> Int32 {
+        do {
+            return try body()
+        } catch let error as ConfigError {
+            Terminal.standardError("\(program): error: \(error)\n")
+            return 2
+        } catch {
+            Terminal.standardError("\(program): error: \(error)\n")
+            return 1
         }
     }
 
@@ -47,15 +73,7 @@ public enum Main {
         case .printConfig:
             Terminal.standardOutput(invocation.config.settings.yaml)
         case .run:
-            do {
-                return try run(invocation.config)
-            } catch let error as ConfigError {
-                Terminal.standardError("\(program): error: \(error)\n")
-                return 2
-            } catch {
-                Terminal.standardError("\(program): error: \(error)\n")
-                return 1
-            }
+            return guarded(program: program) { try run(invocation.config) }
         }
         return 0
     }

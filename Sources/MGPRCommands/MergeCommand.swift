@@ -20,15 +20,16 @@ struct MergeCommand {
         try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
             output: config.settings.explicit.contains("output") ? config.output : status.output,
-            timeout: config.gatherTimeout, log: log, printRanks: true)
+            timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
         return 0
     }
 
     /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
     static func gather(
-        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, timeout: Double, log: Log, printRanks: Bool
+        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, timeout: Double, attempt: Int?, log: Log,
+        printRanks: Bool
     ) throws {
-        let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout)
+        let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
         let (statuses, lost) = gather.waitForRanks(log: log.info)
         if let output {
             let rows = try gather.mergeResults(into: output)

@@ -39,7 +39,7 @@ public struct PredictCommand: Sendable {
         let layout = RunLayout(root: runDirectory.path)
         let resume = config.resume || context.restartCount > 0
         try layout.prepare(rank: context.rank)
-        if !resume { layout.reset(rank: context.rank) }
+        if resume { layout.clearStatus(rank: context.rank) } else { layout.reset(rank: context.rank) }
         if context.rank == 0 { try runDirectory.saveConfig(config.settings) }
         log.info("Run directory: \(runDirectory.path)\(resume ? " (resuming)" : "")")
 
@@ -99,7 +99,7 @@ public struct PredictCommand: Sendable {
         if context.rank == 0 {
             try MergeCommand.gather(
                 layout: layout, worldSize: context.worldSize, tileCount: source.count, output: config.output,
-                timeout: config.gatherTimeout, log: log, printRanks: context.isDistributed)
+                timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed)
         }
         log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
         return 0
@@ -131,7 +131,7 @@ public struct PredictCommand: Sendable {
 
     private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?) -> RankStatus {
         RankStatus(
-            rank: context.rank, worldSize: context.worldSize, tileCount: source.count,
+            rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
             share: context.share(of: source.count), state: state, output: config.output, summary: summary)
     }
 

@@ -52,3 +52,19 @@ final class GDALOptions {
 
     deinit { CSLDestroy(list) }
 }
+
+/// What this process's GDAL is, for `mgpr doctor`.
+public enum GDALLibrary {
+    public static var version: String { GDAL.version }
+
+    /// Whether a raster or vector driver of this short name is registered.
+    public static func hasDriver(_ name: String) -> Bool {
+        GDAL.ensureInitialized()
+        return GDALGetDriverByName(name) != nil
+    }
+
+    public static var driverCount: Int {
+        GDAL.ensureInitialized()
+        return Int(GDALGetDriverCount())
+    }
+}

@@ -1,0 +1,157 @@
+import CPUBackend
+import Cluster
+import Configuration
+import Engine
+import Foundation
+import Pipeline
+import Models
+import Raster
+
+/// `mgpr doctor [key=value ...]`: the seed's troubleshooting made executable. Reports the
+/// machine, the libraries, GDAL's drivers and the SLURM context; flags each known mistake
+/// with its explanation and fix; then runs a short smoke run on each device. Exits 1
+/// when something is wrong.
+struct DoctorCommand {
+    let config: RunConfig
+    let environment = ProcessInfo.processInfo.environment
+    private var problems = Problems()
+
+    init(config: RunConfig) { self.config = config }
+
+    final class Problems {
+        var count = 0
+        func flag(_ what: String, why: String, fix: String) {
+            count += 1
+            Terminal.standardOutput("  PROBLEM: \(what)\n    why: \(why)\n    fix: \(fix)\n")
+        }
+    }
+
+    func run() throws -> Int32 {
+        let context = RankContext.discover(environment)
+        section("Machine")
+        line("host", ProcessInfo.processInfo.hostName)
+        line("cores", "\(ProcessInfo.processInfo.activeProcessorCount)")
+        line("memory", String(format: "%.1f GB", Double(ProcessMemory.physicalBytes) / 1e9))
+        line("mgpr", Main.version)
+
+        section("Libraries")
+        line("GDAL", "\(GDALLibrary.version), \(GDALLibrary.driverCount) drivers")
+        let drivers = ["GTiff", "COG", "PNG", "JPEG", "VRT", "GPKG", "GeoJSON"]
+        line("GDAL drivers", drivers.map { "\($0) \(GDALLibrary.hasDriver($0) ? "yes" : "MISSING")" }.joined(separator: ", "))
+        let cpu = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
+        line("oneDNN", cpu.description)
+        line("bf16", cpu.resolve(.bf16).notice ?? "native (bf16-mixed runs in bfloat16)")
+        let cuda = Self.findLibrary(["libcuda.so.1", "libcuda.so"])
+        line("CUDA driver", cuda ?? "not found (searched libcuda.so.1, libcuda.so on the loader path; LD_LIBRARY_PATH=\(environment["LD_LIBRARY_PATH"] ?? ""))")
+        let nvidiaGPUs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/driver/nvidia/gpus"))?.count ?? 0
+        line("NVIDIA GPUs", "\(nvidiaGPUs) (from /proc/driver/nvidia/gpus)")
+        for name in drivers where !GDALLibrary.hasDriver(name) && ["GTiff", "VRT"].contains(name) {
+            problems.flag("GDAL has no \(name) driver", why: "mgpr reads rasters through GDAL", fix: "install a full GDAL (Debian: libgdal32)")
+        }
+
+        section("Launch context")
+        line("launcher", context.launcher.rawValue)
+        line("rank", "\(context.rank) of \(context.worldSize) (local rank \(context.localRank), node \(context.nodeRank))")
+        for key in ["SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_CPUS_PER_TASK", "SLURM_JOB_GPUS",
+                    "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES", "SLURM_RESTART_COUNT"] {
+            if let value = environment[key] { line(key, value) }
+        }
+        checkLaunch(context, nvidiaGPUs: nvidiaGPUs)
+
+        section("Smoke run (\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
+        try smokeRun()
+
+        if problems.count == 0 {
+            Terminal.standardOutput("\nNo problems found.\n")
+            return 0
+        }
+        Terminal.standardOutput("\n\(problems.count) problem\(problems.count == 1 ? "" : "s") found (see PROBLEM above).\n")
+        return 1
+    }
+
+    private func checkLaunch(_ context: RankContext, nvidiaGPUs: Int) {
+        let gpuList = (environment["SLURM_STEP_GPUS"] ?? environment["SLURM_JOB_GPUS"])?.split(separator: ",") ?? []
+        let gpusOnNode = Int(environment["SLURM_GPUS_ON_NODE"] ?? "") ?? gpuList.count
+        if let perNode = Int((environment["SLURM_NTASKS_PER_NODE"] ?? "").prefix { $0.isNumber }), gpusOnNode > 0,
+            perNode != gpusOnNode
+        {
+            problems.flag(
+                "ntasks-per-node is \(perNode) but this node has \(gpusOnNode) GPUs",
+                why: "mgpr runs one rank per GPU: with fewer tasks GPUs idle, with more they are shared and runs take up to N times as long",
+                fix: "sbatch --ntasks-per-node=\(gpusOnNode) --gpus=\(gpusOnNode) job.slurm (or mgpr slurm gpus=\(gpusOnNode))")
+        }
+        if let tasks = context.slurmTasksWithoutSrun {
+            problems.flag(
+                "this job has \(tasks) tasks but mgpr was not started by srun",
+                why: "only srun starts one process per task; run directly, one process does the work of \(tasks) and the others never start",
+                fix: "start it as `srun mgpr ...` in the job file")
+        }
+        if let cpus = Int(environment["SLURM_CPUS_PER_TASK"] ?? ""), cpus < config.workers + 1 {
+            problems.flag(
+                "SLURM_CPUS_PER_TASK is \(cpus), fewer than workers=\(config.workers) readers plus a device thread",
+                why: "readers then share cores with the model and the devices wait for data",
+                fix: "sbatch --cpus-per-task=\(config.workers + 2), or workers=\(max(cpus - 1, 0))")
+        }
+        if let visible = environment["CUDA_VISIBLE_DEVICES"] {
+            let shown = visible.split(separator: ",").filter { !$0.isEmpty }.count
+            let given = gpuList.isEmpty ? nvidiaGPUs : gpuList.count
+            if shown < given {
+                problems.flag(
+                    "CUDA_VISIBLE_DEVICES=\(visible) shows \(shown) of the \(given) GPUs \(gpuList.isEmpty ? "on this machine" : "SLURM gave this job")",
+                    why: "a GPU that is hidden is paid for but never used",
+                    fix: "unset CUDA_VISIBLE_DEVICES in the job file and let SLURM set it")
+            }
+        }
+        if !gpuList.isEmpty || (environment["CUDA_VISIBLE_DEVICES"].map { !$0.isEmpty } ?? false) {
+            problems.flag(
+                "this rank was given GPUs, but this mgpr build runs on CPUs only",
+                why: "the GPUs would idle while the CPUs do the work",
+                fix: "request CPUs only (mgpr slurm accelerator=cpu ...), or use a build with the CUDA backend")
+        } else if config.accelerator == .gpu {
+            problems.flag(
+                "accelerator=gpu but this rank sees no GPU",
+                why: "no GPU was given to this rank (no SLURM_JOB_GPUS, no CUDA_VISIBLE_DEVICES)",
+                fix: "request GPUs (sbatch --gpus=N) or use accelerator=cpu")
+        }
+    }
+
+    private func smokeRun() throws {
+        let source = DummyTileSource(count: 8 * config.devices, tileSize: 64, delay: 0, seed: config.seed)
+        let weights = Models.ResNet50.seededWeights(seed: config.seed)
+        let threads = max(1, (config.cpuThreads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.cpuThreads) / config.devices)
+        let backend = CPUBackend(threads: threads)
+        let loader = try Loader(source: source, batchSize: 2, workers: min(config.workers, 2), consumers: config.devices)
+        let run = InferenceRun(
+            loader: loader, devices: config.devices,
+            makeModel: { _ in
+                ClassifierTileModel(
+                    backend: backend, weights: weights, precision: .f32, classes: 1000,
+                    normalization: Models.ResNet50.preprocessing,
+                    graph: { Models.ResNet50.graph(batch: $0, height: $1, width: $2, classes: 1000) })
+            },
+            recorder: try RunRecorder(metricsPath: nil), progress: nil)
+        let summary = try run.run()
+        for device in summary.devices {
+            line(device.name, String(format: "%.1f tiles/s (%d tiles)", device.tilesPerSecond, device.tiles))
+        }
+        if summary.tiles != source.count {
+            problems.flag("the smoke run did \(summary.tiles) of \(source.count) tiles", why: "a device failed", fix: "see the error above")
+        }
+    }
+
+    private func section(_ title: String) { Terminal.standardOutput("\n\(title)\n") }
+    private func line(_ key: String, _ value: String) {
+        Terminal.standardOutput("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(value)\n")
+    }
+
+    /// The first of `names` the dynamic loader can open, with the path it resolved.
+    static func findLibrary(_ names: [String]) -> String? {
+        for name in names {
+            if let handle = dlopen(name, RTLD_LAZY) {
+                dlclose(handle)
+                return name
+            }
+        }
+        return nil
+    }
+}

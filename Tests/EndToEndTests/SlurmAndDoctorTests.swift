@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("mgpr slurm and mgpr doctor")
+struct SlurmAndDoctorTests {
+    let mgpr = TestSupport.product("mgpr")
+
+    /// The environment without any launcher's variables, plus `extra`.
+    func environment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("SLURM_") && !["RANK", "WORLD_SIZE", "LOCAL_RANK", "CUDA_VISIBLE_DEVICES"].contains($0.key)
+        }
+        env.merge(extra) { $1 }
+        return env
+    }
+
+    @Test("mgpr slurm prints a job file for the options, one task per GPU, requeue and a warning signal")
+    func jobFile() throws {
+        let result = try TestSupport.run(
+            mgpr, ["slurm", "gpus=2", "nodes=3", "cpus=6", "time=02:00:00", "partition=gpu", "gpu_type=a100",
+                   "batch_size=8", "image_path=/data/ortho.tif"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in ["#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=6", "#SBATCH --time=02:00:00",
+                     "#SBATCH --gpus-per-node=a100:2", "#SBATCH --partition=gpu", "#SBATCH --requeue",
+                     "#SBATCH --signal=USR1@120", "#SBATCH --output=./slurm_logs/%j.out",
+                     "srun mgpr gpus=1 batch_size=8 image_path=/data/ortho.tif"] {
+            #expect(result.stdout.contains(line + "\n"), "missing: \(line)")
+        }
+        let bad = try TestSupport.run(mgpr, ["slurm", "gpus=2", "batchsize=8"])
+        #expect(bad.status == 2 && bad.stderr.contains("did you mean 'batch_size'?"))
+    }
+
+    @Test("doctor on a plain machine finds nothing wrong and smoke-runs each device")
+    func healthy() throws {
+        let result = try TestSupport.run(mgpr, ["doctor", "gpus=2", "workers=1"], environment: environment([:]))
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("GDAL drivers           GTiff yes"))
+        #expect(result.stdout.contains("CPU 0  ") && result.stdout.contains("CPU 1  ") && result.stdout.contains("tiles/s"))
+        #expect(result.stdout.contains("No problems found."))
+    }
+
+    @Test("doctor flags the seed's SLURM mistakes, each with why and a fix, and exits 1")
+    func slurmMistakes() throws {
+        let cases: [([String: String], String)] = [
+            (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "2"], "this job has 2 tasks but mgpr was not started by srun"),
+            (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS_PER_NODE": "1",
+              "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"],
+             "ntasks-per-node is 1 but this node has 2 GPUs"),
+            (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_CPUS_PER_TASK": "2"],
+             "SLURM_CPUS_PER_TASK is 2, fewer than workers=8"),
+            (["SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0"], "CUDA_VISIBLE_DEVICES=0 shows 1 of the 2 GPUs SLURM gave this job"),
+        ]
+        for (env, problem) in cases {
+            let result = try TestSupport.run(mgpr, ["doctor", "workers=8"], environment: environment(env))
+            #expect(result.status == 1, "\(env)")
+            #expect(result.stdout.contains("PROBLEM: \(problem)"), "\(env): \(result.stdout)")
+            #expect(result.stdout.contains("    fix: "))
+        }
+    }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# mgpr on a real SLURM cluster (scripts/slurm-cluster.sh starts one on this machine):
+# sbatch and srun with two ranks, requeue, SIGUSR1 before the time limit, a rank killed
+# outright. Every check prints PASS or FAIL; the last line counts them. Needs root.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="${MGPR_BIN:-$(cd "$root" && swift build --show-bin-path)}"
+MGPR="$BIN/mgpr"
+passed=0; failed=0
+check() {  # check DESCRIPTION COMMAND...
+    if "${@:2}"; then echo "PASS: $1"; passed=$((passed + 1)); else echo "FAIL: $1"; failed=$((failed + 1)); fi
+}
+wait_gone() {  # wait_gone JOB SECONDS
+    for _ in $(seq 1 $(($2 * 5))); do [ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0; sleep 0.2; done
+    echo "job $1 still queued after $2 s" >&2; scontrol show job "$1" >&2; return 1
+}
+wait_state() {  # wait_state JOB STATE SECONDS
+    for _ in $(seq 1 $(($3 * 5))); do [ "$(squeue -h -j "$1" -o %T 2>/dev/null)" = "$2" ] && return 0; sleep 0.2; done
+    echo "job $1 never reached $2" >&2; return 1
+}
+wait_lines() {  # wait_lines FILE N SECONDS: until FILE has N lines
+    for _ in $(seq 1 $(($3 * 10))); do [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return 0; sleep 0.1; done
+    echo "$1 never reached $2 lines" >&2; return 1
+}
+tiles_once() {  # tiles_once CSV N: rows for tiles 0..N-1, each exactly once
+    [ "$(tail -n +2 "$1" | cut -d, -f1 | sort -n | tr '\n' ' ')" = "$(seq 0 $(($2 - 1)) | tr '\n' ' ')" ]
+}
+resubmit_now() {  # a requeued job waits 120 s; start it once it is pending
+    wait_state "$1" PENDING 60 && sleep 2 && scontrol update JobId="$1" StartTime=now
+}
+
+"$root/scripts/slurm-cluster.sh" up || { echo "0 passed, 1 failed"; exit 1; }
+trap '"$root/scripts/slurm-cluster.sh" down' EXIT
+W=$(mktemp -d /tmp/mgpr-slurm.XXXX)
+cd "$W" && mkdir -p slurm_logs
+cp "$root/job.slurm" .
+"$BIN/mgpr-test-image" image_size=256 tile_size=32 image_path="$W/ortho.tif" 2>/dev/null
+COMMON=(model=resnet50 image_path="$W/ortho.tif" tile_size=32 batch_size=4 workers=1 cpu_threads=1 precision=32)
+SLOW=(model=resnet50 tile_size=32 batch_size=2 workers=1 cpu_threads=1 precision=32 dummy_dataset_count=60 dummy_dataset_delay=0.1)
+
+echo "== sbatch --ntasks-per-node=2 job.slurm"
+J=$(MGPR="$MGPR" MGPR_ARGS="${COMMON[*]}" sbatch --parsable --ntasks-per-node=2 --cpus-per-task=1 job.slurm output="$W/sbatch.csv")
+wait_gone "$J" 120
+check "sbatch: every tile exactly once in the merged results" tiles_once "$W/sbatch.csv" 64
+check "sbatch: both ranks started as the seed logs them" grep -q "GLOBAL_RANK: 1, MEMBER: 2/2" "slurm_logs/$J.out"
+check "sbatch: the summary names both ranks' devices" grep -q "^Rank 1 CPU 0:" "slurm_logs/$J.out"
+check "sbatch: the run directory derives from the job id" test -f "outputs/slurm-$J/rank-1/status.json"
+
+echo "== srun -n 2 mgpr ..."
+timeout 120 srun -n 2 "$MGPR" "${COMMON[@]}" output="$W/srun.csv" run_dir="$W/srun" > srun.log 2>&1
+check "srun: exit status 0" test $? -eq 0
+check "srun: every tile exactly once" tiles_once "$W/srun.csv" 64
+check "srun: the same results as sbatch" cmp -s "$W/srun.csv" "$W/sbatch.csv"
+check "srun: rank 0 gathered both ranks" grep -q "Gathered 2 of 2 ranks" srun.log
+
+echo "== an uninterrupted reference for the interrupted runs"
+timeout 120 srun -n 2 "$MGPR" "${SLOW[@]}" dummy_dataset_delay=0 output="$W/whole.csv" run_dir="$W/whole" > whole.log 2>&1
+check "reference run: every tile once" tiles_once "$W/whole.csv" 60
+
+echo "== scontrol requeue mid-run"
+J=$(MGPR="$MGPR" MGPR_ARGS="${SLOW[*]}" sbatch --parsable --ntasks-per-node=2 --cpus-per-task=1 job.slurm output="$W/requeued.csv")
+wait_lines "outputs/slurm-$J/rank-0/journal.txt" 4 60
+scontrol requeue "$J"
+resubmit_now "$J"
+wait_gone "$J" 180
+check "requeue: the job ran again and resumed from the journal" grep -q "Resuming: [1-9][0-9]* of this rank's 30 tiles already done" "slurm_logs/$J.out"
+check "requeue: results identical to an uninterrupted run" cmp -s "$W/requeued.csv" "$W/whole.csv"
+
+echo "== scancel --signal=USR1 (the warning before the time limit)"
+J=$(MGPR="$MGPR" MGPR_ARGS="${SLOW[*]}" sbatch --parsable --ntasks-per-node=2 --cpus-per-task=1 job.slurm output="$W/usr1.csv")
+wait_lines "outputs/slurm-$J/rank-0/journal.txt" 4 60
+scancel --signal=USR1 "$J"
+resubmit_now "$J"
+wait_gone "$J" 180
+check "USR1: ranks stopped gracefully" grep -q "Received SIGUSR1: stopping after the batches in flight" "slurm_logs/$J.out"
+check "USR1: rank 0 requeued the job" grep -q "Requeued SLURM job $J" "slurm_logs/$J.out"
+check "USR1: results identical to an uninterrupted run" cmp -s "$W/usr1.csv" "$W/whole.csv"
+
+echo "== a rank killed outright"
+start=$(date +%s)
+timeout 120 srun -n 2 bash -c '
+    if [ "$SLURM_PROCID" = 1 ]; then exec timeout -s KILL 2 "$0" "${@}"; else exec "$0" "${@}" gather_timeout=5; fi
+' "$MGPR" "${SLOW[@]}" run_dir="$W/killed" output="$W/killed.csv" > killed.log 2>&1
+elapsed=$(( $(date +%s) - start ))
+check "killed rank: rank 0 names it" grep -q "mgpr: error: rank 1 did not finish" killed.log
+check "killed rank: its tiles are listed as not done" test -s "$W/killed/missing_tiles.txt"
+check "killed rank: reported within the timeout, no hang ($elapsed s)" test "$elapsed" -lt 60
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
