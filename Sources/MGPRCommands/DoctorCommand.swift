@@ -41,6 +41,9 @@ struct DoctorCommand {
         let cpu = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
         line("oneDNN", cpu.description)
         line("bf16", cpu.resolve(.bf16).notice ?? "native (bf16-mixed runs in bfloat16)")
+        for library in ["libgdal.so", "libdnnl.so", "libgomp.so"] {
+            line(library, Self.loadedPath(library) ?? "not loaded")
+        }
         let cuda = Self.findLibrary(["libcuda.so.1", "libcuda.so"])
         line("CUDA driver", cuda ?? "not found (searched libcuda.so.1, libcuda.so on the loader path; LD_LIBRARY_PATH=\(environment["LD_LIBRARY_PATH"] ?? ""))")
         let nvidiaGPUs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/driver/nvidia/gpus"))?.count ?? 0
@@ -144,7 +147,19 @@ struct DoctorCommand {
         Terminal.standardOutput("  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) \(value)\n")
     }
 
-    /// The first of `names` the dynamic loader can open, with the path it resolved.
+    /// Where a shared library this process loaded lives (from /proc/self/maps).
+    static func loadedPath(_ prefix: String) -> String? {
+        // /proc files report size 0, so read to the end rather than by size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        return maps.split(separator: "\n").lazy.compactMap { line -> String? in
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/"),
+                (path.split(separator: "/").last ?? "").hasPrefix(prefix) else { return nil }
+            return String(path)
+        }.first
+    }
+
+    /// The first of `names` the dynamic loader can open.
     static func findLibrary(_ names: [String]) -> String? {
         for name in names {
             if let handle = dlopen(name, RTLD_LAZY) {
