@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Debian packages: GDAL to build and run; gdal-bin and python3-rasterio to cross-check
 # rasters in the tests.
-MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision)
+MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time)
 
 missing=()
 for package in "${MGPR_APT_PACKAGES[@]}"; do

@@ -25,6 +25,8 @@ public struct TestImageCommand: Sendable {
         log.info(
             "Writing \(config.imagePath): \(config.imageSize)x\(config.imageSize) px, 3 bands Byte, "
                 + "tiles of \(config.tileSize), DEFLATE, \(config.testImageCRS), seed \(config.seed)")
+        // Blocks are written once, in order: a small cache keeps memory flat at any size.
+        GDALLibrary.setCacheMax(bytes: 64 << 20)
         let start = Date()
         var lastPercent = -1
         try image.write(to: config.imagePath) { done, total in

@@ -68,3 +68,12 @@ public enum GDALLibrary {
         return Int(GDALGetDriverCount())
     }
 }
+
+extension GDALLibrary {
+    /// Caps GDAL's process-wide block cache. Writing a large image block by block keeps
+    /// at most this much in dirty blocks, so memory stays flat whatever the image size.
+    public static func setCacheMax(bytes: Int) {
+        GDAL.ensureInitialized()
+        GDALSetCacheMax64(GIntBig(bytes))
+    }
+}

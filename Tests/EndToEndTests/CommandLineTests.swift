@@ -128,6 +128,21 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/run"), "a failed start leaves no run directory")
     }
 
+    @Test("mgpr-test-image streams: past GDAL's small write cache, 4 times the pixels need no more memory")
+    func testImageMemoryIsFlat() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        func peakKB(_ size: Int) throws -> Int {
+            let result = try TestSupport.run(
+                "/usr/bin/time", ["-f", "peak=%M", testImage, "image_size=\(size)", "tile_size=1024", "image_path=i\(size).tif"],
+                in: directory)
+            try #require(result.status == 0, "\(result.stderr)")
+            let line = result.stderr.split(separator: "\n").last { $0.hasPrefix("peak=") }!
+            return Int(line.dropFirst(5))!
+        }
+        let small = try peakKB(8192), large = try peakKB(16384)
+        #expect(large < small + 32_000, "8192 px: \(small) KB, 16384 px: \(large) KB")
+    }
+
     @Test("mgpr-test-image refuses a CRS GDAL does not know")
     func badCRS() throws {
         let directory = try TestSupport.temporaryDirectory()
