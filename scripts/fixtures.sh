@@ -29,3 +29,4 @@ reference() {  # NAME SCRIPT
     mv "$dest/$1.partial" "$dest/$1"
 }
 reference resnet50 Tests/ModelTests/reference/make_resnet50.py
+reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py

@@ -48,6 +48,7 @@ final class CPUPlan: Plan {
         for op in graph.ops {
             switch op {
             case .pool(let p): types[p.output.id] = types[p.input.id]
+            case .upsample(let u): if !residualStream.contains(u.output.id) { types[u.output.id] = types[u.input.id] }
             case .linear(let l): linearOutputs.insert(l.output.id); types[l.output.id] = .f32
             case .convolution: break
             }
@@ -60,12 +61,9 @@ final class CPUPlan: Plan {
         var shadowOf: [Int: Int] = [:]
         var opInput: [Int: Int] = [:]  // op index -> the value its primitive reads
         for (k, op) in graph.ops.enumerated() {
-            var input: Int, output: Int, residual: Int?
-            switch op {
-            case .convolution(let c): (input, output, residual) = (c.input.id, c.output.id, c.residual?.id)
-            case .pool(let p): (input, output, residual) = (p.input.id, p.output.id, nil)
-            case .linear(let l): (input, output, residual) = (l.input.id, l.output.id, nil)
-            }
+            var (input, output) = (op.io.input.id, op.io.output.id)
+            var residual: Int?
+            if case .convolution(let c) = op { residual = c.residual?.id }
             if case .convolution = op, types[input] != type {
                 if shadowOf[input] == nil {
                     do {
@@ -278,6 +276,18 @@ final class CPUPlan: Plan {
             var pd: dnnl_primitive_desc_t?
             try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "pooling")
             return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
+
+        case .upsample(let u):
+            var src = descs[u.input.id], dst = descs[u.output.id]
+            var desc = dnnl_resampling_desc_t()
+            let factors: [Float] = [Float(u.factor), Float(u.factor)]
+            try DNNL.check(
+                dnnl_resampling_forward_desc_init(&desc, dnnl_forward_inference, dnnl_resampling_nearest, factors, &src, &dst),
+                "dnnl_resampling_forward_desc_init")
+            let attributes = try DNNLAttributes()
+            var pd: dnnl_primitive_desc_t?
+            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "resampling")
+            return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[u.input.id]!), (DNNL_ARG_DST, valueMemory[u.output.id]!)])
 
         case .linear(let l):
             var src = descs[l.input.id], dst = descs[l.output.id]

@@ -48,10 +48,29 @@ public struct Graph: Sendable {
         public var bias: String?
     }
 
+    /// Nearest-neighbour upsampling by an integer factor (`F.interpolate(mode="nearest")`
+    /// to exactly factor x the size, as FPN's top-down path uses it).
+    public struct Upsample: Sendable {
+        public var input: Value
+        public var output: Value
+        public var factor: Int
+    }
+
     public enum Op: Sendable {
         case convolution(Convolution)
         case pool(Pool)
         case linear(Linear)
+        case upsample(Upsample)
+
+        /// The value the op reads and the one it writes (a residual is read too, separately).
+        public var io: (input: Value, output: Value) {
+            switch self {
+            case .convolution(let c): (c.input, c.output)
+            case .pool(let p): (p.input, p.output)
+            case .linear(let l): (l.input, l.output)
+            case .upsample(let u): (u.input, u.output)
+            }
+        }
     }
 
     public internal(set) var ops: [Op] = []

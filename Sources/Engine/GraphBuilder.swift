@@ -76,5 +76,13 @@ public struct GraphBuilder {
         return output
     }
 
+    /// Nearest-neighbour upsampling to `factor` times the height and width.
+    public mutating func upsampleNearest(_ input: Graph.Value, factor: Int) -> Graph.Value {
+        let s = shape(of: input)
+        let output = newValue(Shape4(n: s.n, c: s.c, h: s.h * factor, w: s.w * factor))
+        graph.ops.append(.upsample(Graph.Upsample(input: input, output: output, factor: factor)))
+        return output
+    }
+
     public mutating func markOutput(_ value: Graph.Value) { graph.outputs.append(value) }
 }

@@ -17,29 +17,40 @@ public enum ResNet50 {
 
     public static func graph(batch: Int, height: Int, width: Int, classes: Int, bnEps: Float = 1e-5) -> Graph {
         var b = GraphBuilder(input: Shape4(n: batch, c: 3, h: height, w: width))
-        func bn(_ prefix: String) -> Graph.BatchNorm { Graph.BatchNorm(prefix: prefix, eps: bnEps) }
-        var x = b.conv(b.graph.input, weight: "conv1.weight", outChannels: 64, kernel: 7, stride: 2, padding: 3,
-                       batchNorm: bn("bn1"), relu: true)
-        x = b.pool(.max, x, kernel: 3, stride: 2, padding: 1)
-        for (stage, (blocks, planes, stride)) in stages.enumerated() {
-            for block in 0..<blocks {
-                let p = "layer\(stage + 1).\(block)"
-                let s = block == 0 ? stride : 1
-                var y = b.conv(x, weight: "\(p).conv1.weight", outChannels: planes, kernel: 1, batchNorm: bn("\(p).bn1"), relu: true)
-                y = b.conv(y, weight: "\(p).conv2.weight", outChannels: planes, kernel: 3, stride: s, padding: 1,
-                           batchNorm: bn("\(p).bn2"), relu: true)
-                let identity = block == 0
-                    ? b.conv(x, weight: "\(p).downsample.0.weight", outChannels: planes * 4, kernel: 1, stride: s,
-                             batchNorm: bn("\(p).downsample.1"))
-                    : x
-                x = b.conv(y, weight: "\(p).conv3.weight", outChannels: planes * 4, kernel: 1, batchNorm: bn("\(p).bn3"),
-                           residual: identity, relu: true)
-            }
-        }
+        let x = body(&b, b.graph.input, prefix: "", bnEps: bnEps).last!
         let pooled = b.globalAveragePool(x)
         let logits = b.linear(pooled, weight: "fc.weight", bias: "fc.bias", outFeatures: classes)
         b.markOutput(logits)
         return b.graph
+    }
+
+    /// The convolutional body (stem and layer1...layer4), keys under `prefix`; returns
+    /// the outputs of layer1...layer4 (strides 4, 8, 16, 32), as torchvision's
+    /// IntermediateLayerGetter gives them to a feature pyramid.
+    public static func body(_ b: inout GraphBuilder, _ input: Graph.Value, prefix: String, bnEps: Float) -> [Graph.Value] {
+        func bn(_ name: String) -> Graph.BatchNorm { Graph.BatchNorm(prefix: prefix + name, eps: bnEps) }
+        var x = b.conv(input, weight: prefix + "conv1.weight", outChannels: 64, kernel: 7, stride: 2, padding: 3,
+                       batchNorm: bn("bn1"), relu: true)
+        x = b.pool(.max, x, kernel: 3, stride: 2, padding: 1)
+        var stageOutputs: [Graph.Value] = []
+        for (stage, (blocks, planes, stride)) in stages.enumerated() {
+            for block in 0..<blocks {
+                let p = "\(prefix)layer\(stage + 1).\(block)"
+                let s = block == 0 ? stride : 1
+                let q = String(p.dropFirst(prefix.count))  // the key within the body, for bn()
+                var y = b.conv(x, weight: "\(p).conv1.weight", outChannels: planes, kernel: 1, batchNorm: bn("\(q).bn1"), relu: true)
+                y = b.conv(y, weight: "\(p).conv2.weight", outChannels: planes, kernel: 3, stride: s, padding: 1,
+                           batchNorm: bn("\(q).bn2"), relu: true)
+                let identity = block == 0
+                    ? b.conv(x, weight: "\(p).downsample.0.weight", outChannels: planes * 4, kernel: 1, stride: s,
+                             batchNorm: bn("\(q).downsample.1"))
+                    : x
+                x = b.conv(y, weight: "\(p).conv3.weight", outChannels: planes * 4, kernel: 1, batchNorm: bn("\(q).bn3"),
+                           residual: identity, relu: true)
+            }
+            stageOutputs.append(x)
+        }
+        return stageOutputs
     }
 
     /// BatchNorm buffers torchvision keeps but inference does not read.

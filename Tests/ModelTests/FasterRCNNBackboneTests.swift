@@ -1,0 +1,51 @@
+import CPUBackend
+import Engine
+import Foundation
+import Models
+import Testing
+import TestSupport
+import Weights
+
+/// The convolutional part of Faster R-CNN (ResNet50 body, FPN, RPN head) against
+/// torchvision's fasterrcnn_resnet50_fpn on the same weights and the same transformed
+/// NEON tile (reference/make_fasterrcnn.py). Tolerance: every output within 1e-4 of its
+/// largest |value| in f32.
+@Suite("Faster R-CNN backbone matches torchvision", .serialized)
+struct FasterRCNNBackboneTests {
+    static var fixtures: URL { TestSupport.packageRoot.appendingPathComponent(".fixtures/fasterrcnn") }
+
+    static func array(_ name: String) throws -> [Float] {
+        let url = fixtures.appendingPathComponent("cases/neon_tile.\(name).f32")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw TestSupport.FixtureMissing(path: url.path) }
+        return try Data(contentsOf: url).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func run(weightsFile: String) throws -> (outputs: [[Float]], names: [String]) {
+        var weights = try WeightStore(contentsOf: Self.fixtures.appendingPathComponent(weightsFile).path)
+        weights.rename(FasterRCNNBackbone.modernKey)
+        let graph = FasterRCNNBackbone.graph(batch: 1, height: 800, width: 800)
+        let expected = graph.parameters
+        try weights.validate(expected: expected, ignored: { $0.hasPrefix("roi_heads.") || $0.hasSuffix("num_batches_tracked") })
+        let plan = try CPUBackend(threads: 2).compile(graph, weights: weights, precision: .f32)
+        let input = try Self.array("input")
+        let buffers = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
+        defer { buffers.forEach { $0.deallocate() } }
+        try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: buffers.map { $0.baseAddress! }) }
+        let outputs = buffers.map { Array($0) }
+        let names = (0..<5).map { "level\($0)" } + (0..<5).flatMap { ["objectness\($0)", "deltas\($0)"] }
+        return (outputs, names)
+    }
+
+    @Test("pyramid levels and RPN head outputs match in f32, with current and older key names",
+          arguments: ["fasterrcnn.pth", "fasterrcnn_oldkeys.pth"])
+    func float32(weightsFile: String) throws {
+        let (outputs, names) = try run(weightsFile: weightsFile)
+        for (output, name) in zip(outputs, names) {
+            let reference = try Self.array(name)
+            try #require(output.count == reference.count, "\(name): \(output.count) values, torchvision \(reference.count)")
+            let scale = reference.map(abs).max()!
+            let worst = zip(output, reference).map { abs($0 - $1) }.max()!
+            #expect(worst / scale <= 1e-4, "\(name): worst difference \(worst) against max |value| \(scale)")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+"""Reference outputs for the Faster R-CNN tests, from torchvision's own
+fasterrcnn_resnet50_fpn (v1, CPU).
+
+usage: make_fasterrcnn.py OUT_DIR NEON_CROP.tif
+
+A seeded model (no pretrained weights: its backbone uses BatchNorm with eps 1e-5) is
+first given realistic BatchNorm statistics (train-mode passes over real and random
+images, cumulative averages), and its classifier is scaled so that scores spread
+across (0, 1). Writes the state_dict (fasterrcnn.pth, and older key names in
+fasterrcnn_oldkeys.pth), then, for the NEON crop as one tile: the transformed input
+(normalised, resized to 800 px, padded to 32), the five pyramid levels and the RPN
+head's outputs per level, as raw float32 (cases/*.f32), described by manifest.json.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import rasterio
+import torch
+import torchvision
+
+out, neon = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(out, "cases"), exist_ok=True)
+torch.manual_seed(0)
+torch.set_num_threads(os.cpu_count())
+
+with rasterio.open(neon) as ds:
+    crop = torch.from_numpy(ds.read((1, 2, 3), masked=True).filled(0).astype(np.float32) / 255)
+g = torch.Generator().manual_seed(1)
+
+model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+for m in model.modules():
+    if isinstance(m, torch.nn.BatchNorm2d):
+        m.reset_running_stats()
+        m.momentum = None
+model.train()
+body = model.backbone.body
+with torch.no_grad():
+    for _ in range(3):
+        images = [crop[:, :, torch.randperm(400, generator=g)[:400].sort().values] for _ in range(2)]
+        images += [torch.rand(3, 400, 400, generator=g)]
+        batch, _ = model.transform(images)
+        body(batch.tensors)
+model.eval()
+with torch.no_grad():
+    model.roi_heads.box_predictor.cls_score.weight.mul_(20.0)
+state = model.state_dict()
+torch.save(state, os.path.join(out, "fasterrcnn.pth"))
+old = {}
+for k, v in state.items():
+    k2 = k
+    for blk in ("inner_blocks", "layer_blocks"):
+        for i in range(4):
+            for s in ("weight", "bias"):
+                k2 = k2.replace(f"backbone.fpn.{blk}.{i}.0.{s}", f"backbone.fpn.{blk}.{i}.{s}")
+    k2 = k2.replace("rpn.head.conv.0.0.", "rpn.head.conv.")
+    old[k2] = v
+torch.save(old, os.path.join(out, "fasterrcnn_oldkeys.pth"))
+
+manifest = {"cases": []}
+with torch.inference_mode():
+    batch, _ = model.transform([crop])
+    x = batch.tensors
+    features = model.backbone(x)
+    objectness, deltas = model.rpn.head(list(features.values()))
+    files = {"input": x}
+    for i, (name, f) in enumerate(features.items()):
+        files[f"level{i}"] = f
+    for i, (o, d) in enumerate(zip(objectness, deltas)):
+        files[f"objectness{i}"] = o
+        files[f"deltas{i}"] = d
+    case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {}}
+    for key, t in files.items():
+        t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"neon_tile.{key}.f32"))
+        case["arrays"][key] = list(t.shape)
+    manifest["cases"].append(case)
+with open(os.path.join(out, "manifest.json"), "w") as f:
+    json.dump(manifest, f, indent=1)
+print(json.dumps(manifest))
