@@ -291,20 +291,24 @@ final class CPUPlan: Plan {
 
         case .linear(let l):
             var src = descs[l.input.id], dst = descs[l.output.id]
-            let c = Int(src.dims.1), h = Int(src.dims.2), w = Int(src.dims.3), out = Int(dst.dims.1)
-            let weightDims = [out, c, h, w]
+            // A [N, features] input (another linear layer's output) takes [out, in] weights;
+            // a feature map takes [out, c, h, w], PyTorch's flattening order in oihw.
+            let flat = src.ndims == 2
+            let out = Int(dst.dims.1)
+            let weightDims = flat ? [out, Int(src.dims.1)] : [out, Int(src.dims.1), Int(src.dims.2), Int(src.dims.3)]
             var wAny = try DNNL.memoryDesc(weightDims, types[input], dnnl_format_tag_any)
             var bias = try DNNL.memoryDesc([out], .f32, dnnl_a)
             var desc = dnnl_inner_product_desc_t()
             try DNNL.check(
                 dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &wAny, &bias, &dst),
                 "dnnl_inner_product_forward_desc_init (\(l.weight))")
-            let attributes = try DNNLAttributes()
+            let attributes = try DNNLAttributes(relu: l.relu)
             var pd: dnnl_primitive_desc_t?
             try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "inner product \(l.weight)")
             let primitive = try DNNLPrimitive(descriptor: pd!)
-            // PyTorch flattens NCHW as (c, h, w): the [out, c*h*w] matrix is [out, c, h, w] in oihw.
-            let packed = try pack(weights[l.weight]!.values, dims: weightDims, tag: dnnl_oihw, into: primitive.query(dnnl_query_weights_md))
+            let packed = try pack(
+                weights[l.weight]!.values, dims: weightDims, tag: flat ? dnnl_ab : dnnl_oihw,
+                into: primitive.query(dnnl_query_weights_md))
             let biasValues = l.bias.map { weights[$0]!.values } ?? [Float](repeating: 0, count: out)
             return (primitive, [
                 (DNNL_ARG_SRC, valueMemory[l.input.id]!), (DNNL_ARG_WEIGHTS, packed),

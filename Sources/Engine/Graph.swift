@@ -46,6 +46,7 @@ public struct Graph: Sendable {
         public var output: Value
         public var weight: String
         public var bias: String?
+        public var relu: Bool
     }
 
     /// Nearest-neighbour upsampling by an integer factor (`F.interpolate(mode="nearest")`

@@ -66,13 +66,15 @@ public struct GraphBuilder {
         return output
     }
 
-    /// `nn.Linear` over the flattened input.
-    public mutating func linear(_ input: Graph.Value, weight: String, bias: String?, outFeatures: Int) -> Graph.Value {
+    /// `nn.Linear` over the flattened input, optionally followed by ReLU.
+    public mutating func linear(
+        _ input: Graph.Value, weight: String, bias: String?, outFeatures: Int, relu: Bool = false
+    ) -> Graph.Value {
         let s = shape(of: input)
         let output = newValue(Shape4(n: s.n, c: outFeatures, h: 1, w: 1))
         graph.parameters[weight] = [outFeatures, s.c * s.h * s.w]
         if let bias { graph.parameters[bias] = [outFeatures] }
-        graph.ops.append(.linear(Graph.Linear(input: input, output: output, weight: weight, bias: bias)))
+        graph.ops.append(.linear(Graph.Linear(input: input, output: output, weight: weight, bias: bias, relu: relu)))
         return output
     }
 

@@ -43,8 +43,21 @@ with torch.no_grad():
         batch, _ = model.transform(images)
         body(batch.tensors)
 model.eval()
+# Scale the classifier so that detection scores spread across (0, 1): the median best
+# foreground probability over the tile's proposals lands near 0.3.
 with torch.no_grad():
-    model.roi_heads.box_predictor.cls_score.weight.mul_(20.0)
+    batch, _ = model.transform([crop])
+    features = model.backbone(batch.tensors)
+    proposals, _ = model.rpn(batch, features)
+    pooled = model.roi_heads.box_head(model.roi_heads.box_roi_pool(features, proposals, batch.image_sizes))
+    logits = model.roi_heads.box_predictor.cls_score(pooled)
+    lo, hi = 1e-2, 1e3
+    for _ in range(60):
+        k = (lo * hi) ** 0.5
+        best = torch.softmax(k * logits, 1)[:, 1:].max(1).values.median().item()
+        lo, hi = (k, hi) if best < 0.3 else (lo, k)
+    model.roi_heads.box_predictor.cls_score.weight.mul_(k)
+    model.roi_heads.box_predictor.cls_score.bias.mul_(k)
 state = model.state_dict()
 torch.save(state, os.path.join(out, "fasterrcnn.pth"))
 old = {}
@@ -70,6 +83,12 @@ with torch.inference_mode():
     for i, (o, d) in enumerate(zip(objectness, deltas)):
         files[f"objectness{i}"] = o
         files[f"deltas{i}"] = d
+    proposals, _ = model.rpn(batch, features)
+    files["proposals"] = proposals[0]
+    detections = model([crop])[0]
+    files["boxes"] = detections["boxes"]
+    files["scores"] = detections["scores"]
+    files["labels"] = detections["labels"].float()
     case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {}}
     for key, t in files.items():
         t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"neon_tile.{key}.f32"))

@@ -1,0 +1,66 @@
+/// torchvision.ops.roi_align with aligned=False: each box (in image pixels, times
+/// `spatialScale`) is cut into `size` x `size` bins, each the average of
+/// `samplingRatio`^2 bilinear samples, with torchvision's rules at the map's edges.
+public enum RoIAlign {
+    /// Writes `channels x size x size` floats for `box` from one image's NCHW feature map.
+    public static func pool(
+        _ features: UnsafePointer<Float>, channels: Int, height: Int, width: Int, box: Box, spatialScale: Float,
+        size: Int, samplingRatio: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let startW = box.x1 * spatialScale, startH = box.y1 * spatialScale
+        let roiW = max(box.x2 * spatialScale - startW, 1), roiH = max(box.y2 * spatialScale - startH, 1)
+        let binH = roiH / Float(size), binW = roiW / Float(size)
+        let gridH = samplingRatio, gridW = samplingRatio
+        let count = Float(gridH * gridW)
+        // Sample positions and weights are the same for every channel: compute them once.
+        var samples: [(offset: (Int, Int, Int, Int), weight: (Float, Float, Float, Float))] = []
+        samples.reserveCapacity(size * size * gridH * gridW)
+        for ph in 0..<size {
+            for pw in 0..<size {
+                for iy in 0..<gridH {
+                    let y = startH + Float(ph) * binH + (Float(iy) + 0.5) * binH / Float(gridH)
+                    for ix in 0..<gridW {
+                        let x = startW + Float(pw) * binW + (Float(ix) + 0.5) * binW / Float(gridW)
+                        samples.append(bilinear(y: y, x: x, height: height, width: width))
+                    }
+                }
+            }
+        }
+        let plane = height * width, perBin = gridH * gridW
+        for c in 0..<channels {
+            let map = features + c * plane
+            for bin in 0..<(size * size) {
+                var sum: Float = 0
+                for s in (bin * perBin)..<((bin + 1) * perBin) {
+                    let (o, w) = samples[s]
+                    sum += w.0 * map[o.0] + w.1 * map[o.1] + w.2 * map[o.2] + w.3 * map[o.3]
+                }
+                out[c * size * size + bin] = sum / count
+            }
+        }
+    }
+
+    /// Neighbour offsets and weights of a sample; zero weights outside the map.
+    static func bilinear(y: Float, x: Float, height: Int, width: Int) -> ((Int, Int, Int, Int), (Float, Float, Float, Float)) {
+        if y < -1 || y > Float(height) || x < -1 || x > Float(width) { return ((0, 0, 0, 0), (0, 0, 0, 0)) }
+        var y = max(y, 0), x = max(x, 0)
+        var yLow = Int(y), xLow = Int(x), yHigh: Int, xHigh: Int
+        if yLow >= height - 1 {
+            yLow = height - 1
+            yHigh = yLow
+            y = Float(yLow)
+        } else {
+            yHigh = yLow + 1
+        }
+        if xLow >= width - 1 {
+            xLow = width - 1
+            xHigh = xLow
+            x = Float(xLow)
+        } else {
+            xHigh = xLow + 1
+        }
+        let ly = y - Float(yLow), lx = x - Float(xLow), hy = 1 - ly, hx = 1 - lx
+        return ((yLow * width + xLow, yLow * width + xHigh, yHigh * width + xLow, yHigh * width + xHigh),
+                (hy * hx, hy * lx, ly * hx, ly * lx))
+    }
+}
