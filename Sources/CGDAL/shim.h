@@ -6,4 +6,5 @@
 #include <cpl_string.h>
 #include <cpl_vsi.h>
 #include <ogr_srs_api.h>
+#include <ogr_api.h>
 #endif

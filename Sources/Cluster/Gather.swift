@@ -44,32 +44,36 @@ public struct Gather {
         }
     }
 
-    /// Writes the merged results (one row per tile, in tile order; a tile done twice after a
-    /// preemption keeps one row) to `output`, atomically. Returns the rows written.
-    @discardableResult
-    public func mergeResults(into output: String) throws -> Int {
-        var header: Substring?
-        var rows: [Int: Substring] = [:]
+    /// Every rank's results rows, grouped by tile. A tile done twice (its results written,
+    /// its journal line lost to a preemption) keeps the rows of its last attempt.
+    public func collectRows() -> (header: String?, rows: [Int: [Substring]]) {
+        var header: String?
+        var rows: [Int: [Substring]] = [:]
         for rank in layout.ranksPresent {
             guard let text = try? String(contentsOfFile: layout.results(rank), encoding: .utf8) else { continue }
-            var lines = text.split(separator: "\n")
-            if let first = lines.first, Int(first.prefix { $0 != "," }) == nil {
-                header = header ?? first
-                lines.removeFirst()
+            var previous: Int?
+            for line in text.split(separator: "\n") {
+                guard let tile = Int(line.prefix { $0 != "," }) else {
+                    header = header ?? String(line)
+                    continue
+                }
+                if tile != previous { rows[tile] = [] }  // a new write of this tile replaces an earlier one
+                rows[tile]!.append(line)
+                previous = tile
             }
-            for line in lines { if let tile = Int(line.prefix { $0 != "," }) { rows[tile] = line } }
         }
-        var text = header.map { "\($0)\n" } ?? ""
-        for tile in rows.keys.sorted() { text += rows[tile]! + "\n" }
+        return (header, rows)
+    }
+
+    /// Writes `text` to `output` through a temporary file, so readers never see half of it.
+    public static func writeAtomically(_ text: String, to output: String) throws {
         let temporary = output + ".partial"
         do {
             try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-            if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: output)
+            guard rename(temporary, output) == 0 else { throw ClusterError.cannotWrite(path: output) }
         } catch {
             throw ClusterError.cannotWrite(path: output)
         }
-        return rows.count
     }
 
     /// The tiles no journal lists, written one per line to missing_tiles.txt (removed when none).

@@ -18,9 +18,11 @@ public struct RankStatus: Codable, Sendable {
     /// The merged results file the run was asked for, if any.
     public var output: String?
     public var summary: RunSummary?
+    /// What the merge needs to place results on the ground (absent for dummy data).
+    public var raster: RasterContext?
 
     enum CodingKeys: String, CodingKey {
-        case rank, host, state, output, summary, attempt
+        case rank, host, state, output, summary, attempt, raster
         case worldSize = "world_size"
         case tileCount = "tile_count"
         case shareStart = "share_start"
@@ -29,8 +31,9 @@ public struct RankStatus: Codable, Sendable {
 
     public init(
         rank: Int, worldSize: Int, attempt: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
-        summary: RunSummary?
+        summary: RunSummary?, raster: RasterContext?
     ) {
+        self.raster = raster
         (self.rank, self.worldSize, self.attempt, self.tileCount, self.state, self.output, self.summary) =
             (rank, worldSize, attempt, tileCount, state, output, summary)
         (shareStart, shareEnd) = (share.lowerBound, share.upperBound)
@@ -94,5 +97,34 @@ public struct RunLayout: Sendable {
     public var ranksPresent: [Int] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return names.compactMap { $0.hasPrefix("rank-") ? Int($0.dropFirst(5)) : nil }.sorted()
+    }
+}
+
+/// The raster a run tiled, as the merge needs it: where results sit on the ground and
+/// how the tiles overlapped.
+public struct RasterContext: Codable, Sendable {
+    public var imagePath: String
+    public var width: Int
+    public var height: Int
+    public var geotransform: [Double]
+    public var crsWKT: String?
+    public var tileSize: Int
+    public var overlap: Int
+    public var mergeIoU: Double
+
+    enum CodingKeys: String, CodingKey {
+        case width, height, geotransform, overlap
+        case imagePath = "image_path"
+        case crsWKT = "crs_wkt"
+        case tileSize = "tile_size"
+        case mergeIoU = "merge_iou"
+    }
+
+    public init(
+        imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
+        mergeIoU: Double
+    ) {
+        (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
+        (self.tileSize, self.overlap, self.mergeIoU) = (tileSize, overlap, mergeIoU)
     }
 }

@@ -20,6 +20,13 @@ public struct RunConfig: Sendable, Equatable {
     public var output: String?
     /// CPU threads for the model; 0 means all cores.
     public var cpuThreads: Int
+    public var scoreThreshold: Double
+    public var nmsThreshold: Double
+    public var detectionsPerTile: Int
+    public var minSize: Int
+    public var maxSize: Int
+    public var bnEps: Double
+    public var mergeIoU: Double
     public var seed: UInt64
     public var runDir: String?
     public var resume: Bool
@@ -60,10 +67,17 @@ public struct RunConfig: Sendable, Equatable {
         accelerator = string("accelerator") == "cuda" ? .gpu : Accelerator(rawValue: string("accelerator") ?? "") ?? .auto
         devices = int("gpus")
         precision = string("precision") ?? "16-mixed"
-        model = string("model") ?? "none"
+        model = string("model") ?? "fasterrcnn"
         weights = string("weights")
         output = string("output")
         cpuThreads = int("cpu_threads")
+        scoreThreshold = double("score_threshold")
+        nmsThreshold = double("nms_threshold")
+        detectionsPerTile = int("detections_per_tile")
+        minSize = int("min_size")
+        maxSize = int("max_size")
+        bnEps = double("bn_eps")
+        mergeIoU = double("merge_iou")
         seed = UInt64(int("seed"))
         runDir = string("run_dir")
         resume = bool("resume")

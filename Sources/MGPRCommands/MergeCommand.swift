@@ -19,21 +19,22 @@ struct MergeCommand {
         guard let status = ranks.lazy.compactMap(layout.readStatus).first else { throw ClusterError.noRun(path: root) }
         try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
-            output: config.settings.explicit.contains("output") ? config.output : status.output,
+            output: config.settings.explicit.contains("output") ? config.output : status.output, raster: status.raster,
             timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
         return 0
     }
 
     /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
     static func gather(
-        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, timeout: Double, attempt: Int?, log: Log,
-        printRanks: Bool
+        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, raster: RasterContext?, timeout: Double,
+        attempt: Int?, log: Log, printRanks: Bool
     ) throws {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
         let (statuses, lost) = gather.waitForRanks(log: log.info)
         if let output {
-            let rows = try gather.mergeResults(into: output)
-            log.info("Results: \(rows) tiles written to \(output)")
+            let (header, rows) = gather.collectRows()
+            let written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster)
+            log.info("Results: \(written) \(header == DetectionCSV.header ? "detections" : "tiles") written to \(output)")
         }
         if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
             try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))

@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Models
 import Pipeline
+import Raster
 import Weights
 
 /// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
@@ -19,6 +20,8 @@ struct ModelSetup {
         switch config.model {
         case "resnet50":
             return try resnet50(config, tileShape: tileShape, log: log)
+        case "fasterrcnn":
+            return try fasterrcnn(config, tileShape: tileShape, log: log)
         default:
             if let output = config.output {
                 throw ConfigError.invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
@@ -48,6 +51,69 @@ struct ModelSetup {
         var append: Bool
     }
 
+    /// The CPU backend for this run's threads and devices, with its precision.
+    private static func backend(_ config: RunConfig, log: Log) throws -> (CPUBackend, Precision) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
+        let backend = CPUBackend(threads: threads)
+        let (precision, notice) = backend.resolve(try precision(config.precision))
+        if let notice { log.info("precision=\(config.precision): \(notice)") }
+        return (backend, precision)
+    }
+
+    private static func fasterrcnn(_ config: RunConfig, tileShape: TileShape, log: Log) throws
+        -> (ResultsPart) throws -> ModelSetup
+    {
+        guard tileShape.channels == 3 else {
+            throw ConfigError.invalidValue(
+                key: "bands", value: "\(config.bands)", reason: "fasterrcnn takes 3 bands (RGB); this gives \(tileShape.channels)")
+        }
+        if let output = config.output, BoxLayerWriter.Format(path: output) == nil, !output.lowercased().hasSuffix(".csv") {
+            throw ConfigError.invalidValue(key: "output", value: output, reason: "fasterrcnn writes .gpkg, .geojson or .csv")
+        }
+        let (backend, precision) = try backend(config, log: log)
+        var weights: WeightStore
+        var settings = DetectorSettings()
+        settings.bnEps = Float(config.bnEps)
+        if let path = config.weights {
+            weights = try WeightStore(contentsOf: path)
+            weights.rename(FasterRCNNBackbone.modernKey)
+            // torchvision runs its own COCO weights' frozen BatchNorm with eps 0.
+            if path.contains("258fb6c6") && !config.settings.explicit.contains("bn_eps") {
+                settings.bnEps = 0
+                log.info("weights \(path) are torchvision's COCO file: frozen BatchNorm eps 0, as torchvision runs them (set bn_eps to override)")
+            }
+        } else {
+            log.warning("No weights given (weights=null): fasterrcnn runs with seeded random weights; results are for timing only")
+            weights = FasterRCNN.seededWeights(seed: config.seed)
+        }
+        guard let classes = FasterRCNN.classes(in: weights) else {
+            throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
+        }
+        try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
+        settings.minSize = config.minSize
+        settings.maxSize = config.maxSize
+        settings.scoreThreshold = Float(config.scoreThreshold)
+        settings.nmsThreshold = Float(config.nmsThreshold)
+        settings.detectionsPerImage = config.detectionsPerTile
+        let batchSize = config.batchSize
+        let model: InferenceRun.ModelFactory = { [settings, weights] _ in
+            let model = DetectorTileModel(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
+            try model.prepare(batchSize: batchSize, tileShape: tileShape)
+            return model
+        }
+        return { part in
+            let sink = try config.output.map { _ in try DetectionCSV(path: part.path, append: part.append) }
+            return ModelSetup(
+                makeModel: model,
+                handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
+                finish: { try sink?.close() },
+                summary: "model=fasterrcnn (\(classes) classes, weights \(config.weights ?? "seeded")), "
+                    + "\(precision.rawValue) on \(backend.description) per device"
+                    + (config.output.map { ", results to \($0)" } ?? ""))
+        }
+    }
+
     private static func resnet50(_ config: RunConfig, tileShape: TileShape, log: Log) throws
         -> (ResultsPart) throws -> ModelSetup
     {
@@ -55,12 +121,7 @@ struct ModelSetup {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)", reason: "resnet50 takes 3 bands (RGB); this gives \(tileShape.channels)")
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
-        let backend = CPUBackend(threads: threads)
-        let (precision, notice) = backend.resolve(try precision(config.precision))
-        if let notice { log.info("precision=\(config.precision): \(notice)") }
-
+        let (backend, precision) = try backend(config, log: log)
         let weights: WeightStore
         if let path = config.weights {
             weights = try WeightStore(contentsOf: path)

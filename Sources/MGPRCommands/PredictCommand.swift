@@ -99,6 +99,7 @@ public struct PredictCommand: Sendable {
         if context.rank == 0 {
             try MergeCommand.gather(
                 layout: layout, worldSize: context.worldSize, tileCount: source.count, output: config.output,
+                raster: rasterContext(source),
                 timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed)
         }
         log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
@@ -132,7 +133,16 @@ public struct PredictCommand: Sendable {
     private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?) -> RankStatus {
         RankStatus(
             rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
-            share: context.share(of: source.count), state: state, output: config.output, summary: summary)
+            share: context.share(of: source.count), state: state, output: config.output, summary: summary,
+            raster: rasterContext(source))
+    }
+
+    private func rasterContext(_ source: any TileSource) -> RasterContext? {
+        guard let raster = (source as? RasterTileSource)?.raster else { return nil }
+        return RasterContext(
+            imagePath: raster.path, width: raster.width, height: raster.height,
+            geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
+            overlap: config.overlap, mergeIoU: config.mergeIoU)
     }
 
     /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to

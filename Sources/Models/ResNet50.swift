@@ -56,27 +56,8 @@ public enum ResNet50 {
     /// BatchNorm buffers torchvision keeps but inference does not read.
     public static func isIgnored(_ key: String) -> Bool { key.hasSuffix(".num_batches_tracked") }
 
-    /// Seeded weights with torchvision's initialisation (Kaiming-normal convolutions,
-    /// unit BatchNorm, uniform classifier): for timing runs without a weights file.
+    /// Seeded weights with torchvision's initialisation, for timing runs without a file.
     public static func seededWeights(classes: Int = 1000, seed: UInt64) -> WeightStore {
-        let graph = graph(batch: 1, height: 64, width: 64, classes: classes)
-        var noise = PixelNoise(seed: seed, stream: 0x5E5)
-        var tensors: [String: HostTensor] = [:]
-        for (name, shape) in graph.parameters.sorted(by: { $0.key < $1.key }) {  // a fixed order: same seed, same weights
-            let count = shape.reduce(1, *)
-            var values = [Float](repeating: 0, count: count)
-            if name.hasSuffix("running_var") || (name.hasSuffix(".weight") && shape.count == 1) {
-                values = [Float](repeating: 1, count: count)  // BatchNorm scale and variance
-            } else if shape.count == 4 {
-                // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision's ResNet.
-                let std = (2 / Float(shape[0] * shape[2] * shape[3])).squareRoot()
-                for i in 0..<count { values[i] = Normalization.gaussian(&noise) * std }
-            } else if name.hasPrefix("fc.") {
-                let bound = 1 / Float(shape.count == 2 ? shape[1] : 2048).squareRoot()
-                for i in 0..<count { values[i] = (Float(noise.next() >> 40) / Float(1 << 24) * 2 - 1) * bound }
-            }
-            tensors[name] = HostTensor(shape: shape, values: values)
-        }
-        return WeightStore(path: "(seeded)", tensors: tensors)
+        SeededWeights.make(graph(batch: 1, height: 64, width: 64, classes: classes).parameters, seed: seed)
     }
 }

@@ -13,7 +13,7 @@ struct ConfigurationTests {
         #expect(c.devices == 1 && c.accelerator == .auto && c.workers == 8)
         #expect(c.precision == "16-mixed" && c.logInterval == 10 && c.profiler == nil)
         #expect(c.useFakeData && c.dummyDelay == 0.01 && c.dummyCount == 10000)
-        #expect(c.model == "none" && c.overlap == 0 && c.bands == [1, 2, 3])
+        #expect(c.model == "fasterrcnn" && c.overlap == 0 && c.bands == [1, 2, 3])
     }
 
     @Test("the seed's aliases set the same keys", arguments: [("input_path", "image_path"), ("devices", "gpus")])

@@ -17,7 +17,7 @@ struct CommandLineTests {
         let directory = try TestSupport.temporaryDirectory()
         let runDir = directory.appendingPathComponent("run")
         let result = try TestSupport.run(
-            mgpr, ["dummy_dataset_count=20", "tile_size=64", "batch_size=4", "dummy_dataset_delay=0.001",
+            mgpr, ["model=none", "dummy_dataset_count=20", "tile_size=64", "batch_size=4", "dummy_dataset_delay=0.001",
                    "workers=2", "log_interval=2", "run_dir=\(runDir.path)"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("tile_size: 64\n") && result.stdout.contains("use_fake_data: true\n"))
@@ -54,7 +54,7 @@ struct CommandLineTests {
         #expect(info.stdout.contains("Pixel Size = (0.500000000000000,-0.500000000000000)"))
 
         let result = try TestSupport.run(
-            mgpr, ["image_path=ortho.tif", "tile_size=256", "batch_size=3", "workers=2", "overlap=10"], in: directory)
+            mgpr, ["model=none", "image_path=ortho.tif", "tile_size=256", "batch_size=3", "workers=2", "overlap=10"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("ortho.tif: 1000x1000 px, 3 bands (Byte, Byte, Byte), GTiff, CRS EPSG:32633; 5x5 tiles"))
         let outputs = directory.appendingPathComponent("outputs")

@@ -69,10 +69,10 @@ struct ResNet50CommandTests {
             (["model=resnet50", "weights=\(module)"], 1, "holds a pickled torch.nn.modules.linear.Linear, not a state_dict"),
             (["model=resnet50", "weights=/no/w.pth"], 1, "weights file not found: /no/w.pth"),
             (["model=resnet50", "output=x.gpkg"], 2, "output=x.gpkg: resnet50 writes a .csv"),
-            (["output=x.csv"], 2, "output=x.csv: model=none computes no results"),
+            (["model=none", "output=x.csv"], 2, "output=x.csv: model=none computes no results"),
             (["model=resnet50", "image_path=\(try TestSupport.neonCrop)", "bands=[1,2]"], 2, "resnet50 takes 3 bands"),
             (["model=resnet50", "precision=64"], 2, "precision=64: mgpr computes in 32 or 16 bits"),
-            (["model=resnet2"], 2, "model=resnet2: valid values are none, resnet50"),
+            (["model=resnet2"], 2, "model=resnet2: valid values are fasterrcnn, resnet50, none"),
         ]
         for (arguments, status, message) in cases {
             let result = try TestSupport.run(mgpr, arguments + ["dummy_dataset_count=1", "run_dir=\(directory.path)/run"], in: directory)

@@ -44,6 +44,11 @@ public final class FasterRCNN {
         return all
     }
 
+    /// Seeded weights (see ``SeededWeights``) for timing runs without a file.
+    public static func seededWeights(classes: Int = 91, seed: UInt64) -> WeightStore {
+        SeededWeights.make(parameters(classes: classes), seed: seed)
+    }
+
     static func boxHead(rows: Int, classes: Int) -> Graph {
         var b = GraphBuilder(input: Shape4(n: rows, c: FasterRCNNBackbone.channels, h: 7, w: 7))
         var x = b.linear(b.graph.input, weight: "roi_heads.box_head.fc6.weight", bias: "roi_heads.box_head.fc6.bias", outFeatures: 1024, relu: true)
@@ -51,6 +56,19 @@ public final class FasterRCNN {
         b.markOutput(b.linear(x, weight: "roi_heads.box_predictor.cls_score.weight", bias: "roi_heads.box_predictor.cls_score.bias", outFeatures: classes))
         b.markOutput(b.linear(x, weight: "roi_heads.box_predictor.bbox_pred.weight", bias: "roi_heads.box_predictor.bbox_pred.bias", outFeatures: 4 * classes))
         return b.graph
+    }
+
+    /// Bytes the plans and buffers hold.
+    public var memoryBytes: Int {
+        (backbonePlans.values.map(\.memoryBytes) + headPlans.values.map(\.memoryBytes)).reduce(0, +)
+            + (input.count + pooled.count + features.map(\.count).reduce(0, +) + headOutputs.map(\.count).reduce(0, +)) * 4
+    }
+
+    /// Compiles the plans for `count` images of `height` x `width` ahead of the first batch.
+    public func prepare(count: Int, height: Int, width: Int) throws {
+        let (ph, pw) = transform.padded(height: height, width: width)
+        _ = try backbonePlan(count: count, height: ph, width: pw)
+        _ = try headPlan(rows: count * settings.rpnPostNMSTopN)
     }
 
     /// Detects objects in `count` CHW images of `channels` x `height` x `width` [0, 1] floats.

@@ -1,3 +1,5 @@
+import Models
+
 /// A network as the pipeline sees it: a batch in, one output per tile out.
 /// Each device worker owns its own model instance (its own plan and buffers), so
 /// a model need not be thread-safe.
@@ -13,6 +15,8 @@ public enum TileOutput: Sendable, Equatable {
     case none
     /// The top-1 class index and its softmax probability.
     case classification(classIndex: Int, score: Float)
+    /// Objects found, boxes in the tile's own pixels.
+    case detections([Detection])
 }
 
 /// `model=none`: no network. Batches are delivered and dropped, so a run measures

@@ -1,0 +1,31 @@
+import Foundation
+import Tiling
+import Weights
+
+/// Weights drawn from a seed with torchvision's initialisation (Kaiming-normal
+/// convolutions, unit BatchNorm, uniform linear layers), for runs without a weights
+/// file: they time the network truthfully, and their results mean nothing.
+public enum SeededWeights {
+    public static func make(_ parameters: [String: [Int]], seed: UInt64) -> WeightStore {
+        var noise = PixelNoise(seed: seed, stream: 0x5E5)
+        var tensors: [String: HostTensor] = [:]
+        // A fixed order: the same seed gives the same weights in every process.
+        for (name, shape) in parameters.sorted(by: { $0.key < $1.key }) {
+            let count = shape.reduce(1, *)
+            var values = [Float](repeating: 0, count: count)
+            let isBatchNorm = name.contains("bn") || name.contains("downsample.1")
+            if isBatchNorm && (name.hasSuffix("running_var") || name.hasSuffix(".weight")) {
+                values = [Float](repeating: 1, count: count)
+            } else if shape.count == 4 {
+                // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision's ResNet.
+                let std = (2 / Float(shape[0] * shape[2] * shape[3])).squareRoot()
+                for i in 0..<count { values[i] = Normalization.gaussian(&noise) * std }
+            } else if shape.count == 2 {
+                let bound = 1 / Float(shape[1]).squareRoot()
+                for i in 0..<count { values[i] = (Float(noise.next() >> 40) / Float(1 << 24) * 2 - 1) * bound }
+            }
+            tensors[name] = HostTensor(shape: shape, values: values)
+        }
+        return WeightStore(path: "(seeded)", tensors: tensors)
+    }
+}

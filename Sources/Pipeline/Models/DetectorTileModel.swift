@@ -1,0 +1,25 @@
+import Engine
+import Models
+import Weights
+
+/// Faster R-CNN as a ``TileModel``: each tile's detections, boxes in its own pixels.
+public final class DetectorTileModel: TileModel {
+    private let detector: FasterRCNN
+
+    public init(backend: any Backend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings) {
+        detector = FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
+    }
+
+    public var deviceBytes: Int { detector.memoryBytes }
+
+    public func predict(_ batch: Batch) throws -> [TileOutput] {
+        let s = batch.tileShape
+        return try detector.detect(batch.storage.baseAddress!, count: batch.count, channels: s.channels, height: s.height, width: s.width)
+            .map { .detections($0) }
+    }
+
+    /// Compiles the plans for full batches now, so the first batch's time is its own.
+    public func prepare(batchSize: Int, tileShape: TileShape) throws {
+        try detector.prepare(count: batchSize, height: tileShape.height, width: tileShape.width)
+    }
+}

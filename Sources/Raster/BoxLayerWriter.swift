@@ -1,0 +1,87 @@
+internal import CGDAL
+
+/// Box polygons with label, score and tile fields, written through OGR as a GeoPackage
+/// or GeoJSON layer in the raster's CRS (none when the raster has none).
+public final class BoxLayerWriter {
+    public enum Format: String, Sendable {
+        case geopackage = "GPKG", geojson = "GeoJSON"
+
+        /// The format for a file name's extension, if OGR output supports it here.
+        public init?(path: String) {
+            let lower = path.lowercased()
+            if lower.hasSuffix(".gpkg") { self = .geopackage } else if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
+                self = .geojson
+            } else { return nil }
+        }
+    }
+
+    public let path: String
+    private var dataset: GDALDatasetH?
+    private let layer: OGRLayerH
+    private let definition: OGRFeatureDefnH
+
+    public init(path: String, format: Format, crsWKT: String?, layerName: String = "detections") throws(RasterError) {
+        GDAL.ensureInitialized()
+        self.path = path
+        guard let driver = GDALGetDriverByName(format.rawValue) else {
+            throw .createFailed(path: path, reason: "GDAL has no \(format.rawValue) driver")
+        }
+        GDALDeleteDataset(driver, path)  // replace an earlier run's file
+        _ = GDAL.takeLastError()
+        guard let dataset = GDALCreate(driver, path, 0, 0, 0, GDT_Unknown, nil) else {
+            throw .createFailed(path: path, reason: GDAL.takeLastError() ?? "GDALCreate failed")
+        }
+        var srs: OGRSpatialReferenceH?
+        if let crsWKT {
+            srs = OSRNewSpatialReference(crsWKT)
+            OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER)
+        }
+        defer { if let srs { OSRRelease(srs) } }
+        guard let layer = GDALDatasetCreateLayer(dataset, layerName, srs, wkbPolygon, nil) else {
+            let reason = GDAL.takeLastError() ?? "cannot create the layer"
+            GDALClose(dataset)
+            throw .createFailed(path: path, reason: reason)
+        }
+        for (name, type) in [("label", OFTInteger), ("score", OFTReal), ("tile", OFTInteger)] {
+            let field = OGR_Fld_Create(name, type)
+            defer { OGR_Fld_Destroy(field) }
+            guard OGR_L_CreateField(layer, field, 1) == OGRERR_NONE else {
+                GDALClose(dataset)
+                throw .createFailed(path: path, reason: "cannot create field \(name)")
+            }
+        }
+        self.dataset = dataset
+        self.layer = layer
+        definition = OGR_L_GetLayerDefn(layer)
+        _ = GDALDatasetStartTransaction(dataset, 0)  // one transaction: GeoPackage writes fast
+        _ = GDAL.takeLastError()
+    }
+
+    /// Adds one box as a polygon through its four corners (map coordinates, in order).
+    public func add(corners: [(x: Double, y: Double)], label: Int, score: Double, tile: Int) throws(RasterError) {
+        let feature = OGR_F_Create(definition)
+        defer { OGR_F_Destroy(feature) }
+        OGR_F_SetFieldInteger(feature, 0, Int32(label))
+        OGR_F_SetFieldDouble(feature, 1, score)
+        OGR_F_SetFieldInteger(feature, 2, Int32(tile))
+        let ring = OGR_G_CreateGeometry(wkbLinearRing)
+        for c in corners + [corners[0]] { OGR_G_AddPoint_2D(ring, c.x, c.y) }
+        let polygon = OGR_G_CreateGeometry(wkbPolygon)
+        OGR_G_AddGeometryDirectly(polygon, ring)
+        OGR_F_SetGeometryDirectly(feature, polygon)
+        guard OGR_L_CreateFeature(layer, feature) == OGRERR_NONE else {
+            throw .writeFailed(path: path, reason: GDAL.takeLastError() ?? "cannot write a feature")
+        }
+    }
+
+    public func close() throws(RasterError) {
+        guard let dataset else { return }
+        self.dataset = nil
+        _ = GDALDatasetCommitTransaction(dataset)
+        let error = GDAL.takeLastError()
+        GDALClose(dataset)
+        if let message = error ?? GDAL.takeLastError() { throw .writeFailed(path: path, reason: message) }
+    }
+
+    deinit { if let dataset { GDALClose(dataset) } }
+}
