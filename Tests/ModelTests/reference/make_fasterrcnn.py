@@ -77,7 +77,7 @@ with torch.inference_mode():
     x = batch.tensors
     features = model.backbone(x)
     objectness, deltas = model.rpn.head(list(features.values()))
-    files = {"input": x}
+    files = {"tile": crop, "input": x}
     for i, (name, f) in enumerate(features.items()):
         files[f"level{i}"] = f
     for i, (o, d) in enumerate(zip(objectness, deltas)):
@@ -92,6 +92,17 @@ with torch.inference_mode():
     case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {}}
     for key, t in files.items():
         t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"neon_tile.{key}.f32"))
+        case["arrays"][key] = list(t.shape)
+    manifest["cases"].append(case)
+
+    # A generated 1024 px tile (smooth noise), detections only.
+    low = torch.rand(1, 3, 64, 64, generator=g)
+    noise = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear", align_corners=False)[0]
+    detections = model([noise])[0]
+    case = {"name": "noise_1024", "arrays": {}}
+    for key, t in {"tile": noise, "boxes": detections["boxes"], "scores": detections["scores"],
+                   "labels": detections["labels"].float()}.items():
+        t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"noise_1024.{key}.f32"))
         case["arrays"][key] = list(t.shape)
     manifest["cases"].append(case)
 with open(os.path.join(out, "manifest.json"), "w") as f:
