@@ -75,7 +75,7 @@ struct CommandLineTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("gpus: 2\n") && result.stdout.contains("image_path: x.tif\n"))
         #expect(result.stdout.contains("use_fake_data: false\n"), "giving an image turns dummy data off")
-        #expect(result.stdout.contains("model: none\n"))
+        #expect(result.stdout.contains("model: fasterrcnn\n"), "the seed's default model")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("outputs").path))
     }
 
