@@ -61,3 +61,27 @@ struct FasterRCNNTests {
         #expect(Double(unmatched.count) <= 0.01 * Double(expected.count), "\(unmatched.count) extra detections")
     }
 }
+
+@Suite("Faster R-CNN across batch sizes")
+struct FasterRCNNBatchTests {
+    @Test("batches of different sizes, in any order, give each tile the same detections")
+    func batchSizesInAnyOrder() throws {
+        var settings = DetectorSettings()
+        (settings.minSize, settings.maxSize) = (128, 128)
+        let detector = FasterRCNN(
+            backend: CPUBackend(threads: 2), weights: FasterRCNN.seededWeights(seed: 3), precision: .f32, classes: 91,
+            settings: settings)
+        var noise = [Float](repeating: 0, count: 2 * 3 * 96 * 96)
+        for i in noise.indices { noise[i] = Float((i * 7919) % 1000) / 1000 }
+        func run(_ count: Int, from tile: Int = 0) throws -> [[Detection]] {
+            try noise.withUnsafeBufferPointer {
+                try detector.detect($0.baseAddress! + tile * 3 * 96 * 96, count: count, channels: 3, height: 96, width: 96)
+            }
+        }
+        let pair = try run(2)
+        let second = try run(1, from: 1)
+        let pairAgain = try run(2)
+        #expect(pair == pairAgain)
+        #expect(second[0] == pair[1])
+    }
+}

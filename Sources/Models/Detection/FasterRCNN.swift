@@ -13,12 +13,22 @@ public final class FasterRCNN {
     private let weights: WeightStore
     private let precision: Precision
     private let transform: DetectorTransform
-    private var backbonePlans: [Int: any Plan] = [:]
-    private var headPlans: [Int: any Plan] = [:]
+    /// A compiled plan with the buffers its outputs go to (batches of different sizes
+    /// may come in any order, so each plan keeps its own).
+    private final class Compiled {
+        let plan: any Plan
+        let outputs: [UnsafeMutableBufferPointer<Float>]
+        init(_ plan: any Plan) {
+            self.plan = plan
+            outputs = plan.outputShapes.map { .allocate(capacity: $0.count) }
+        }
+        deinit { outputs.forEach { $0.deallocate() } }
+    }
+
+    private var backbonePlans: [Int: Compiled] = [:]
+    private var headPlans: [Int: Compiled] = [:]
     private var input: [Float] = []
-    private var features: [UnsafeMutableBufferPointer<Float>] = []
     private var pooled: [Float] = []
-    private var headOutputs: [UnsafeMutableBufferPointer<Float>] = []
 
     /// The classes the weights were trained for (`roi_heads.box_predictor.cls_score.weight` is [classes, 1024]).
     public static func classes(in weights: WeightStore) -> Int? { weights["roi_heads.box_predictor.cls_score.weight"]?.shape.first }
@@ -30,11 +40,6 @@ public final class FasterRCNN {
         self.classes = classes
         self.settings = settings
         transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
-    }
-
-    deinit {
-        features.forEach { $0.deallocate() }
-        headOutputs.forEach { $0.deallocate() }
     }
 
     /// Every parameter the detector reads, with its shape (for checking a weights file).
@@ -60,8 +65,9 @@ public final class FasterRCNN {
 
     /// Bytes the plans and buffers hold.
     public var memoryBytes: Int {
-        (backbonePlans.values.map(\.memoryBytes) + headPlans.values.map(\.memoryBytes)).reduce(0, +)
-            + (input.count + pooled.count + features.map(\.count).reduce(0, +) + headOutputs.map(\.count).reduce(0, +)) * 4
+        (Array(backbonePlans.values) + Array(headPlans.values)).reduce(0) { total, c in
+            total + c.plan.memoryBytes + c.outputs.map(\.count).reduce(0, +) * 4
+        } + (input.count + pooled.count) * 4
     }
 
     /// Compiles the plans for `count` images of `height` x `width` ahead of the first batch.
@@ -76,6 +82,7 @@ public final class FasterRCNN {
         let (ph, pw) = transform.padded(height: height, width: width)
         let (rh, rw) = transform.resized(height: height, width: width)
         let backbone = try backbonePlan(count: count, height: ph, width: pw)
+        let features = backbone.outputs
         let plane = channels * ph * pw
         if input.count < count * plane { input = [Float](repeating: 0, count: count * plane) }
         input.withUnsafeMutableBufferPointer { out in
@@ -84,11 +91,11 @@ public final class FasterRCNN {
                                 into: out.baseAddress! + i * plane)
             }
         }
-        try input.withUnsafeBufferPointer { try backbone.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
+        try input.withUnsafeBufferPointer { try backbone.plan.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
 
-        let shapes = backbone.outputShapes
+        let shapes = backbone.plan.outputShapes
         var perImageProposals: [[Box]] = []
-        for i in 0..<count { perImageProposals.append(proposals(image: i, shapes: shapes, height: rh, width: rw, paddedHeight: ph, paddedWidth: pw)) }
+        for i in 0..<count { perImageProposals.append(proposals(image: i, features: features, shapes: shapes, height: rh, width: rw, paddedHeight: ph, paddedWidth: pw)) }
         let rows = perImageProposals.map(\.count).reduce(0, +)
         let maxRows = count * settings.rpnPostNMSTopN
         let head = try headPlan(rows: maxRows)
@@ -98,46 +105,42 @@ public final class FasterRCNN {
             var row = 0
             for (i, boxes) in perImageProposals.enumerated() {
                 for box in boxes {
-                    roiAlign(image: i, box: box, shapes: shapes, height: rh, width: rw, into: out.baseAddress! + row * binSize)
+                    roiAlign(image: i, box: box, features: features, shapes: shapes, height: rh, width: rw, into: out.baseAddress! + row * binSize)
                     row += 1
                 }
             }
             // Rows past the proposals are padding; zero them so nothing stale reaches the head.
             (out.baseAddress! + rows * binSize).update(repeating: 0, count: (maxRows - rows) * binSize)
         }
-        try pooled.withUnsafeBufferPointer { try head.run(input: $0.baseAddress!, outputs: headOutputs.map { $0.baseAddress! }) }
+        try pooled.withUnsafeBufferPointer { try head.plan.run(input: $0.baseAddress!, outputs: head.outputs.map { $0.baseAddress! }) }
 
         var results: [[Detection]] = []
         var row = 0
         for boxes in perImageProposals {
-            results.append(postprocess(boxes, firstRow: row, height: rh, width: rw, originalHeight: height, originalWidth: width))
+            results.append(postprocess(boxes, head: head.outputs, firstRow: row, height: rh, width: rw, originalHeight: height, originalWidth: width))
             row += boxes.count
         }
         return results
     }
 
-    private func backbonePlan(count: Int, height: Int, width: Int) throws -> any Plan {
-        if let plan = backbonePlans[count] { return plan }
-        let plan = try backend.compile(
+    private func backbonePlan(count: Int, height: Int, width: Int) throws -> Compiled {
+        if let compiled = backbonePlans[count] { return compiled }
+        let compiled = Compiled(try backend.compile(
             FasterRCNNBackbone.graph(batch: count, height: height, width: width, bnEps: settings.bnEps), weights: weights,
-            precision: precision)
-        backbonePlans[count] = plan
-        features.forEach { $0.deallocate() }
-        features = plan.outputShapes.map { .allocate(capacity: $0.count) }
-        return plan
+            precision: precision))
+        backbonePlans[count] = compiled
+        return compiled
     }
 
-    private func headPlan(rows: Int) throws -> any Plan {
-        if let plan = headPlans[rows] { return plan }
-        let plan = try backend.compile(Self.boxHead(rows: rows, classes: classes), weights: weights, precision: precision)
-        headPlans[rows] = plan
-        headOutputs.forEach { $0.deallocate() }
-        headOutputs = plan.outputShapes.map { .allocate(capacity: $0.count) }
-        return plan
+    private func headPlan(rows: Int) throws -> Compiled {
+        if let compiled = headPlans[rows] { return compiled }
+        let compiled = Compiled(try backend.compile(Self.boxHead(rows: rows, classes: classes), weights: weights, precision: precision))
+        headPlans[rows] = compiled
+        return compiled
     }
 
     /// The RPN's filter_proposals for one image.
-    private func proposals(image i: Int, shapes: [Shape4], height: Int, width: Int, paddedHeight: Int, paddedWidth: Int) -> [Box] {
+    private func proposals(image i: Int, features: [UnsafeMutableBufferPointer<Float>], shapes: [Shape4], height: Int, width: Int, paddedHeight: Int, paddedWidth: Int) -> [Box] {
         let a = FasterRCNNBackbone.anchorsPerLocation
         var boxes: [Box] = [], logits: [Float] = [], levels: [Int] = []
         for level in 0..<5 {
@@ -176,7 +179,7 @@ public final class FasterRCNN {
 
     /// MultiScaleRoIAlign: the level by the box's size (k = floor(4 + log2(sqrt(area) / 224) + 1e-6),
     /// clamped to 2...5), then 7x7 RoIAlign with sampling ratio 2 on that level.
-    private func roiAlign(image i: Int, box: Box, shapes: [Shape4], height: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    private func roiAlign(image i: Int, box: Box, features: [UnsafeMutableBufferPointer<Float>], shapes: [Shape4], height: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
         let k = (4 + log2f(box.area.squareRoot() / 224) + 1e-6).rounded(.down)
         let level = Int(min(max(k, 2), 5)) - 2
         let shape = shapes[level]
@@ -189,9 +192,9 @@ public final class FasterRCNN {
     }
 
     /// postprocess_detections and the transform's resize back to the tile.
-    private func postprocess(_ proposals: [Box], firstRow: Int, height: Int, width: Int, originalHeight: Int, originalWidth: Int) -> [Detection] {
+    private func postprocess(_ proposals: [Box], head: [UnsafeMutableBufferPointer<Float>], firstRow: Int, height: Int, width: Int, originalHeight: Int, originalWidth: Int) -> [Detection] {
         let c = classes
-        let logits = headOutputs[0].baseAddress!, regression = headOutputs[1].baseAddress!
+        let logits = head[0].baseAddress!, regression = head[1].baseAddress!
         let coder = BoxCoder(weights: (10, 10, 5, 5))
         var boxes: [Box] = [], scores: [Float] = [], labels: [Int] = []
         for (k, proposal) in proposals.enumerated() {
