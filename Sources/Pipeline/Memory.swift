@@ -4,8 +4,6 @@ import Foundation
 public enum ProcessMemory {
     /// Peak resident set size (VmHWM), in bytes; 0 where /proc is absent.
     public static var peakResidentBytes: Int { field("VmHWM:") }
-    /// Current resident set size (VmRSS), in bytes.
-    public static var residentBytes: Int { field("VmRSS:") }
 
     private static func field(_ name: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }

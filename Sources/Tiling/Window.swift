@@ -17,7 +17,6 @@ public struct Window: Hashable, Sendable, CustomStringConvertible {
     public var colEnd: Int { colOff + width }
     public var rowEnd: Int { rowOff + height }
     public var area: Int { width * height }
-    public var isEmpty: Bool { width <= 0 || height <= 0 }
 
     /// The overlap of two windows, or nil when they do not touch.
     public func intersection(_ other: Window) -> Window? {
