@@ -20,13 +20,13 @@ struct FasterRCNNBackboneTests {
         return try Data(contentsOf: url).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func run(weightsFile: String) throws -> (outputs: [[Float]], names: [String]) {
+    func run(weightsFile: String, precision: Precision = .f32) throws -> (outputs: [[Float]], names: [String]) {
         var weights = try WeightStore(contentsOf: Self.fixtures.appendingPathComponent(weightsFile).path)
         weights.rename(FasterRCNNBackbone.modernKey)
         let graph = FasterRCNNBackbone.graph(batch: 1, height: 800, width: 800)
         let expected = graph.parameters
         try weights.validate(expected: expected, ignored: { $0.hasPrefix("roi_heads.") || $0.hasSuffix("num_batches_tracked") })
-        let plan = try CPUBackend(threads: 2).compile(graph, weights: weights, precision: .f32)
+        let plan = try CPUBackend(threads: 2).compile(graph, weights: weights, precision: precision)
         let input = try Self.array("input")
         let buffers = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
         defer { buffers.forEach { $0.deallocate() } }
@@ -46,6 +46,25 @@ struct FasterRCNNBackboneTests {
             let scale = reference.map(abs).max()!
             let worst = zip(output, reference).map { abs($0 - $1) }.max()!
             #expect(worst / scale <= 1e-4, "\(name): worst difference \(worst) against max |value| \(scale)")
+        }
+    }
+}
+
+extension FasterRCNNBackboneTests {
+    @Test("bf16 pyramid levels are as close to torchvision's f32 as PyTorch's own bf16 autocast is")
+    func bfloat16() throws {
+        let backend = CPUBackend(threads: 2)
+        try #require(backend.resolve(.bf16).0 == .bf16, "this CPU has no native bf16: \(backend.description)")
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.fixtures.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let bar = ((manifest["cases"] as! [[String: Any]])[0]["torch_bf16_median_relative_error"] as! [String: Double])
+        let (outputs, names) = try run(weightsFile: "fasterrcnn.pth", precision: .bf16)
+        for (output, name) in zip(outputs, names) where name.hasPrefix("level") {
+            let reference = try Self.array(name)
+            let scale = reference.map(abs).max()!
+            let errors = zip(output, reference).map { abs($0 - $1) / scale }.sorted()
+            let median = errors[errors.count / 2]
+            #expect(Double(median) <= bar[name]! * 1.1, "\(name): median error \(median), PyTorch's bf16 \(bar[name]!)")
         }
     }
 }

@@ -89,7 +89,14 @@ with torch.inference_mode():
     files["boxes"] = detections["boxes"]
     files["scores"] = detections["scores"]
     files["labels"] = detections["labels"].float()
-    case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {}}
+    # PyTorch's own bf16 (autocast) backbone against its f32: the bar mgpr's bf16 is held to.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model.backbone(x)
+    bf16_error = {}
+    for i, (name, f) in enumerate(features.items()):
+        bf16_error[f"level{i}"] = ((low[name].float() - f).abs() / f.abs().max()).flatten().median().item()
+    case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {},
+            "torch_bf16_median_relative_error": bf16_error}
     for key, t in files.items():
         t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"neon_tile.{key}.f32"))
         case["arrays"][key] = list(t.shape)
