@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 swift build -c release --product mgpr >&2
+swift build -c release --product mgpr-test-image >&2
 exec .build/release/mgpr "$@"
