@@ -10,15 +10,15 @@ public struct CPUBackend: Backend {
 
     public init(threads: Int) { self.threads = max(1, threads) }
 
-    public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaName), \(threads) threads)" }
+    public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaDescription), \(threads) threads)" }
 
     public func resolve(_ requested: Precision) -> (Precision, notice: String?) {
         switch requested {
         case .f32: return (.f32, nil)
         case .bf16, .f16:
             let from = requested == .f16 ? "16-bit float on CPU runs as bfloat16 (as Lightning does); " : ""
-            if DNNL.hasNativeBF16 { return (.bf16, from.isEmpty ? nil : from + "this CPU has native bf16 (\(DNNL.isaName))") }
-            return (.f32, "\(from)this CPU has no native bf16 (\(DNNL.isaName)): running in float32")
+            if DNNL.hasNativeBF16 { return (.bf16, from.isEmpty ? nil : from + "this CPU has native bf16 (\(DNNL.isaDescription))") }
+            return (.f32, "\(from)this CPU has no native bf16 (\(DNNL.isaDescription)): running in float32")
         }
     }
 

@@ -16,8 +16,18 @@ enum DNNL {
         return "\(v.major).\(v.minor).\(v.patch)"
     }
 
-    /// The instruction set oneDNN dispatches to, e.g. "avx512_core_bf16".
+    /// The instruction set oneDNN dispatches to, e.g. "avx512_core_bf16". oneDNN caps it
+    /// by the environment variable DNNL_MAX_CPU_ISA (e.g. `AVX2`), so everything mgpr
+    /// decides from it (bf16 or float32) follows that cap too: a bigger CPU can run as
+    /// an AVX2-only one.
     static var isa: dnnl_cpu_isa_t { dnnl_get_effective_cpu_isa() }
+
+    /// ``isaName``, and the cap where DNNL_MAX_CPU_ISA sets one, so a notice never blames
+    /// the CPU for what the environment chose.
+    static var isaDescription: String {
+        guard let cap = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"], !cap.isEmpty else { return isaName }
+        return "\(isaName), capped by DNNL_MAX_CPU_ISA=\(cap)"
+    }
 
     static var isaName: String {
         switch isa {
@@ -31,9 +41,11 @@ enum DNNL {
         }
     }
 
-    /// Native bf16 arithmetic (AVX512-BF16 or AMX); elsewhere oneDNN would emulate it slowly.
+    /// Native bf16 arithmetic (AVX512-BF16, or AMX which includes it); elsewhere oneDNN
+    /// would emulate it slowly. oneDNN's ISA values are bit sets, each containing the
+    /// ones below it.
     static var hasNativeBF16: Bool {
-        isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
+        isa.rawValue & dnnl_cpu_isa_avx512_core_bf16.rawValue == dnnl_cpu_isa_avx512_core_bf16.rawValue
     }
 
     static func memoryDesc(_ dims: [Int], _ type: ElementType, _ tag: dnnl_format_tag_t) throws(EngineError)
