@@ -5,10 +5,14 @@ import Tiling
 public struct RasterTileSource: TileSource {
     public let raster: RasterInfo
     public let grid: TileGrid
+    public let missing: MissingPixels
 
     /// Opens `path` once to learn its size and check the bands; readers reopen it.
-    public init(path: String, bands: [Int], tileSize: Int, overlap: Int) throws(RasterError) {
+    public init(path: String, bands: [Int], tileSize: Int, overlap: Int, missing: MissingPixels = .keep)
+        throws(RasterError)
+    {
         raster = try RasterDataset(path: path, bands: bands).info
+        self.missing = missing
         grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: tileSize, overlap: overlap)
     }
 
@@ -23,7 +27,7 @@ public struct RasterTileSource: TileSource {
     }
 
     public func makeReader() throws -> any TileReader {
-        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands), grid: grid)
+        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid)
     }
 
     private struct Reader: TileReader {

@@ -7,8 +7,9 @@ extension RasterDataset {
     ///
     /// The window may reach past the raster (a boundless read, as rasterio's
     /// `boundless=True`): the outside is 0. Stored values are converted by
-    /// ``SampleType``; pixels GDAL's masks mark as missing (nodata, alpha, internal
-    /// masks), and NaN, become 0, as rasterio's masked reads filled with 0.
+    /// ``SampleType``, as stored (NaN reads as 0, so one hole cannot poison a whole
+    /// tile's features); with ``MissingPixels/zero`` the pixels the dataset's mask
+    /// marks as missing become 0 in every band.
     ///
     /// - Returns: the bytes of stored samples read (the part inside the raster).
     @discardableResult
@@ -26,25 +27,53 @@ extension RasterDataset {
         // GDAL reads the stored type band-sequentially (its fastest path, as rasterio's);
         // converting to floats here is cheaper than asking GDAL for Float32 with strides.
         let samples = try readSamples(inside, window: window)
-        let dx = inside.colOff - window.colOff, dy = inside.rowOff - window.rowOff
-        var sharedMaskRead = false
+        let origin = (inside.rowOff - window.rowOff) * window.width + (inside.colOff - window.colOff)
         for (b, type) in info.sampleTypes.enumerated() {
-            let channel = buffer.baseAddress! + b * plane + dy * window.width + dx
+            let channel = buffer.baseAddress! + b * plane + origin
             let stored = samples.baseAddress! + b * inside.area * type.byteCount
-            var nodata: Double?
-            if case .nodata(let value) = info.masks[b] { nodata = value }
             for row in 0..<inside.height {
                 SampleConversion.convert(
                     stored + row * inside.width * type.byteCount, type: type, count: inside.width,
-                    into: channel + row * window.width, nodata: nodata)
+                    into: channel + row * window.width)
             }
-            if case .maskBand(let shared) = info.masks[b] {
-                if !(shared && sharedMaskRead) { try readMask(of: info.bands[b], inside: inside, window: window) }
-                sharedMaskRead = shared
-                applyMask(to: channel, inside: inside, rowStride: window.width)
+        }
+        if missing == .zero, let valid = try datasetMask(inside, samples: samples, window: window) {
+            for b in info.bands.indices {
+                let channel = buffer.baseAddress! + b * plane + origin
+                for row in 0..<inside.height {
+                    let line = channel + row * window.width, flags = valid + row * inside.width
+                    for col in 0..<inside.width where flags[col] == 0 { line[col] = 0 }
+                }
             }
         }
         return inside.area * info.bytesPerPixel
+    }
+
+    /// The dataset's mask over `inside` (non-zero: valid), as rasterio's `dataset_mask()`
+    /// over the selected bands: the one mask an alpha band or internal mask gives every
+    /// band, else a pixel is valid where any band's own mask says so. Nil when no pixel
+    /// can be missing.
+    private func datasetMask(_ inside: Window, samples: UnsafeMutableRawBufferPointer, window: Window)
+        throws(RasterError) -> UnsafePointer<UInt8>?
+    {
+        if let shared = info.masks.firstIndex(of: .maskBand(shared: true)) {
+            return UnsafePointer(try readMask(of: info.bands[shared], into: &maskScratch, inside: inside, window: window))
+        }
+        if info.masks.contains(.allValid) { return nil }
+        let valid = maskScratch.reserve(inside.area).bindMemory(to: UInt8.self).baseAddress!
+        valid.update(repeating: 0, count: inside.area)
+        var offset = 0
+        for (b, type) in info.sampleTypes.enumerated() {
+            switch info.masks[b] {
+            case .nodata(let value):
+                SampleConversion.markValid(samples.baseAddress! + offset, type: type, count: inside.area, nodata: value, into: valid)
+            case .maskBand, .allValid:
+                let own = try readMask(of: info.bands[b], into: &bandMaskScratch, inside: inside, window: window)
+                for i in 0..<inside.area where own[i] != 0 { valid[i] = 1 }
+            }
+            offset += inside.area * type.byteCount
+        }
+        return UnsafePointer(valid)
     }
 
     /// The stored samples of `inside`, band after band, in `sampleScratch`.
@@ -69,22 +98,16 @@ extension RasterDataset {
         return samples
     }
 
-    /// Reads GDAL's mask band of `band` over `inside` into `maskScratch` (0 = missing).
-    private func readMask(of band: Int, inside: Window, window: Window) throws(RasterError) {
-        let bytes = maskScratch.reserve(inside.area)
+    /// Reads GDAL's mask band of `band` over `inside` into `scratch` (0 = missing).
+    private func readMask(of band: Int, into scratch: inout ScratchBuffer, inside: Window, window: Window)
+        throws(RasterError) -> UnsafeMutablePointer<UInt8>
+    {
+        let bytes = scratch.reserve(inside.area)
         let mask = GDALGetMaskBand(GDALGetRasterBand(handle, Int32(band)))
         let status = GDALRasterIO(
             mask, GF_Read, Int32(inside.colOff), Int32(inside.rowOff), Int32(inside.width), Int32(inside.height),
             bytes.baseAddress, Int32(inside.width), Int32(inside.height), GDT_Byte, 0, 0)
         try GDAL.check(status) { .readFailed(path: info.path, window: window, reason: "mask band: \($0)") }
-    }
-
-    private func applyMask(to channel: UnsafeMutablePointer<Float>, inside: Window, rowStride: Int) {
-        let mask = maskScratch.bytes
-        for row in 0..<inside.height {
-            let line = channel + row * rowStride
-            let maskLine = row * inside.width
-            for col in 0..<inside.width where mask[maskLine + col] == 0 { line[col] = 0 }
-        }
+        return bytes.bindMemory(to: UInt8.self).baseAddress!
     }
 }

@@ -9,13 +9,18 @@ import Tiling
 /// cache is process-wide).
 public final class RasterDataset {
     public let info: RasterInfo
+    /// Whether reads keep stored values or zero the dataset mask's missing pixels.
+    public let missing: MissingPixels
     let handle: GDALDatasetH
-    /// Reused for stored samples and mask-band reads, so reading a tile allocates nothing.
+    /// Reused for stored samples, the dataset mask and band masks, so reading a tile
+    /// allocates nothing.
     var sampleScratch = ScratchBuffer()
     var maskScratch = ScratchBuffer()
+    var bandMaskScratch = ScratchBuffer()
 
     /// Opens `path` read-only and checks that `bands` exist and can be read.
-    public init(path: String, bands: [Int]) throws(RasterError) {
+    public init(path: String, bands: [Int], missing: MissingPixels = .keep) throws(RasterError) {
+        self.missing = missing
         GDAL.ensureInitialized()
         try Self.checkFile(path)
         guard let handle = GDALOpenEx(path, UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), nil, nil, nil)

@@ -26,12 +26,14 @@ public struct RasterInfo: Sendable, Hashable {
 
 /// How a band marks pixels that hold no data, following GDAL's mask flags.
 public enum PixelMask: Sendable, Hashable {
-    /// Every pixel is valid (NaN still counts as missing in float rasters).
+    /// Every pixel is valid (NaN still reads as 0 in float rasters).
     case allValid
-    /// Pixels equal to this band's own nodata value are missing: compared in place.
+    /// Pixels equal to this band's own nodata value are missing in this band:
+    /// compared in place, without reading a mask band.
     case nodata(Double)
     /// GDAL's mask band says (alpha band, internal mask, or one nodata colour for all
     /// bands, as PNG's transparency): read it and keep pixels where it is non-zero.
-    /// `shared` when one mask serves every band, so it is read once per window.
+    /// `shared` when one mask serves every band (the dataset's own mask), so it is
+    /// read once per window.
     case maskBand(shared: Bool)
 }

@@ -1,44 +1,62 @@
-/// Stored samples to [0, 1] floats, one row at a time (see ``SampleType`` for the scale).
-/// Written as plain loops over typed pointers so the compiler vectorises them.
+/// Stored samples to [0, 1] floats, one row at a time (see ``SampleType`` for the scale),
+/// and the nodata test behind the dataset mask. Written as plain loops over typed
+/// pointers so the compiler vectorises them.
 enum SampleConversion {
-    static func convert(
-        _ stored: UnsafeRawPointer, type: SampleType, count: Int, into out: UnsafeMutablePointer<Float>,
-        nodata: Double?
-    ) {
+    static func convert(_ stored: UnsafeRawPointer, type: SampleType, count: Int, into out: UnsafeMutablePointer<Float>) {
         switch type {
-        case .byte:
-            integers(stored.assumingMemoryBound(to: UInt8.self), count, out, type.scale, nodata.flatMap(UInt8.init(exactly:)))
-        case .uint16:
-            integers(stored.assumingMemoryBound(to: UInt16.self), count, out, type.scale, nodata.flatMap(UInt16.init(exactly:)))
-        case .float32:
-            floats(stored.assumingMemoryBound(to: Float.self), count, out, nodata.map { Float($0) })
-        case .float64:
-            floats(stored.assumingMemoryBound(to: Double.self), count, out, nodata)
+        case .byte: integers(stored.assumingMemoryBound(to: UInt8.self), count, out, type.scale)
+        case .uint16: integers(stored.assumingMemoryBound(to: UInt16.self), count, out, type.scale)
+        case .float32: floats(stored.assumingMemoryBound(to: Float.self), count, out)
+        case .float64: floats(stored.assumingMemoryBound(to: Double.self), count, out)
         }
     }
 
-    /// A nil `nodata` also covers a declared value this type cannot hold (e.g. -1 for
-    /// Byte): no stored sample can equal it, so nothing is masked.
+    /// Sets `valid[i]` to 1 where the stored sample is not `nodata` (a NaN nodata
+    /// matches NaN samples); leaves it as it was elsewhere, so calls for several bands
+    /// give "valid in any band".
+    static func markValid(
+        _ stored: UnsafeRawPointer, type: SampleType, count: Int, nodata: Double, into valid: UnsafeMutablePointer<UInt8>
+    ) {
+        switch type {
+        case .byte: integers(stored.assumingMemoryBound(to: UInt8.self), count, UInt8(exactly: nodata), valid)
+        case .uint16: integers(stored.assumingMemoryBound(to: UInt16.self), count, UInt16(exactly: nodata), valid)
+        case .float32: floats(stored.assumingMemoryBound(to: Float.self), count, Float(nodata), valid)
+        case .float64: floats(stored.assumingMemoryBound(to: Double.self), count, nodata, valid)
+        }
+    }
+
     @inline(__always)
     private static func integers<T: FixedWidthInteger & UnsignedInteger>(
-        _ p: UnsafePointer<T>, _ n: Int, _ out: UnsafeMutablePointer<Float>, _ scale: Float, _ nodata: T?
+        _ p: UnsafePointer<T>, _ n: Int, _ out: UnsafeMutablePointer<Float>, _ scale: Float
     ) {
-        if let nodata {
-            for i in 0..<n { out[i] = p[i] == nodata ? 0 : Float(p[i]) * scale }
-        } else {
-            for i in 0..<n { out[i] = Float(p[i]) * scale }
-        }
+        for i in 0..<n { out[i] = Float(p[i]) * scale }
+    }
+
+    /// NaN reads as 0: a single NaN would otherwise spread through every convolution
+    /// that sees it and turn a whole tile's outputs into NaN.
+    @inline(__always)
+    private static func floats<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        for i in 0..<n { out[i] = p[i].isNaN ? 0 : Float(p[i]) }
+    }
+
+    /// A nil `nodata` is a declared value this type cannot hold (e.g. -1 for Byte): no
+    /// stored sample equals it, so every pixel is valid.
+    @inline(__always)
+    private static func integers<T: FixedWidthInteger & UnsignedInteger>(
+        _ p: UnsafePointer<T>, _ n: Int, _ nodata: T?, _ valid: UnsafeMutablePointer<UInt8>
+    ) {
+        guard let nodata else { return valid.update(repeating: 1, count: n) }
+        for i in 0..<n where p[i] != nodata { valid[i] = 1 }
     }
 
     @inline(__always)
     private static func floats<T: BinaryFloatingPoint>(
-        _ p: UnsafePointer<T>, _ n: Int, _ out: UnsafeMutablePointer<Float>, _ nodata: T?
+        _ p: UnsafePointer<T>, _ n: Int, _ nodata: T, _ valid: UnsafeMutablePointer<UInt8>
     ) {
-        // NaN marks missing data in float rasters whether or not it is declared.
-        if let nodata, !nodata.isNaN {
-            for i in 0..<n { out[i] = p[i] == nodata || p[i].isNaN ? 0 : Float(p[i]) }
+        if nodata.isNaN {
+            for i in 0..<n where !p[i].isNaN { valid[i] = 1 }
         } else {
-            for i in 0..<n { out[i] = p[i].isNaN ? 0 : Float(p[i]) }
+            for i in 0..<n where p[i] != nodata { valid[i] = 1 }
         }
     }
 }

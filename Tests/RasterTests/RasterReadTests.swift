@@ -4,9 +4,11 @@ import TestSupport
 import Tiling
 @testable import Raster
 
-/// Reads through mgpr compared with rasterio's boundless, nodata-masked reads of the
-/// same windows (reference/read_windows.py). Tolerance: 1e-6 absolute, one float
-/// rounding of the scale factor.
+/// Reads through mgpr compared with rasterio's reads of the same windows, zero outside
+/// the raster (reference/read_windows.py): values as stored (`nodata=keep`, the seed's
+/// plain read) and with the dataset mask's missing pixels zeroed (`nodata=zero`,
+/// rasterio's `dataset_mask()`). Tolerance: 1e-6 absolute, one float rounding of the
+/// scale factor.
 @Suite("Raster reads match rasterio")
 struct RasterReadTests {
     static let windows = [
@@ -18,8 +20,12 @@ struct RasterReadTests {
     ]
 
     func compare(_ path: String, bands: [Int], windows: [Window] = windows) throws {
-        let dataset = try RasterDataset(path: path, bands: bands)
-        let reference = try rasterioReads(path, bands: bands, windows: windows)
+        for missing in MissingPixels.allCases { try compare(path, bands: bands, missing: missing, windows: windows) }
+    }
+
+    func compare(_ path: String, bands: [Int], missing: MissingPixels, windows: [Window] = windows) throws {
+        let dataset = try RasterDataset(path: path, bands: bands, missing: missing)
+        let reference = try rasterioReads(path, bands: bands, mode: missing == .keep ? "plain" : "dataset_mask", windows: windows)
         var offset = 0
         for window in windows {
             let n = bands.count * window.area
@@ -27,18 +33,18 @@ struct RasterReadTests {
             try mine.withUnsafeMutableBufferPointer { _ = try dataset.read(window, into: $0) }
             let expected = reference[offset..<(offset + n)]
             let worst = zip(mine, expected).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-6, "\(window) of \(path) differs from rasterio by \(worst)")
+            #expect(worst <= 1e-6, "\(window) of \(path), nodata=\(missing), differs from rasterio by \(worst)")
             offset += n
         }
     }
 
-    func rasterioReads(_ path: String, bands: [Int], windows: [Window]) throws -> [Float] {
+    func rasterioReads(_ path: String, bands: [Int], mode: String, windows: [Window]) throws -> [Float] {
         let out = try TestSupport.temporaryDirectory().appendingPathComponent("reference.f32")
         let script = TestSupport.packageRoot.appendingPathComponent("Tests/RasterTests/reference/read_windows.py").path
         let specs = windows.map { "\($0.colOff),\($0.rowOff),\($0.width),\($0.height)" }
         let result = try TestSupport.run(
             TestSupport.systemPython,
-            [script, path, bands.map(String.init).joined(separator: ","), out.path] + specs)
+            [script, path, bands.map(String.init).joined(separator: ","), mode, out.path] + specs)
         try #require(result.status == 0, "reference script failed: \(result.stderr)")
         let data = try Data(contentsOf: out)
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -47,6 +53,27 @@ struct RasterReadTests {
     @Test("a real NEON crop: Byte, nodata 255, every kind of window")
     func neonCrop() throws {
         try compare(try TestSupport.neonCrop, bands: [1, 2, 3])
+    }
+
+    @Test("nodata=keep keeps saturated channels; nodata=zero zeroes only pixels white in every band")
+    func saturatedChannels() throws {
+        // OSBS_029.tif declares nodata 255 on each band: 1590 red, 1577 green and 724 blue
+        // samples hold 255, but only 461 pixels are 255 in all three.
+        let whole = Window(colOff: 0, rowOff: 0, width: 400, height: 400)
+        func read(_ missing: MissingPixels) throws -> [Float] {
+            let dataset = try RasterDataset(path: try TestSupport.neonCrop, bands: [1, 2, 3], missing: missing)
+            var values = [Float](repeating: .nan, count: 3 * whole.area)
+            try values.withUnsafeMutableBufferPointer { _ = try dataset.read(whole, into: $0) }
+            return values
+        }
+        let kept = try read(.keep), zeroed = try read(.zero)
+        let saturated = (0..<3).map { b in kept[(b * whole.area)..<((b + 1) * whole.area)].filter { $0 == 1 }.count }
+        #expect(saturated == [1590, 1577, 724])
+        let holes = (0..<whole.area).filter { p in (0..<3).allSatisfy { zeroed[$0 * whole.area + p] == 0 } }
+        let white = (0..<whole.area).filter { p in (0..<3).allSatisfy { kept[$0 * whole.area + p] == 1 } }
+        #expect(holes == white && white.count == 461)
+        let changed = zip(kept, zeroed).filter { $0 != $1 }.count
+        #expect(changed == 3 * 461, "nodata=zero changed \(changed) samples")
     }
 
     @Test("bands are read in the order given")
