@@ -20,13 +20,18 @@ echo "fixtures: $dest/OSBS_029.tif" >&2
 fi
 
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
-# made once and reused; delete .fixtures/ to make them anew.
+# made once and reused until the script that makes them changes (its hash is kept
+# beside them); delete .fixtures/ to make them anew.
 reference() {  # NAME SCRIPT
-    [ -f "$dest/$1/manifest.json" ] && return 0
-    echo "fixtures: making $1 reference outputs with torchvision (about a minute)" >&2
-    rm -rf "$dest/$1.partial"
+    local stamp
+    stamp="$(sha256sum "$root/$2" | cut -d' ' -f1)"
+    [ "$(cat "$dest/$1/script.sha256" 2>/dev/null)" = "$stamp" ] && return 0
+    echo "fixtures: making $1 reference outputs with torchvision (a few minutes)" >&2
+    rm -rf "$dest/$1.partial" "$dest/$1"
     /usr/bin/python3 "$root/$2" "$dest/$1.partial" "$dest/OSBS_029.tif" >/dev/null
+    echo "$stamp" >"$dest/$1.partial/script.sha256"
     mv "$dest/$1.partial" "$dest/$1"
 }
 reference resnet50 Tests/ModelTests/reference/make_resnet50.py
 reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py
+reference detection_ops Tests/ModelTests/reference/make_detection_ops.py

@@ -3,7 +3,8 @@ import Tiling
 import Weights
 
 /// Weights drawn from a seed with torchvision's initialisation (Kaiming-normal
-/// convolutions, unit BatchNorm, uniform linear layers), for runs without a weights
+/// convolutions, unit BatchNorm, uniform linear layers, small normal detection heads
+/// with zero biases), for runs without a weights
 /// file: they time the network truthfully, and their results mean nothing.
 public enum SeededWeights {
     public static func make(_ parameters: [String: [Int]], seed: UInt64) -> WeightStore {
@@ -16,6 +17,8 @@ public enum SeededWeights {
             let isBatchNorm = name.contains("bn") || name.contains("downsample.1")
             if isBatchNorm && (name.hasSuffix("running_var") || name.hasSuffix(".weight")) {
                 values = [Float](repeating: 1, count: count)
+            } else if let std = detectionHeadStd(name) {
+                for i in 0..<count { values[i] = Normalization.gaussian(&noise) * std }
             } else if shape.count == 4 {
                 // kaiming_normal_(mode="fan_out", nonlinearity="relu"), as torchvision's ResNet.
                 let std = (2 / Float(shape[0] * shape[2] * shape[3])).squareRoot()
@@ -27,5 +30,17 @@ public enum SeededWeights {
             tensors[name] = HostTensor(shape: shape, values: values)
         }
         return WeightStore(path: "(seeded)", tensors: tensors)
+    }
+
+    /// torchvision's detection heads start small (normal, zero bias): the RPN head with
+    /// std 0.01, the box predictor's classifier 0.01 and its box regressor 0.001. With
+    /// the backbone's Kaiming scale there instead, box deltas are large and boxes become
+    /// slivers or whole-tile frames that no comparison can hold.
+    static func detectionHeadStd(_ name: String) -> Float? {
+        guard name.hasSuffix(".weight") else { return nil }
+        if name.hasPrefix("rpn.head.") { return 0.01 }
+        if name.hasPrefix("roi_heads.box_predictor.cls_score.") { return 0.01 }
+        if name.hasPrefix("roi_heads.box_predictor.bbox_pred.") { return 0.001 }
+        return nil
     }
 }

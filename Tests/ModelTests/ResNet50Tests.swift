@@ -7,7 +7,8 @@ import TestSupport
 import Weights
 
 /// ResNet50 on the CPU backend against torchvision's own outputs for the same weights
-/// and pixels (reference/make_resnet50.py, run by scripts/fixtures.sh).
+/// and pixels (reference/make_resnet50.py, run by scripts/fixtures.sh), recorded in
+/// float64.
 /// Tolerances: f32 logits within 1e-4 of the largest |logit| of each case, top-1 equal;
 /// bf16: against the f32 reference, top-1 agreement and median relative logit error at
 /// least as good as PyTorch's own bf16 autocast on the same 100 inputs (recorded by the
@@ -20,9 +21,10 @@ struct ResNet50Tests {
         var name: String
         var shape: [Int]
         var torchBF16Agreement: Int?
-        var torchBF16Error: Float?
+        var torchBF16Error: Double?
         var input: [Float]
-        var logits: [Float]
+        /// torchvision's logits, computed in float64.
+        var logits: [Double]
     }
 
     static func fixtures() throws -> URL {
@@ -33,20 +35,14 @@ struct ResNet50Tests {
         return url
     }
 
-    static func floats(_ url: URL) throws -> [Float] {
-        let data = try Data(contentsOf: url)
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
     static func loadCase(_ name: String) throws -> Case {
         let root = try fixtures()
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("manifest.json"))) as! [String: Any]
         let entry = (manifest["cases"] as! [[String: Any]]).first { $0["name"] as? String == name }!
         return Case(
             name: name, shape: entry["shape"] as! [Int], torchBF16Agreement: entry["torch_bf16_top1_agreement"] as? Int,
-            torchBF16Error: (entry["torch_bf16_median_relative_error"] as? Double).map(Float.init),
-            input: try floats(root.appendingPathComponent("cases/\(name).input.f32")),
-            logits: try floats(root.appendingPathComponent("cases/\(name).logits.f32")))
+            torchBF16Error: entry["torch_bf16_median_relative_error"] as? Double,
+            input: try Reference.input(root, case: name, "input"), logits: try Reference.array(root, case: name, "logits"))
     }
 
     /// Runs the case through mgpr's ResNet50 in batches of at most `batch`.
@@ -78,7 +74,7 @@ struct ResNet50Tests {
         return logits
     }
 
-    static func top1(_ logits: [Float], classes: Int) -> [Int] {
+    static func top1<T: Comparable>(_ logits: [T], classes: Int) -> [Int] {
         stride(from: 0, to: logits.count, by: classes).map { s in
             (s..<(s + classes)).max { logits[$0] < logits[$1] }! - s
         }
@@ -95,21 +91,19 @@ struct ResNet50Tests {
         let c = try Self.loadCase(name)
         let mine = try Self.run(c, weights: weights, precision: .f32)
         let scale = c.logits.map(abs).max()!
-        let worst = zip(mine, c.logits).map { abs($0 - $1) }.max()!
+        let worst = zip(mine, c.logits).map { abs(Double($0) - $1) }.max()!
         #expect(worst / scale <= 1e-4, "\(name): worst difference \(worst) against max |logit| \(scale)")
         #expect(Self.top1(mine, classes: 1000) == Self.top1(c.logits, classes: 1000))
     }
 
-    @Test("bf16 agrees with torchvision's f32 at least as well as PyTorch's own bf16 does")
+    @Test("bf16 agrees with torchvision's f32 at least as well as PyTorch's own bf16 does", .needsNativeBF16)
     func bfloat16() throws {
-        let backend = CPUBackend(threads: 2)
-        try #require(backend.resolve(.bf16).0 == .bf16, "this CPU has no native bf16: \(backend.description)")
         let c = try Self.loadCase("agreement_224_b100")
         let mine = try Self.run(c, weights: try Self.weights.get(), precision: .bf16)
         let agree = zip(Self.top1(mine, classes: 1000), Self.top1(c.logits, classes: 1000)).filter { $0 == $1 }.count
-        let errors = (0..<100).map { i -> Float in
+        let errors = (0..<100).map { i -> Double in
             let r = c.logits[(i * 1000)..<((i + 1) * 1000)], m = mine[(i * 1000)..<((i + 1) * 1000)]
-            return zip(r, m).map { abs($0 - $1) }.max()! / r.map(abs).max()!
+            return zip(r, m).map { abs($0 - Double($1)) }.max()! / r.map(abs).max()!
         }.sorted()
         let median = (errors[49] + errors[50]) / 2
         #expect(agree >= c.torchBF16Agreement!, "top-1 agreed on \(agree) of 100; PyTorch's bf16 on \(c.torchBF16Agreement!)")

@@ -15,7 +15,7 @@ public final class FasterRCNN {
     private let transform: DetectorTransform
     /// A compiled plan with the buffers its outputs go to (batches of different sizes
     /// may come in any order, so each plan keeps its own).
-    private final class Compiled {
+    final class Compiled {
         let plan: any Plan
         let outputs: [UnsafeMutableBufferPointer<Float>]
         init(_ plan: any Plan) {
@@ -79,23 +79,9 @@ public final class FasterRCNN {
 
     /// Detects objects in `count` CHW images of `channels` x `height` x `width` [0, 1] floats.
     public func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
-        let (ph, pw) = transform.padded(height: height, width: width)
         let (rh, rw) = transform.resized(height: height, width: width)
-        let backbone = try backbonePlan(count: count, height: ph, width: pw)
-        let features = backbone.outputs
-        let plane = channels * ph * pw
-        if input.count < count * plane { input = [Float](repeating: 0, count: count * plane) }
-        input.withUnsafeMutableBufferPointer { out in
-            for i in 0..<count {
-                transform.apply(images + i * channels * height * width, channels: channels, height: height, width: width,
-                                into: out.baseAddress! + i * plane)
-            }
-        }
-        try input.withUnsafeBufferPointer { try backbone.plan.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
-
-        let shapes = backbone.plan.outputShapes
-        var perImageProposals: [[Box]] = []
-        for i in 0..<count { perImageProposals.append(proposals(image: i, features: features, shapes: shapes, height: rh, width: rw, paddedHeight: ph, paddedWidth: pw)) }
+        let (perImageProposals, backbone) = try propose(images, count: count, channels: channels, height: height, width: width)
+        let features = backbone.outputs, shapes = backbone.plan.outputShapes
         let rows = perImageProposals.map(\.count).reduce(0, +)
         let maxRows = count * settings.rpnPostNMSTopN
         let head = try headPlan(rows: maxRows)
@@ -121,6 +107,31 @@ public final class FasterRCNN {
             row += boxes.count
         }
         return results
+    }
+
+    /// The transform, the backbone with the RPN head, and the RPN's proposals of each
+    /// image, in the resized image's pixels: what the box head is given.
+    func propose(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws
+        -> (proposals: [[Box]], backbone: Compiled)
+    {
+        let (ph, pw) = transform.padded(height: height, width: width)
+        let (rh, rw) = transform.resized(height: height, width: width)
+        let backbone = try backbonePlan(count: count, height: ph, width: pw)
+        let features = backbone.outputs
+        let plane = channels * ph * pw
+        if input.count < count * plane { input = [Float](repeating: 0, count: count * plane) }
+        input.withUnsafeMutableBufferPointer { out in
+            for i in 0..<count {
+                transform.apply(images + i * channels * height * width, channels: channels, height: height, width: width,
+                                into: out.baseAddress! + i * plane)
+            }
+        }
+        try input.withUnsafeBufferPointer { try backbone.plan.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
+        let shapes = backbone.plan.outputShapes
+        let proposals = (0..<count).map { i in
+            self.proposals(image: i, features: features, shapes: shapes, height: rh, width: rw, paddedHeight: ph, paddedWidth: pw)
+        }
+        return (proposals, backbone)
     }
 
     private func backbonePlan(count: Int, height: Int, width: Int) throws -> Compiled {

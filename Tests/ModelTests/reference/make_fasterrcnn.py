@@ -7,10 +7,14 @@ A seeded model (no pretrained weights: its backbone uses BatchNorm with eps 1e-5
 first given realistic BatchNorm statistics (train-mode passes over real and random
 images, cumulative averages), and its classifier is scaled so that scores spread
 across (0, 1). Writes the state_dict (fasterrcnn.pth, and older key names in
-fasterrcnn_oldkeys.pth), then, for the NEON crop as one tile: the transformed input
-(normalised, resized to 800 px, padded to 32), the five pyramid levels and the RPN
-head's outputs per level, as raw float32 (cases/*.f32), described by manifest.json.
+fasterrcnn_oldkeys.pth), then, for the NEON crop as one tile (values as stored, as
+the seed reads them): the tile and the transformed input (normalised, resized to 800
+px, padded to 32) as float32 (cases/*.f32, what mgpr is given), and the five pyramid
+levels, the RPN head's outputs per level, the proposals and the detections computed
+by the same model in float64 (cases/*.f64): torchvision's own float32 misses
+near-ties in the RPN's top-k that float64 settles. All described by manifest.json.
 """
+import copy
 import json
 import os
 import sys
@@ -26,7 +30,7 @@ torch.manual_seed(0)
 torch.set_num_threads(os.cpu_count())
 
 with rasterio.open(neon) as ds:
-    crop = torch.from_numpy(ds.read((1, 2, 3), masked=True).filled(0).astype(np.float32) / 255)
+    crop = torch.from_numpy(ds.read((1, 2, 3)).astype(np.float32) / 255)
 g = torch.Generator().manual_seed(1)
 
 model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
@@ -71,47 +75,61 @@ for k, v in state.items():
     old[k2] = v
 torch.save(old, os.path.join(out, "fasterrcnn_oldkeys.pth"))
 
+model64 = copy.deepcopy(model).double()
+
+
+def save(case, key, t):
+    """Inputs as float32 (what mgpr is given), float64 results as float64."""
+    ext, dtype = ("f64", np.float64) if t.dtype == torch.float64 else ("f32", np.float32)
+    t.contiguous().numpy().astype(dtype).tofile(os.path.join(out, "cases", f"{case['name']}.{key}.{ext}"))
+    case["arrays"][key] = {"shape": list(t.shape), "dtype": ext}
+
+
 manifest = {"cases": []}
 with torch.inference_mode():
     batch, _ = model.transform([crop])
     x = batch.tensors
-    features = model.backbone(x)
-    objectness, deltas = model.rpn.head(list(features.values()))
-    files = {"tile": crop, "input": x}
-    for i, (name, f) in enumerate(features.items()):
-        files[f"level{i}"] = f
+    batch64, _ = model64.transform([crop.double()])
+    features = model64.backbone(batch64.tensors)
+    objectness, deltas = model64.rpn.head(list(features.values()))
+    case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {}}
+    save(case, "tile", crop)
+    save(case, "input", x)
+    for i, f in enumerate(features.values()):
+        save(case, f"level{i}", f)
     for i, (o, d) in enumerate(zip(objectness, deltas)):
-        files[f"objectness{i}"] = o
-        files[f"deltas{i}"] = d
-    proposals, _ = model.rpn(batch, features)
-    files["proposals"] = proposals[0]
-    detections = model([crop])[0]
-    files["boxes"] = detections["boxes"]
-    files["scores"] = detections["scores"]
-    files["labels"] = detections["labels"].float()
-    # PyTorch's own bf16 (autocast) backbone against its f32: the bar mgpr's bf16 is held to.
+        save(case, f"objectness{i}", o)
+        save(case, f"deltas{i}", d)
+    proposals, _ = model64.rpn(batch64, features)
+    save(case, "proposals", proposals[0])
+    detections = model64([crop.double()])[0]
+    for key in ("boxes", "scores"):
+        save(case, key, detections[key])
+    save(case, "labels", detections["labels"].double())
+    # PyTorch's own bf16 (autocast) backbone against float64: the bar mgpr's bf16 is held to.
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = model.backbone(x)
-    bf16_error = {}
-    for i, (name, f) in enumerate(features.items()):
-        bf16_error[f"level{i}"] = ((low[name].float() - f).abs() / f.abs().max()).flatten().median().item()
-    case = {"name": "neon_tile", "image_size": list(batch.image_sizes[0]), "arrays": {},
-            "torch_bf16_median_relative_error": bf16_error}
-    for key, t in files.items():
-        t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"neon_tile.{key}.f32"))
-        case["arrays"][key] = list(t.shape)
+    case["torch_bf16_median_relative_error"] = {
+        f"level{i}": ((low[name].double() - f).abs() / f.abs().max()).flatten().median().item()
+        for i, (name, f) in enumerate(features.items())}
     manifest["cases"].append(case)
 
-    # A generated 1024 px tile (smooth noise), detections only.
-    low = torch.rand(1, 3, 64, 64, generator=g)
-    noise = torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear", align_corners=False)[0]
-    detections = model([noise])[0]
-    case = {"name": "noise_1024", "arrays": {}}
-    for key, t in {"tile": noise, "boxes": detections["boxes"], "scores": detections["scores"],
-                   "labels": detections["labels"].float()}.items():
-        t.contiguous().numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"noise_1024.{key}.f32"))
-        case["arrays"][key] = list(t.shape)
-    manifest["cases"].append(case)
+    # Generated 1024 px tiles (smooth noise), detections only: one alone, and a batch of
+    # two tiles given together.
+    def noise():
+        low = torch.rand(1, 3, 64, 64, generator=g)
+        return torch.nn.functional.interpolate(low, size=(1024, 1024), mode="bilinear", align_corners=False)[0]
+
+    for name, tiles in (("noise_1024", [noise()]), ("noise_1024_b2", [noise(), noise()])):
+        case = {"name": name, "arrays": {}}
+        save(case, "tile", torch.stack(tiles))
+        results = model64([t.double() for t in tiles])
+        boxes = [r["boxes"] for r in results]
+        save(case, "counts", torch.tensor([float(len(b)) for b in boxes], dtype=torch.float64))
+        save(case, "boxes", torch.cat(boxes))
+        save(case, "scores", torch.cat([r["scores"] for r in results]))
+        save(case, "labels", torch.cat([r["labels"] for r in results]).double())
+        manifest["cases"].append(case)
 with open(os.path.join(out, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(json.dumps(manifest))

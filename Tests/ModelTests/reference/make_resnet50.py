@@ -4,7 +4,9 @@ usage: make_resnet50.py OUT_DIR NEON_CROP.tif
 
 Writes to OUT_DIR:
   resnet50.pth, resnet50.safetensors   one seeded model's state_dict, both formats
-  cases/<name>.input.f32, .logits.f32  raw [0, 1] NCHW inputs and torchvision's logits
+  cases/<name>.input.f32, .logits.f64  raw [0, 1] NCHW inputs (float32, what mgpr is
+                                       given) and torchvision's logits computed in float64
+                                       (float32 itself misses near-ties that float64 settles)
   manifest.json                        the cases: shapes and files
   hostile/*.pth                        files the restricted unpickler must refuse
 
@@ -14,6 +16,7 @@ given realistic running statistics (forward passes in train mode over real and r
 images, cumulative averages), and the classifier is scaled so that top-1 probabilities
 land well inside (0, 1) (median near 0.5).
 """
+import copy
 import json
 import os
 import struct
@@ -38,7 +41,8 @@ def normalize(x):
 
 
 with rasterio.open(neon) as ds:
-    crop = torch.from_numpy(ds.read((1, 2, 3), masked=True).filled(0).astype(np.float32) / 255).unsqueeze(0)
+    # Values as stored, no mask: what the seed (and mgpr by default) feed the model.
+    crop = torch.from_numpy(ds.read((1, 2, 3)).astype(np.float32) / 255).unsqueeze(0)
 g = torch.Generator().manual_seed(1)
 
 
@@ -114,20 +118,21 @@ cases = {
     "geotiff_tile_400": crop,
     "agreement_224_b100": torch.cat([neon_crops(60, 224), smooth_noise(40, 224)]),
 }
+model64 = copy.deepcopy(model).double()
 manifest = {"classes": 1000, "cases": []}
 with torch.inference_mode():
     for name, x in cases.items():
-        logits = torch.cat([model(normalize(x[i:i + 10])) for i in range(0, len(x), 10)])
+        logits = torch.cat([model64(normalize(x[i:i + 10].double())) for i in range(0, len(x), 10)])
         x.numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"{name}.input.f32"))
-        logits.numpy().astype(np.float32).tofile(os.path.join(out, "cases", f"{name}.logits.f32"))
+        logits.numpy().astype(np.float64).tofile(os.path.join(out, "cases", f"{name}.logits.f64"))
         p = torch.softmax(logits, 1).max(1).values
         entry = {"name": name, "shape": list(x.shape), "top1_probability_median": p.median().item()}
         if name.startswith("agreement"):
-            # PyTorch's own bf16 (autocast) against its f32: the bar mgpr's bf16 is held to.
+            # PyTorch's own bf16 (autocast) against float64: the bar mgpr's bf16 is held to.
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 low = torch.cat([model(normalize(x[i:i + 10])).float() for i in range(0, len(x), 10)])
             entry["torch_bf16_top1_agreement"] = (low.argmax(1) == logits.argmax(1)).sum().item()
-            relative = (low - logits).abs().max(1).values / logits.abs().max(1).values
+            relative = (low.double() - logits).abs().max(1).values / logits.abs().max(1).values
             entry["torch_bf16_median_relative_error"] = relative.median().item()
         manifest["cases"].append(entry)
 with open(os.path.join(out, "manifest.json"), "w") as f:
