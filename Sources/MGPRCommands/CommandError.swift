@@ -1,17 +1,21 @@
 /// Failures of the commands themselves (not of the configuration or the raster).
 public enum CommandError: Error, CustomStringConvertible {
     case runDirectory(path: String, reason: String)
-    case noGPUBackend
+    case noGPUBackend(accelerator: String)
     case writeFailed(path: String, reason: String)
+    case resultsNotWritten(path: String, reason: String, runDirectory: String)
 
     public var description: String {
         switch self {
         case .runDirectory(let path, let reason):
             "cannot write the run directory \(path): \(reason) (set run_dir to a writable folder)"
-        case .noGPUBackend:
-            "accelerator=gpu: this build of mgpr runs on the CPU only; use accelerator=cpu or accelerator=auto"
+        case .noGPUBackend(let accelerator):
+            "accelerator=\(accelerator): this build of mgpr runs on the CPU only; use accelerator=cpu or accelerator=auto"
         case .writeFailed(let path, let reason):
             "cannot write \(path): \(reason)"
+        case .resultsNotWritten(let path, let reason, let runDirectory):
+            "the results file \(path) could not be written (\(reason)); every rank's results are kept in "
+                + "\(runDirectory)/rank-*/: fix that, then run `mgpr merge run_dir=\(runDirectory)` (output=PATH to choose another file)"
         }
     }
 }

@@ -19,7 +19,8 @@ struct MergeCommand {
         guard let status = ranks.lazy.compactMap(layout.readStatus).first else { throw ClusterError.noRun(path: root) }
         try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
-            output: config.settings.explicit.contains("output") ? config.output : status.output, raster: status.raster,
+            output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,
+            raster: status.raster,
             timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
         return 0
     }
@@ -33,7 +34,12 @@ struct MergeCommand {
         let (statuses, lost) = gather.waitForRanks(log: log.info)
         if let output {
             let (header, rows) = gather.collectRows()
-            let written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster)
+            let written: Int
+            do {
+                written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster)
+            } catch {
+                throw CommandError.resultsNotWritten(path: output, reason: "\(error)", runDirectory: layout.root)
+            }
             log.info("Results: \(written) \(header == DetectionCSV.header ? "detections" : "tiles") written to \(output)")
         }
         if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
@@ -56,7 +62,7 @@ struct MergeCommand {
         do {
             try encoder.encode(summary).write(to: URL(fileURLWithPath: path))
         } catch {
-            throw CommandError.writeFailed(path: path, reason: error.localizedDescription)
+            throw CommandError.writeFailed(path: path, reason: SystemError.reason(error))
         }
     }
 }

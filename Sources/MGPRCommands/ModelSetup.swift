@@ -23,9 +23,7 @@ struct ModelSetup {
         case "fasterrcnn":
             return try fasterrcnn(config, tileShape: tileShape, log: log)
         default:
-            if let output = config.output {
-                throw ConfigError.invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
-            }
+            if let output = config.output { try ResultsTarget.check(extensionOf: output, model: config.model) }
             return { _ in
                 ModelSetup(
                     makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
@@ -45,10 +43,12 @@ struct ModelSetup {
         }
     }
 
-    /// Where this rank writes its results, and whether it continues an earlier part.
+    /// Where this rank writes its results part, whether it continues an earlier part,
+    /// and the run's results file (nil: results are not kept).
     struct ResultsPart {
         var path: String
         var append: Bool
+        var output: String?
     }
 
     /// The CPU backend for this run's threads and devices, with its precision.
@@ -68,8 +68,8 @@ struct ModelSetup {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)", reason: "fasterrcnn takes 3 bands (RGB); this gives \(tileShape.channels)")
         }
-        if let output = config.output, BoxLayerWriter.Format(path: output) == nil, !output.lowercased().hasSuffix(".csv") {
-            throw ConfigError.invalidValue(key: "output", value: output, reason: "fasterrcnn writes .gpkg, .geojson or .csv")
+        if let output = config.output, output.lowercased() != "none" {
+            try ResultsTarget.check(extensionOf: output, model: config.model)
         }
         let (backend, precision) = try backend(config, log: log)
         var weights: WeightStore
@@ -78,9 +78,8 @@ struct ModelSetup {
         if let path = config.weights {
             weights = try WeightStore(contentsOf: path)
             weights.rename(FasterRCNNBackbone.modernKey)
-            // torchvision runs its own COCO weights' frozen BatchNorm with eps 0.
+            // RunConfig derives bn_eps 0 for torchvision's own COCO weights.
             if path.contains("258fb6c6") && !config.settings.explicit.contains("bn_eps") {
-                settings.bnEps = 0
                 log.info("weights \(path) are torchvision's COCO file: frozen BatchNorm eps 0, as torchvision runs them (set bn_eps to override)")
             }
         } else {
@@ -103,14 +102,14 @@ struct ModelSetup {
             return model
         }
         return { part in
-            let sink = try config.output.map { _ in try DetectionCSV(path: part.path, append: part.append) }
+            let sink = try part.output.map { _ in try DetectionCSV(path: part.path, append: part.append) }
             return ModelSetup(
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
                 finish: { try sink?.close() },
                 summary: "model=fasterrcnn (\(classes) classes, weights \(config.weights ?? "seeded")), "
                     + "\(precision.rawValue) on \(backend.description) per device"
-                    + (config.output.map { ", results to \($0)" } ?? ""))
+                    + (part.output.map { ", results to \($0)" } ?? ", results not kept (output=none)"))
         }
     }
 
@@ -136,8 +135,8 @@ struct ModelSetup {
             expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
             ignored: ResNet50.isIgnored)
 
-        if let output = config.output, !output.lowercased().hasSuffix(".csv") {
-            throw ConfigError.invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
+        if let output = config.output, output.lowercased() != "none" {
+            try ResultsTarget.check(extensionOf: output, model: config.model)
         }
         let batchSize = config.batchSize
         let model: InferenceRun.ModelFactory = { _ in
@@ -149,14 +148,14 @@ struct ModelSetup {
             return model
         }
         return { part in
-            let sink = try config.output.map { _ in try ClassificationCSV(path: part.path, append: part.append) }
+            let sink = try part.output.map { _ in try ClassificationCSV(path: part.path, append: part.append) }
             return ModelSetup(
             makeModel: model,
             handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
             finish: { try sink?.close() },
             summary: "model=resnet50 (\(classes) classes, weights \(config.weights ?? "seeded")), "
                 + "\(precision.rawValue) on \(backend.description) per device"
-                + (config.output.map { ", results to \($0)" } ?? ""))
+                + (part.output.map { ", results to \($0)" } ?? ", results not kept (output=none)"))
         }
     }
 }

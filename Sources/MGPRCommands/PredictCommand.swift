@@ -28,27 +28,38 @@ public struct PredictCommand: Sendable {
         defer { signals.cancel() }
         if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
         announce()
-        if config.accelerator == .gpu { throw CommandError.noGPUBackend }
+        if config.accelerator == .gpu { throw CommandError.noGPUBackend(accelerator: config.settings["accelerator"].yaml) }
         log.info("GPU available: False, used: False")
 
         // Check the input and the model before creating anything.
         let source = try makeSource()
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, log: log)
 
+        if let output = config.output, output.lowercased() != "none", let problem = ResultsTarget.problem(writingFile: output) {
+            throw ConfigError.invalidValue(key: "output", value: output, reason: problem)
+        }
         let runDirectory = try RunDirectory(configured: try runDirectoryPath())
+        let output = ResultsTarget.resolve(config, runDirectory: runDirectory.path)
         let layout = RunLayout(root: runDirectory.path)
         let resume = config.resume || context.restartCount > 0
         try layout.prepare(rank: context.rank)
+        // A resumed run's statistics continue the earlier attempts' of this rank.
+        let earlier = resume ? layout.readStatus(context.rank)?.summary : nil
         if resume { layout.clearStatus(rank: context.rank) } else { layout.reset(rank: context.rank) }
         if context.rank == 0 { try runDirectory.saveConfig(config.settings) }
         log.info("Run directory: \(runDirectory.path)\(resume ? " (resuming)" : "")")
+        if let output {
+            log.info("Results will be written to \(output)\(config.output == nil ? " (set output=PATH to choose, output=none to discard)" : "")")
+        } else if ResultsTarget.defaultName(model: config.model) != nil {
+            log.info("Results are not kept (output=none)")
+        }
 
         let share = context.share(of: source.count)
         let done = resume ? layout.doneTiles(worldSize: context.worldSize) : []
         let plan = share.filter { !done.contains($0) }
         if resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
 
-        let model = try prepareModel(ModelSetup.ResultsPart(path: layout.results(context.rank), append: resume))
+        let model = try prepareModel(ModelSetup.ResultsPart(path: layout.results(context.rank), append: resume, output: output))
         let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
             source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
@@ -61,6 +72,7 @@ public struct PredictCommand: Sendable {
 
         let progress = ProgressBar(
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
+            logSeconds: config.logIntervalSeconds,
             write: Terminal.standardError)
         let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
         let rank = context.rank, distributed = context.isDistributed
@@ -73,32 +85,40 @@ public struct PredictCommand: Sendable {
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
-        let summary: RunSummary
+        var summary: RunSummary
         do {
             summary = try run.run()
+            if let earlier { summary = summary.continuing(earlier) }
         } catch {
             try? model.finish()
             journal.close()
-            try? layout.write(status(.failed, source: source, summary: nil))
+            try? layout.write(status(.failed, source: source, summary: nil, output: output))
             throw error
         }
         try model.finish()
         journal.close()
         let interrupted = signals.signalReceived
-        try layout.write(status(interrupted == nil ? .finished : .interrupted, source: source, summary: summary))
+        try layout.write(status(interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: output))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: "CPU"))
         if config.profiler == "simple" {
             Terminal.standardOutput(SummaryReport.profile(summary, records: recorder.records))
         }
 
         if let interrupted {
+            if context.rank == 0 {
+                // What the ranks have done so far, so a stopped run still says where it stands.
+                let parts = layout.ranksPresent.compactMap(layout.readStatus).compactMap(\.summary)
+                if let combined = RunSummary.combined(parts) {
+                    try MergeCommand.write(combined, to: runDirectory.file("summary.json"))
+                }
+            }
             requeueIfAsked(by: interrupted)
             log.warning("Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status \(Self.interruptedStatus)")
             return Self.interruptedStatus
         }
         if context.rank == 0 {
             try MergeCommand.gather(
-                layout: layout, worldSize: context.worldSize, tileCount: source.count, output: config.output,
+                layout: layout, worldSize: context.worldSize, tileCount: source.count, output: output,
                 raster: rasterContext(source),
                 timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed)
         }
@@ -130,10 +150,10 @@ public struct PredictCommand: Sendable {
         return nil
     }
 
-    private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?) -> RankStatus {
+    private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?) -> RankStatus {
         RankStatus(
             rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
-            share: context.share(of: source.count), state: state, output: config.output, summary: summary,
+            share: context.share(of: source.count), state: state, output: output, summary: summary,
             raster: rasterContext(source))
     }
 
@@ -168,13 +188,24 @@ public struct PredictCommand: Sendable {
             return DummyTileSource(
                 count: config.dummyCount, tileSize: config.tileSize, delay: config.dummyDelay, seed: config.seed)
         }
+        let missing = MissingPixels(rawValue: config.nodata) ?? .keep
         let source = try RasterTileSource(
-            path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap)
+            path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap,
+            missing: missing)
         let raster = source.raster
+        var types: [String] = []
+        for type in raster.sampleTypes.map(\.rawValue) where !types.contains(type) { types.append(type) }
         log.info(
-            "Raster \(raster.path): \(raster.width)x\(raster.height) px, \(raster.bandCount) bands "
-                + "(\(raster.sampleTypes.map(\.rawValue).joined(separator: ", "))), \(raster.driver), "
+            "Raster \(raster.path): \(raster.width)x\(raster.height) px, \(raster.bandCount) bands, reading bands "
+                + "\(raster.bands.map(String.init).joined(separator: ",")) (\(types.joined(separator: ", "))), \(raster.driver), "
                 + "CRS \(raster.crsName ?? "none"); \(source.grid.columns)x\(source.grid.rows) tiles")
+        let declared = Set(raster.nodata.compactMap { $0 })
+        if !declared.isEmpty {
+            let values = declared.sorted().map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) }.joined(separator: ", ")
+            log.info(missing == .keep
+                ? "Nodata \(values) is read as stored, as the seed does (nodata=zero zeroes the dataset mask's missing pixels)"
+                : "Pixels the dataset mask marks missing (nodata \(values)) are read as 0 (nodata=zero)")
+        }
         if !raster.georeference.isGeoreferenced {
             log.warning("\(raster.path) has no georeferencing: tile bounds are in pixel coordinates")
         }

@@ -33,8 +33,19 @@ enum ResultsOutput {
         }
     }
 
+    /// Boxes cut to the raster: a tile reaching past the raster's edge sees zero
+    /// padding there, and no box may claim it. Boxes left without area are dropped.
+    static func clipped(_ found: [PlacedDetection], width: Int, height: Int) -> [PlacedDetection] {
+        found.compactMap { p in
+            var p = p
+            p.detection.box = p.detection.box.clipped(width: Float(width), height: Float(height))
+            return p.detection.box.width > 0 && p.detection.box.height > 0 ? p : nil
+        }
+    }
+
     private static func writeDetections(_ rows: [Int: [Substring]], to output: String, raster: RasterContext?) throws -> Int {
         var found = detections(rows)
+        if let raster { found = clipped(found, width: raster.width, height: raster.height) }
         if let raster, raster.overlap > 0 {
             found = SeamMerge.merge(
                 found, rasterWidth: raster.width, rasterHeight: raster.height, iou: Float(raster.mergeIoU), cell: raster.tileSize)
@@ -53,7 +64,7 @@ enum ResultsOutput {
             return found.count
         }
         // DeepForest's columns, in the raster's pixels, and the tile.
-        let image = raster?.imagePath ?? ""
+        let image = CSVField.escape(raster?.imagePath ?? "")
         var text = "image_path,xmin,ymin,xmax,ymax,label,score,tile\n"
         for p in found {
             let b = p.detection.box

@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Pipeline
 
 /// The folder a run writes into: `run_dir`, or Hydra's `outputs/YYYY-MM-DD/HH-MM-SS`.
 public struct RunDirectory: Sendable {
@@ -22,10 +23,19 @@ public struct RunDirectory: Sendable {
             }
             path = candidate
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CommandError.runDirectory(path: path, reason: "it is a file") }
+            guard access(path, W_OK) == 0 else {
+                throw CommandError.runDirectory(path: path, reason: "it is not writable (\(String(cString: strerror(errno))))")
+            }
+        } else if let problem = ResultsTarget.problem(creatingIn: path) {
+            throw CommandError.runDirectory(path: path, reason: problem)
+        }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw CommandError.runDirectory(path: path, reason: error.localizedDescription)
+            throw CommandError.runDirectory(path: path, reason: SystemError.reason(error))
         }
     }
 
@@ -36,7 +46,7 @@ public struct RunDirectory: Sendable {
         do {
             try settings.yaml.write(toFile: file("config.yaml"), atomically: true, encoding: .utf8)
         } catch {
-            throw CommandError.runDirectory(path: path, reason: error.localizedDescription)
+            throw CommandError.runDirectory(path: path, reason: SystemError.reason(error))
         }
     }
 }

@@ -56,3 +56,43 @@ extension RunSummary.Device {
         case peakMemoryBytes = "peak_memory_bytes"
     }
 }
+
+extension RunSummary {
+    /// This attempt's summary added to an earlier attempt's of the same run (a resumed
+    /// run): counts and times summed, peaks the larger, devices matched by number.
+    public func continuing(_ earlier: RunSummary) -> RunSummary {
+        var total = self
+        total.tiles += earlier.tiles
+        total.batches += earlier.batches
+        total.elapsedSeconds += earlier.elapsedSeconds
+        total.bytesRead += earlier.bytesRead
+        total.waitSeconds += earlier.waitSeconds
+        total.busySeconds += earlier.busySeconds
+        total.readSeconds += earlier.readSeconds
+        total.peakRSSBytes = max(peakRSSBytes, earlier.peakRSSBytes)
+        total.loaderPoolBytes = max(loaderPoolBytes, earlier.loaderPoolBytes)
+        let elapsed = total.elapsedSeconds
+        total.tilesPerSecond = elapsed > 0 ? Double(total.tiles) / elapsed : 0
+        total.megabytesPerSecond = elapsed > 0 ? Double(total.bytesRead) / elapsed / 1e6 : 0
+        for old in earlier.devices {
+            guard let i = total.devices.firstIndex(where: { $0.device == old.device }) else {
+                total.devices.append(old)
+                continue
+            }
+            var d = total.devices[i]
+            let batches = d.batches + old.batches
+            d.averageMemoryBytesPerBatch =
+                batches > 0 ? (d.averageMemoryBytesPerBatch * d.batches + old.averageMemoryBytesPerBatch * old.batches) / batches : 0
+            d.batches = batches
+            d.tiles += old.tiles
+            d.waitSeconds += old.waitSeconds
+            d.busySeconds += old.busySeconds
+            d.averageBusySecondsPerBatch = batches > 0 ? d.busySeconds / Double(batches) : 0
+            d.utilization = d.busySeconds + d.waitSeconds > 0 ? d.busySeconds / (d.busySeconds + d.waitSeconds) : 0
+            d.tilesPerSecond = elapsed > 0 ? Double(d.tiles) / elapsed : 0
+            d.peakMemoryBytes = max(d.peakMemoryBytes, old.peakMemoryBytes)
+            total.devices[i] = d
+        }
+        return total
+    }
+}

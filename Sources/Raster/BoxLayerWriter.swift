@@ -1,7 +1,8 @@
 internal import CGDAL
 
-/// Box polygons with label, score and tile fields, written through OGR as a GeoPackage
-/// or GeoJSON layer in the raster's CRS (none when the raster has none).
+/// Box polygons with label, score and tile fields, written through OGR: a GeoPackage
+/// layer in the raster's CRS, or GeoJSON as RFC 7946 has it (WGS84 longitude and
+/// latitude, no `crs` member). Without a CRS both keep pixel coordinates.
 public final class BoxLayerWriter {
     public enum Format: String, Sendable {
         case geopackage = "GPKG", geojson = "GeoJSON"
@@ -19,6 +20,8 @@ public final class BoxLayerWriter {
     private var dataset: GDALDatasetH?
     private let layer: OGRLayerH
     private let definition: OGRFeatureDefnH
+    /// Map coordinates to WGS84 for GeoJSON; nil when they are written as given.
+    private var toWGS84: OGRCoordinateTransformationH?
 
     public init(path: String, format: Format, crsWKT: String?, layerName: String = "detections") throws(RasterError) {
         GDAL.ensureInitialized()
@@ -37,7 +40,22 @@ public final class BoxLayerWriter {
             OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER)
         }
         defer { if let srs { OSRRelease(srs) } }
-        guard let layer = GDALDatasetCreateLayer(dataset, layerName, srs, wkbPolygon, nil) else {
+        let options = GDALOptions()
+        if format == .geojson, let source = srs {
+            // RFC 7946: longitude, latitude on WGS84, whatever the raster's CRS.
+            let wgs84 = OSRNewSpatialReference(nil)
+            OSRSetWellKnownGeogCS(wgs84, "WGS84")
+            OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER)
+            toWGS84 = OCTNewCoordinateTransformation(source, wgs84)
+            OSRRelease(srs)
+            srs = wgs84
+            options.set("RFC7946", "YES")
+            guard toWGS84 != nil else {
+                GDALClose(dataset)
+                throw .createFailed(path: path, reason: "cannot transform the raster's CRS to WGS84: \(GDAL.takeLastError() ?? "")")
+            }
+        }
+        guard let layer = GDALDatasetCreateLayer(dataset, layerName, srs, wkbPolygon, options.constList) else {
             let reason = GDAL.takeLastError() ?? "cannot create the layer"
             GDALClose(dataset)
             throw .createFailed(path: path, reason: reason)
@@ -66,6 +84,10 @@ public final class BoxLayerWriter {
         OGR_F_SetFieldInteger(feature, 2, Int32(tile))
         let ring = OGR_G_CreateGeometry(wkbLinearRing)
         for c in corners + [corners[0]] { OGR_G_AddPoint_2D(ring, c.x, c.y) }
+        if let toWGS84, OGR_G_Transform(ring, toWGS84) != OGRERR_NONE {
+            OGR_G_DestroyGeometry(ring)
+            throw .writeFailed(path: path, reason: "cannot transform a box to WGS84: \(GDAL.takeLastError() ?? "")")
+        }
         let polygon = OGR_G_CreateGeometry(wkbPolygon)
         OGR_G_AddGeometryDirectly(polygon, ring)
         OGR_F_SetGeometryDirectly(feature, polygon)
@@ -83,5 +105,8 @@ public final class BoxLayerWriter {
         if let message = error ?? GDAL.takeLastError() { throw .writeFailed(path: path, reason: message) }
     }
 
-    deinit { if let dataset { GDALClose(dataset) } }
+    deinit {
+        if let dataset { GDALClose(dataset) }
+        if let toWGS84 { OCTDestroyCoordinateTransformation(toWGS84) }
+    }
 }

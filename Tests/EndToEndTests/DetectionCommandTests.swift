@@ -8,10 +8,8 @@ struct DetectionCommandTests {
     let mgpr = TestSupport.product("mgpr")
     static var fixtures: URL { TestSupport.packageRoot.appendingPathComponent(".fixtures/fasterrcnn") }
 
-    func reference(_ name: String) throws -> [Float] {
-        let url = Self.fixtures.appendingPathComponent("cases/neon_tile.\(name).f32")
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TestSupport.FixtureMissing(path: url.path) }
-        return try Data(contentsOf: url).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    func reference(_ name: String) throws -> [Double] {
+        try Reference.array(Self.fixtures, case: "neon_tile", name)
     }
 
     func detect(_ image: String, output: String, in directory: URL) throws -> TestSupport.ProcessResult {
@@ -65,7 +63,7 @@ struct DetectionCommandTests {
         let neon = try TestSupport.neonCrop
         #expect(lines.count == 101 && lines[1].hasPrefix(neon + ","))
         let boxes = try reference("boxes")
-        let f = lines[1].split(separator: ",").dropFirst().prefix(4).map { Float($0)! }
+        let f = lines[1].split(separator: ",").dropFirst().prefix(4).map { Double($0)! }
         #expect(zip(f, boxes.prefix(4)).allSatisfy { abs($0 - $1) < 0.05 }, "\(f) vs \(Array(boxes.prefix(4)))")
     }
 
@@ -83,5 +81,124 @@ struct DetectionCommandTests {
         #expect(rows.count == 100)
         let numbers = rows[0][0].split(whereSeparator: { " ,()".contains($0) }).compactMap { Double($0) }
         #expect(numbers.allSatisfy { $0 >= 0 && $0 <= 400 }, "pixel coordinates: \(numbers)")
+    }
+
+    /// Boxes of a DeepForest-style CSV: (x1, y1, x2, y2, label, tile) in raster pixels.
+    func csvBoxes(_ path: String) throws -> [(box: [Double], label: Int, tile: Int)] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
+            let f = line.split(separator: ",").suffix(7).map(String.init)
+            return (f[0...3].map { Double($0)! }, Int(f[4])!, Int(f[6])!)
+        }
+    }
+
+    @Test("results are kept in the run directory when output is not set, and output=none discards them")
+    func resultsKeptByDefault() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let base = ["image_path=\(try TestSupport.neonCrop)", "tile_size=400", "weights=\(Self.fixtures.path)/fasterrcnn.pth",
+                    "precision=32"]
+        let kept = try TestSupport.run(mgpr, base + ["run_dir=\(run.path)"], in: directory)
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let gpkg = run.appendingPathComponent("detections.gpkg").path
+        #expect(kept.stderr.contains("Results will be written to \(gpkg)"))
+        #expect(kept.stderr.contains("Results: 100 detections written to \(gpkg)"))
+        let info = try TestSupport.run("/usr/bin/ogrinfo", ["-ro", "-so", gpkg, "detections"])
+        #expect(info.stdout.contains("Feature Count: 100"), "\(info.stdout)")
+
+        let discarded = directory.appendingPathComponent("discarded")
+        let none = try TestSupport.run(mgpr, base + ["run_dir=\(discarded.path)", "output=none"], in: directory)
+        #expect(none.status == 0, "\(none.stderr)")
+        #expect(none.stderr.contains("Results are not kept (output=none)"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: discarded.path)
+        #expect(!files.contains { $0.hasSuffix(".gpkg") || $0.hasSuffix(".csv") }, "\(files)")
+    }
+
+    @Test("output and run_dir are checked before any tile is read: one line naming the key")
+    func outputChecked() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let base = ["image_path=\(try TestSupport.neonCrop)", "tile_size=400", "weights=\(Self.fixtures.path)/fasterrcnn.pth"]
+        let aFile = directory.appendingPathComponent("a-file").path
+        FileManager.default.createFile(atPath: aFile, contents: Data("x".utf8))
+        let cases: [([String], Int32, String)] = [
+            (["output=\(directory.path)"], 2, "output=\(directory.path): it is a folder; give a file name"),
+            (["output=\(aFile)/trees.gpkg"], 2, "output=\(aFile)/trees.gpkg: \(aFile) is a file, not a folder"),
+            (["output=trees.shp"], 2, "output=trees.shp: fasterrcnn writes .gpkg, .geojson or .csv"),
+            (["run_dir=\(aFile)/run"], 1, "cannot write the run directory \(aFile)/run: \(aFile) is a file, not a folder"),
+            (["run_dir=\(aFile)"], 1, "cannot write the run directory \(aFile): it is a file"),
+        ]
+        for (arguments, status, message) in cases {
+            let result = try TestSupport.run(mgpr, base + ["run_dir=\(directory.path)/run"] + arguments, in: directory)
+            let errors = result.stderr.split(separator: "\n").filter { $0.contains("error:") }
+            #expect(result.status == status, "\(arguments): \(result.stderr)")
+            #expect(errors.count == 1 && errors[0].hasSuffix(message), "\(arguments): \(errors)")
+            #expect(!result.stderr.contains("Predicting DataLoader"), "\(arguments): tiles were read")
+        }
+    }
+
+    @Test("GeoJSON follows RFC 7946: WGS84 longitude and latitude, no crs member")
+    func geojsonRFC7946() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("trees.geojson").path
+        #expect(try detect(try TestSupport.neonCrop, output: output, in: directory).status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as! [String: Any]
+        #expect(json["crs"] == nil)
+        let features = json["features"] as! [[String: Any]]
+        #expect(features.count == 100)
+        // The NEON crop lies in Florida (OSBS): about 81.99 W, 29.69 N.
+        for feature in features {
+            let ring = ((feature["geometry"] as! [String: Any])["coordinates"] as! [[[Double]]])[0]
+            #expect(ring.allSatisfy { abs($0[0] + 81.99) < 0.01 && abs($0[1] - 29.69) < 0.01 }, "\(ring)")
+        }
+    }
+
+    @Test("boxes are clipped to the raster when a tile reaches past it")
+    func clippedToRaster() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("trees.csv").path
+        let result = try TestSupport.run(
+            mgpr, ["image_path=\(try TestSupport.neonCrop)", "tile_size=512", "weights=\(Self.fixtures.path)/fasterrcnn.pth",
+                   "precision=32", "output=\(output)", "run_dir=\(directory.path)/run"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let boxes = try csvBoxes(output)
+        #expect(boxes.count > 20)
+        #expect(boxes.allSatisfy { b in b.box.allSatisfy { $0 >= 0 && $0 <= 400 } && b.box[2] > b.box[0] && b.box[3] > b.box[1] })
+        #expect(boxes.contains { $0.box[2] == 400 || $0.box[3] == 400 }, "some box should reach the raster's edge")
+    }
+
+    @Test("a CSV image path with a comma and quotes is quoted (RFC 4180)")
+    func csvQuoting() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = directory.appendingPathComponent("a,b \"q\".tif").path
+        try FileManager.default.copyItem(atPath: try TestSupport.neonCrop, toPath: image)
+        let output = directory.appendingPathComponent("trees.csv").path
+        #expect(try detect(image, output: output, in: directory).status == 0)
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        let quoted = "\"" + image.replacingOccurrences(of: "\"", with: "\"\"") + "\","
+        #expect(lines.count == 101 && lines.dropFirst().allSatisfy { $0.hasPrefix(quoted) }, "\(lines.prefix(2))")
+    }
+
+    @Test("overlapping tiles over a 2x2 grid: seams merged, no object twice, results written")
+    func seamsOverTwoByTwo() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("trees.csv").path
+        let result = try TestSupport.run(
+            mgpr, ["image_path=\(try TestSupport.neonCrop)", "tile_size=224", "overlap=48", "weights=\(Self.fixtures.path)/fasterrcnn.pth",
+                   "precision=32", "output=\(output)", "run_dir=\(directory.path)/run"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("; 2x2 tiles"), "\(result.stderr)")
+        let boxes = try csvBoxes(output)
+        #expect(Set(boxes.map(\.tile)) == [0, 1, 2, 3], "every tile contributes: \(Set(boxes.map(\.tile)))")
+        func iou(_ a: [Double], _ b: [Double]) -> Double {
+            let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+            return union > 0 ? w * h / union : 0
+        }
+        var twice = 0
+        for i in boxes.indices {
+            for j in boxes.indices where j > i && boxes[i].label == boxes[j].label && iou(boxes[i].box, boxes[j].box) > 0.5 {
+                twice += 1
+            }
+        }
+        #expect(twice == 0, "\(twice) pairs of same-class boxes overlap by more than merge_iou")
     }
 }

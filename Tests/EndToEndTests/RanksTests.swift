@@ -91,6 +91,9 @@ struct RanksTests {
         let journaled = try String(contentsOf: run.appendingPathComponent("rank-0/journal.txt"), encoding: .utf8)
             .split(separator: "\n").count
         #expect(journaled > 0 && journaled < 40)
+        // The stopped run says where it stands.
+        let stopped = try Self.summary(run)
+        #expect(stopped["tiles"] as? Int == journaled && stopped["complete"] as? Bool == false, "\(stopped)")
 
         let resumed = try TestSupport.run(mgpr, Self.common(run, count: 40) + ["resume=true"], in: directory)
         #expect(resumed.status == 0, "\(resumed.stderr)")
@@ -98,6 +101,20 @@ struct RanksTests {
         let a = try String(contentsOf: whole.appendingPathComponent("classes.csv"), encoding: .utf8)
         let b = try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8)
         #expect(a == b)
+        // Statistics add up across attempts, and a resume with nothing left keeps them.
+        let total = try Self.summary(run)
+        #expect(total["tiles"] as? Int == 40 && total["batches"] as? Int == 20, "\(total)")
+        let again = try TestSupport.run(mgpr, Self.common(run, count: 40) + ["resume=true"], in: directory)
+        #expect(again.status == 0, "\(again.stderr)")
+        let after = try Self.summary(run)
+        #expect(after["tiles"] as? Int == 40 && after["batches"] as? Int == 20, "\(after)")
+        #expect((after["peak_rss_bytes"] as? Int ?? 0) > 10_000_000, "\(after)")
+        #expect(after["bytes_read"] as? Int == 0, "dummy tiles are made, not read: \(after)")
+    }
+
+    static func summary(_ run: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: run.appendingPathComponent("summary.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
     @Test("mgpr merge gathers a run after the fact")

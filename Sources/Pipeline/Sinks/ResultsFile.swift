@@ -10,18 +10,19 @@ public final class ResultsFile: Sendable {
     public init(path: String, header: String, append: Bool) throws {
         self.path = path
         let continuing = append && FileManager.default.fileExists(atPath: path)
-        guard continuing || FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)),
-            let file = FileHandle(forWritingAtPath: path)
-        else { throw SinkError.cannotCreate(path: path) }
-        try file.seekToEnd()
+        // open(2) rather than FileManager: its errno says why (no such folder, no space).
+        let fd = open(path, O_WRONLY | O_CREAT | (continuing ? O_APPEND : O_TRUNC), 0o644)
+        guard fd >= 0 else { throw SinkError.cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         handle = Mutex(file)
+        if continuing { try file.seekToEnd() } else { try self.append(header + "\n") }
     }
 
     public func append(_ text: String) throws {
         try handle.withLock { file in
             guard let file else { throw SinkError.closed(path: path) }
             do { try file.write(contentsOf: Data(text.utf8)) } catch {
-                throw SinkError.writeFailed(path: path, reason: error.localizedDescription)
+                throw SinkError.writeFailed(path: path, reason: SystemError.reason(error))
             }
         }
     }
@@ -35,15 +36,28 @@ public final class ResultsFile: Sendable {
 }
 
 public enum SinkError: Error, CustomStringConvertible {
-    case cannotCreate(path: String)
+    case cannotCreate(path: String, reason: String)
     case closed(path: String)
     case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
-        case .cannotCreate(let path): "output=\(path): cannot create the file (does its folder exist, is it writable?)"
+        case .cannotCreate(let path, let reason): "cannot create the results file \(path): \(reason)"
         case .closed(let path): "output \(path) was written after it was closed"
         case .writeFailed(let path, let reason): "writing results to \(path) failed: \(reason)"
         }
+    }
+}
+
+/// The one-line reason behind a Foundation file error: the POSIX error it wraps ("No
+/// space left on device"), not Cocoa's "The operation could not be completed".
+public enum SystemError {
+    public static func reason(_ error: any Error) -> String {
+        let error = error as NSError
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
+        return error.localizedDescription.split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 }

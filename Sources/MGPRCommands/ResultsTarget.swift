@@ -1,0 +1,68 @@
+import Configuration
+import Foundation
+import Raster
+
+/// Where a run's results go, decided and checked before the first tile is read: the
+/// `output` given, or a file in the run directory when none is (results are kept by
+/// default), or nowhere with `output=none` (the seed's discard, for benchmarking).
+enum ResultsTarget {
+    /// The results file a model writes when `output` is not set, in the run directory.
+    static func defaultName(model: String) -> String? {
+        switch model {
+        case "fasterrcnn": "detections.gpkg"
+        case "resnet50": "classes.csv"
+        default: nil
+        }
+    }
+
+    /// The output path of this run, or nil when results are not kept.
+    static func resolve(_ config: RunConfig, runDirectory: String) -> String? {
+        if config.output?.lowercased() == "none" { return nil }
+        if let output = config.output { return output }
+        return defaultName(model: config.model).map { (runDirectory as NSString).appendingPathComponent($0) }
+    }
+
+    /// The extensions a model writes, for the error that names them.
+    static func check(extensionOf output: String, model: String) throws(ConfigError) {
+        let lower = output.lowercased()
+        switch model {
+        case "fasterrcnn":
+            guard BoxLayerWriter.Format(path: output) != nil || lower.hasSuffix(".csv") else {
+                throw .invalidValue(key: "output", value: output, reason: "fasterrcnn writes .gpkg, .geojson or .csv")
+            }
+        case "resnet50":
+            guard lower.hasSuffix(".csv") else {
+                throw .invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
+            }
+        default:
+            guard lower == "none" else {
+                throw .invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
+            }
+        }
+    }
+
+    /// Why `path` could not be written as a file (nil: it can): not a folder, and the
+    /// file or its nearest existing folder writable, so a run never learns at its end
+    /// that its results have nowhere to go.
+    static func problem(writingFile path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { return "it is a folder; give a file name" }
+            return access(path, W_OK) == 0 ? nil : "it is not writable (\(String(cString: strerror(errno))))"
+        }
+        return problem(creatingIn: (path as NSString).deletingLastPathComponent)
+    }
+
+    /// Why a file or folder could not be created under `folder` (nil: it can).
+    static func problem(creatingIn folder: String) -> String? {
+        var ancestor = folder.isEmpty ? "." : folder
+        var isDirectory: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+            let parent = (ancestor as NSString).deletingLastPathComponent
+            ancestor = parent.isEmpty ? "." : parent
+        }
+        if !isDirectory.boolValue { return "\(ancestor) is a file, not a folder" }
+        if access(ancestor, W_OK) != 0 { return "\(ancestor) is not writable (\(String(cString: strerror(errno))))" }
+        return nil
+    }
+}
