@@ -55,20 +55,25 @@ public struct Invocation: Sendable {
     }
 }
 
-/// The text of `--help`: usage, then every key with its values, default and meaning.
-public func helpText(program: String, summary: String) -> String {
+/// The text of `--help`: usage, the subcommands and exit codes where given, then the
+/// keys this command reads, each with its values, default and meaning.
+public func helpText(
+    program: String, summary: String, keys: [ConfigKey] = ConfigSchema.keys, usage: String? = nil,
+    sections: [String] = []
+) -> String {
     var lines = [
         "\(program): \(summary)",
         "",
-        "USAGE: \(program) [--config FILE.yaml] [--cfg job] [key=value ...]",
+        "USAGE: \(usage ?? "\(program) [--config FILE.yaml] [--cfg job] [key=value ...]")",
         "",
         "  --config FILE   read settings from a YAML file (key: value lines); key=value overrides it",
         "  --cfg job       print the resolved configuration as YAML and exit",
         "  --help          show this help",
         "",
-        "KEYS (default in brackets):",
     ]
-    for key in ConfigSchema.keys {
+    for section in sections { lines += section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [""] }
+    lines.append("KEYS (default in brackets):")
+    for key in keys {
         let aliases = key.aliases.isEmpty ? "" : " (alias: \(key.aliases.joined(separator: ", ")))"
         lines.append("  \(key.name)=\(key.valueHint)\(aliases)  [\(key.defaultValue.yaml)]")
         lines.append("      \(key.help)")

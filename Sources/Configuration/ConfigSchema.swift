@@ -11,6 +11,9 @@ public enum ConfigSchema {
         ConfigKey("tile_size", .integer(min: 1), .int(1024), "side of each square tile, in pixels"),
         ConfigKey("overlap", .integer(min: 0), .int(0), "minimum overlap between neighbouring tiles, in pixels (< tile_size)"),
         ConfigKey("bands", .integerList(min: 1), .list([.int(1), .int(2), .int(3)]), "raster bands to read, 1-based, in order"),
+        ConfigKey("nodata", .choice(["keep", "zero"]), .string("keep"),
+            "keep: pixels as stored, as the seed reads them; zero: pixels the dataset mask marks missing "
+                + "(alpha, internal mask, or every band at its nodata value) become 0 in every band"),
         ConfigKey("dummy_dataset_count", .integer(min: 1), .int(10000), "number of dummy tiles when use_fake_data is true"),
         ConfigKey("dummy_dataset_delay", .number(min: 0), .double(0.01), "seconds each dummy tile takes to 'load' (simulated I/O)"),
         // Loading
@@ -47,6 +50,8 @@ public enum ConfigSchema {
         ConfigKey("gather_timeout", .number(min: 1), .double(600),
             "seconds rank 0 waits for a rank that shows no sign of life before naming it as lost"),
         ConfigKey("log_interval", .integer(min: 1), .int(10), "batches between progress lines when stderr is not a terminal"),
+        ConfigKey("log_interval_s", .number(min: 0), .double(60),
+            "also a progress line (tiles/s, ETA) every this many seconds without one, when stderr is not a terminal (0: off)"),
         ConfigKey("profiler", .optionalChoice(["simple"]), .null, "simple: print where the time went (read, wait, compute) at the end"),
         // mgpr-test-image
         ConfigKey("image_size", .integer(min: 1), .int(10000), "mgpr-test-image: side of the square test image, in pixels"),
@@ -55,6 +60,19 @@ public enum ConfigSchema {
             "mgpr-test-image: map coordinates [x, y] of the top-left corner"),
         ConfigKey("test_image_pixel_size", .number(min: 0), .double(0.1), "mgpr-test-image: pixel size in CRS units"),
     ]
+
+    /// The keys mgpr-test-image reads; the rest are mgpr's.
+    public static let testImageKeyNames: Set<String> = [
+        "image_path", "image_size", "tile_size", "seed", "test_image_crs", "test_image_origin", "test_image_pixel_size",
+    ]
+
+    /// The keys a run reads (all but mgpr-test-image's own).
+    public static var runKeys: [ConfigKey] { keys.filter { !$0.name.hasPrefix("test_image_") && $0.name != "image_size" } }
+
+    public static var testImageKeys: [ConfigKey] { keys.filter { testImageKeyNames.contains($0.name) } }
+
+    /// The keys `mgpr merge` reads.
+    public static var mergeKeys: [ConfigKey] { keys.filter { ["run_dir", "output", "gather_timeout"].contains($0.name) } }
 
     /// The key named `name` or one of its aliases.
     public static func key(named name: String) -> ConfigKey? {

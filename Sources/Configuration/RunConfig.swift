@@ -7,6 +7,8 @@ public struct RunConfig: Sendable, Equatable {
     public var tileSize: Int
     public var overlap: Int
     public var bands: [Int]
+    /// `keep` or `zero`: what reads do with the pixels the dataset mask marks missing.
+    public var nodata: String
     public var dummyCount: Int
     public var dummyDelay: Double
     public var batchSize: Int
@@ -32,6 +34,8 @@ public struct RunConfig: Sendable, Equatable {
     public var resume: Bool
     public var gatherTimeout: Double
     public var logInterval: Int
+    /// Seconds without a progress line after which one is printed anyway (0: never).
+    public var logIntervalSeconds: Double
     public var profiler: String?
     public var imageSize: Int
     public var testImageCRS: String
@@ -47,6 +51,11 @@ public struct RunConfig: Sendable, Equatable {
         if settings.explicit.contains("image_path") && !settings.explicit.contains("use_fake_data") {
             settings.resolve("use_fake_data", .bool(false))
         }
+        // torchvision runs its own COCO Faster R-CNN weights (the file name carries their
+        // hash, 258fb6c6) with frozen BatchNorm eps 0; --cfg job shows the eps used.
+        if case .string(let weights) = settings["weights"], weights.contains("258fb6c6"), !settings.explicit.contains("bn_eps") {
+            settings.resolve("bn_eps", .double(0))
+        }
         self.settings = settings
         func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
         func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
@@ -59,6 +68,7 @@ public struct RunConfig: Sendable, Equatable {
         tileSize = int("tile_size")
         overlap = int("overlap")
         bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }
+        nodata = string("nodata") ?? "keep"
         dummyCount = int("dummy_dataset_count")
         dummyDelay = double("dummy_dataset_delay")
         batchSize = int("batch_size")
@@ -83,6 +93,7 @@ public struct RunConfig: Sendable, Equatable {
         resume = bool("resume")
         gatherTimeout = double("gather_timeout")
         logInterval = int("log_interval")
+        logIntervalSeconds = double("log_interval_s")
         profiler = string("profiler")
         imageSize = int("image_size")
         testImageCRS = string("test_image_crs") ?? ""

@@ -44,7 +44,10 @@ public struct Settings: Sendable, Equatable {
         }
         let document: Any?
         do { document = try Yams.load(yaml: text) } catch {
-            throw .configFile(path: path, reason: "not valid YAML: \(error)")
+            // Yams shows the offending line and a caret below the message: keep the
+            // message ("2:12: error: scanner: ...") so the error stays one line.
+            let message = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw .configFile(path: path, reason: "not valid YAML at \(message.hasSuffix(":") ? String(message.dropLast()) : message)")
         }
         guard let document else { return }  // an empty file changes nothing
         guard let mapping = document as? [String: Any] else {

@@ -6,6 +6,7 @@ import Foundation
 import Pipeline
 import Models
 import Raster
+import Tiling
 
 /// `mgpr doctor [key=value ...]`: the seed's troubleshooting made executable. Reports the
 /// machine, the libraries, GDAL's drivers and the SLURM context; flags each known mistake
@@ -17,6 +18,11 @@ struct DoctorCommand {
     private var problems = Problems()
 
     init(config: RunConfig) { self.config = config }
+
+    /// Whether this build has a GPU backend. Until it has, advice about arranging GPUs
+    /// (tasks per GPU, visible devices) would contradict the one fix that helps: ask
+    /// for CPUs.
+    static let computesOnGPUs = false
 
     final class Problems {
         var count = 0
@@ -61,6 +67,9 @@ struct DoctorCommand {
         }
         checkLaunch(context, nvidiaGPUs: nvidiaGPUs)
 
+        section("This run's inputs")
+        checkInputs()
+
         section("Smoke run (\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
         try smokeRun()
 
@@ -75,7 +84,11 @@ struct DoctorCommand {
     private func checkLaunch(_ context: RankContext, nvidiaGPUs: Int) {
         let gpuList = (environment["SLURM_STEP_GPUS"] ?? environment["SLURM_JOB_GPUS"])?.split(separator: ",") ?? []
         let gpusOnNode = Int(environment["SLURM_GPUS_ON_NODE"] ?? "") ?? gpuList.count
-        if let perNode = Int((environment["SLURM_NTASKS_PER_NODE"] ?? "").prefix { $0.isNumber }), gpusOnNode > 0,
+        // This build computes on CPUs only: where GPUs were given, the one fix is to ask
+        // for CPUs instead (flagged below), so no advice may tell to arrange GPUs.
+        let gpusGiven = !gpuList.isEmpty || gpusOnNode > 0 || (environment["CUDA_VISIBLE_DEVICES"].map { !$0.isEmpty } ?? false)
+        let gpuAdvice = Self.computesOnGPUs
+        if gpuAdvice, let perNode = Int((environment["SLURM_NTASKS_PER_NODE"] ?? "").prefix { $0.isNumber }), gpusOnNode > 0,
             perNode != gpusOnNode
         {
             problems.flag(
@@ -93,9 +106,9 @@ struct DoctorCommand {
             problems.flag(
                 "SLURM_CPUS_PER_TASK is \(cpus), fewer than workers=\(config.workers) readers plus a device thread",
                 why: "readers then share cores with the model and the devices wait for data",
-                fix: "sbatch --cpus-per-task=\(config.workers + 2), or workers=\(max(cpus - 1, 0))")
+                fix: "sbatch --cpus-per-task=\(config.workers + 1), or workers=\(max(cpus - 1, 0))")
         }
-        if let visible = environment["CUDA_VISIBLE_DEVICES"] {
+        if gpuAdvice, let visible = environment["CUDA_VISIBLE_DEVICES"] {
             let shown = visible.split(separator: ",").filter { !$0.isEmpty }.count
             let given = gpuList.isEmpty ? nvidiaGPUs : gpuList.count
             if shown < given {
@@ -105,7 +118,7 @@ struct DoctorCommand {
                     fix: "unset CUDA_VISIBLE_DEVICES in the job file and let SLURM set it")
             }
         }
-        if !gpuList.isEmpty || (environment["CUDA_VISIBLE_DEVICES"].map { !$0.isEmpty } ?? false) {
+        if gpusGiven && !gpuAdvice {
             problems.flag(
                 "this rank was given GPUs, but this mgpr build runs on CPUs only",
                 why: "the GPUs would idle while the CPUs do the work",
@@ -115,6 +128,43 @@ struct DoctorCommand {
                 "accelerator=gpu but this rank sees no GPU",
                 why: "no GPU was given to this rank (no SLURM_JOB_GPUS, no CUDA_VISIBLE_DEVICES)",
                 fix: "request GPUs (sbatch --gpus=N) or use accelerator=cpu")
+        }
+    }
+
+    /// What a run with these keys would open: the raster, the weights in the model, the
+    /// output file and run directory; each failure flagged with the run's own error.
+    private func checkInputs() {
+        var tileShape = TileShape(channels: config.bands.count, height: config.tileSize, width: config.tileSize)
+        if config.useFakeData {
+            line("input", "dummy tiles (use_fake_data=true)")
+        } else {
+            do {
+                let source = try RasterTileSource(
+                    path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap)
+                tileShape = source.tileShape
+                line("raster", "\(config.imagePath): \(source.raster.width)x\(source.raster.height) px, "
+                    + "\(source.grid.count) tiles of \(config.tileSize) px")
+            } catch {
+                problems.flag("image_path=\(config.imagePath) cannot be read", why: "\(error)",
+                              fix: "give a raster GDAL opens (gdalinfo \(config.imagePath) shows why not)")
+            }
+        }
+        do {
+            _ = try ModelSetup.check(config, tileShape: tileShape, log: Log(name: "mgpr.doctor"))
+            line("model", "\(config.model), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
+        } catch {
+            problems.flag("model=\(config.model) cannot run with these settings", why: "\(error)",
+                          fix: "change the key the reason names (mgpr --help lists them)")
+        }
+        if let output = config.output, output.lowercased() != "none" {
+            if let problem = ResultsTarget.problem(writingFile: output) {
+                problems.flag("output=\(output) cannot be written", why: problem, fix: "choose a writable file path")
+            } else {
+                line("output", "\(output): writable")
+            }
+        }
+        if let runDir = config.runDir, let problem = ResultsTarget.problem(creatingIn: runDir) {
+            problems.flag("run_dir=\(runDir) cannot be written", why: problem, fix: "choose a writable folder")
         }
     }
 

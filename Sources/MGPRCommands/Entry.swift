@@ -11,7 +11,8 @@ public enum Main {
         switch arguments.first {
         case "merge":
             return dispatch(Array(arguments.dropFirst()), program: "mgpr merge",
-                summary: "merge the ranks of a finished (or interrupted) run: mgpr merge run_dir=DIR") {
+                summary: "merge the ranks of a finished (or interrupted) run: mgpr merge run_dir=DIR",
+                keys: ConfigSchema.mergeKeys, usage: "mgpr merge run_dir=DIR [output=PATH] [gather_timeout=S]") {
                 try MergeCommand(config: $0).run()
             }
         case "slurm":
@@ -24,11 +25,14 @@ public enum Main {
             return guarded(program: "mgpr slurm") { try SlurmCommand.run(Array(arguments.dropFirst())) }
         case "doctor":
             return dispatch(Array(arguments.dropFirst()), program: "mgpr doctor",
-                summary: "check this machine, its libraries and its SLURM context, then a short smoke run per device") {
+                summary: "check this machine, its libraries and its SLURM context, what a run with these keys would use "
+                    + "(raster, weights, output), then a short smoke run per device",
+                keys: ConfigSchema.runKeys, usage: "mgpr doctor [key=value ...]  (the keys of the run to check)") {
                 try DoctorCommand(config: $0).run()
             }
         default:
-            return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device") {
+            return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device",
+                keys: ConfigSchema.runKeys, sections: [Self.subcommands, Self.exitCodes]) {
                 try PredictCommand(config: $0).run()
             }
         }
@@ -36,7 +40,8 @@ public enum Main {
 
     public static func testImage(_ arguments: [String]) -> Int32 {
         dispatch(arguments, program: "mgpr-test-image",
-            summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path") {
+            summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path",
+            keys: ConfigSchema.testImageKeys, sections: [Self.exitCodes]) {
             try TestImageCommand(config: $0).run()
             return 0
         }
@@ -55,8 +60,24 @@ public enum Main {
         }
     }
 
+    static let subcommands = """
+        SUBCOMMANDS:
+          mgpr doctor [key=value ...]   check the machine, libraries, SLURM context and this run's inputs; smoke-run each device
+          mgpr slurm gpus=N ...         print a SLURM job file for these options (mgpr slurm --help)
+          mgpr merge run_dir=DIR        gather the ranks of a finished or stopped run into its results file
+        """
+
+    static let exitCodes = """
+        EXIT CODES:
+          0   done
+          1   the run failed (a file, a read, a lost rank); the error line says which
+          2   the command line or configuration is wrong; the error line names the key
+          75  stopped by SIGTERM, SIGUSR1 or Ctrl-C with its work kept: run again with resume=true
+        """
+
     static func dispatch(
-        _ arguments: [String], program: String, summary: String, run: (RunConfig) throws -> Int32
+        _ arguments: [String], program: String, summary: String, keys: [ConfigKey] = ConfigSchema.keys,
+        usage: String? = nil, sections: [String] = [], run: (RunConfig) throws -> Int32
     ) -> Int32 {
         let invocation: Invocation
         do {
@@ -67,7 +88,7 @@ public enum Main {
         }
         switch invocation.action {
         case .help:
-            Terminal.standardOutput(helpText(program: program, summary: summary))
+            Terminal.standardOutput(helpText(program: program, summary: summary, keys: keys, usage: usage, sections: sections))
         case .version:
             Terminal.standardOutput("\(program) \(version)\n")
         case .printConfig:

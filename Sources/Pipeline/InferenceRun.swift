@@ -40,6 +40,7 @@ public final class InferenceRun: Sendable {
     public func run() throws -> RunSummary {
         let start = now()
         loader.start()
+        progress?.begin()
         let workers = (0..<devices).map { device in
             JoinableThread(name: "mgpr-device-\(device)") { [self] in drive(device: device, start: start) }
         }

@@ -6,17 +6,27 @@ import Synchronization
 ///
 /// On a terminal it redraws one line (at most ten times a second); otherwise (SLURM
 /// logs, pipes) it prints a plain line every `logInterval` batches and at the end,
-/// so a log file stays readable.
+/// so a log file stays readable, and also every `logSeconds` in which no line was
+/// printed, so slow batches still show that the run is alive and when it will end.
 public final class ProgressBar: Sendable {
     private struct State {
         var done = 0
         var lastDraw = 0.0
+        var timer = TimerState.inactive
     }
+
+    /// libdispatch traps when an inactive source is released: it is activated before it
+    /// goes, whether or not it ever ticked.
+    private enum TimerState { case inactive, ticking, cancelled }
 
     private let total: Int
     private let label: String
     private let interactive: Bool
     private let logInterval: Int
+    private let logSeconds: Double
+    /// Fires the timed lines. DispatchSource's calls are thread-safe; it is resumed once
+    /// and cancelled once, as `State.timer` records.
+    private nonisolated(unsafe) let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
     private let unicode: Bool
     private let start = now()
     private let state = Mutex(State())
@@ -24,8 +34,9 @@ public final class ProgressBar: Sendable {
 
     public init(
         total: Int, label: String = "Predicting DataLoader 0", interactive: Bool, logInterval: Int,
-        unicode: Bool? = nil, write: @escaping @Sendable (String) -> Void
+        logSeconds: Double = 60, unicode: Bool? = nil, write: @escaping @Sendable (String) -> Void
     ) {
+        self.logSeconds = logSeconds
         self.total = total
         self.label = label
         self.interactive = interactive
@@ -34,6 +45,41 @@ public final class ProgressBar: Sendable {
         // Block characters as tqdm draws them where the terminal speaks UTF-8, '#' elsewhere.
         self.unicode = unicode ?? (locale.uppercased().contains("UTF-8") || locale.uppercased().contains("UTF8"))
         self.write = write
+    }
+
+    /// Shows the bar at 0% and, without a terminal, starts the timed lines.
+    public func begin() {
+        let line: String = state.withLock { s in
+            s.lastDraw = now()
+            return (interactive ? "\r" : "") + render(done: 0, elapsed: 0) + (interactive ? "" : "\n")
+        }
+        write(line)
+        guard !interactive, logSeconds > 0, state.withLock({ $0.timer == .inactive }) else { return }
+        let period = min(logSeconds, 1)
+        timer.schedule(deadline: .now() + period, repeating: period)
+        timer.setEventHandler { [weak self] in self?.tick() }
+        state.withLock { $0.timer = .ticking }
+        timer.resume()
+    }
+
+    private func stopTimer() {
+        let previous = state.withLock { s in
+            defer { s.timer = .cancelled }
+            return s.timer
+        }
+        if previous == .inactive { timer.resume() }
+        if previous != .cancelled { timer.cancel() }
+    }
+
+    /// A plain line when `logSeconds` passed without one.
+    private func tick() {
+        let line: String? = state.withLock { s in
+            let t = now()
+            guard s.done < total, t - s.lastDraw >= logSeconds else { return nil }
+            s.lastDraw = t
+            return render(done: s.done, elapsed: t - start) + "\n"
+        }
+        if let line { write(line) }
     }
 
     /// Counts one more batch done.
@@ -48,19 +94,23 @@ public final class ProgressBar: Sendable {
                 return "\r" + render(done: s.done, elapsed: t - start) + (last ? "\n" : "")
             }
             guard last || s.done % logInterval == 0 else { return nil }
+            s.lastDraw = t
             return render(done: s.done, elapsed: t - start) + "\n"
         }
         if let line { write(line) }
     }
 
-    /// Ends an interrupted bar on its own line.
+    /// Stops the timed lines and ends an interrupted bar on its own line.
     public func finish() {
+        stopTimer()
         let line: String? = state.withLock { s in
             guard s.done < total else { return nil }
             return (interactive ? "\r" : "") + render(done: s.done, elapsed: now() - start) + "\n"
         }
         if let line { write(line) }
     }
+
+    deinit { stopTimer() }
 
     func render(done: Int, elapsed: Double) -> String {
         let fraction = total > 0 ? Double(done) / Double(total) : 1

@@ -24,8 +24,9 @@ struct CommandLineTests {
         #expect(result.stdout.contains("CPU Usage Summary:\nCPU 0:\n  Average Memory Usage per Batch: "))
         #expect(result.stderr.contains("Predicting DataLoader 0: 100%|"))
         #expect(result.stderr.contains(" 5/5 ["))
-        // Not a terminal: plain lines at 2 and 4 batches, and at the end.
-        #expect(result.stderr.components(separatedBy: "Predicting DataLoader 0:").count - 1 == 3)
+        // Not a terminal: plain lines at 0% (the start), at 2 and 4 batches, and at the end.
+        #expect(result.stderr.components(separatedBy: "Predicting DataLoader 0:").count - 1 == 4)
+        #expect(result.stderr.contains("Predicting DataLoader 0:   0%|          | 0/5 ["))
         #expect(result.stderr.range(of: #"\]\[mgpr\]\[INFO\] - Prediction completed in \d+\.\d\d seconds"#, options: .regularExpression) != nil)
 
         let summary = try json(runDir.appendingPathComponent("summary.json"))
@@ -56,7 +57,7 @@ struct CommandLineTests {
         let result = try TestSupport.run(
             mgpr, ["model=none", "image_path=ortho.tif", "tile_size=256", "batch_size=3", "workers=2", "overlap=10"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("ortho.tif: 1000x1000 px, 3 bands (Byte, Byte, Byte), GTiff, CRS EPSG:32633; 5x5 tiles"))
+        #expect(result.stderr.contains("ortho.tif: 1000x1000 px, 3 bands, reading bands 1,2,3 (Byte), GTiff, CRS EPSG:32633; 5x5 tiles"))
         let outputs = directory.appendingPathComponent("outputs")
         let days = try FileManager.default.contentsOfDirectory(atPath: outputs.path)
         #expect(days.count == 1 && days[0].range(of: #"^\d{4}-\d\d-\d\d$"#, options: .regularExpression) != nil)
@@ -79,12 +80,43 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("outputs").path))
     }
 
-    @Test("--help lists the keys")
+    @Test("--help lists the keys, the subcommands and the exit codes; each subcommand shows its own keys")
     func help() throws {
         let result = try TestSupport.run(mgpr, ["--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("dummy_dataset_delay=FLOAT  [0.01]"))
         #expect(result.stdout.contains("image_path=TEXT (alias: input_path)"))
+        for line in ["mgpr doctor [key=value ...]", "mgpr slurm gpus=N", "mgpr merge run_dir=DIR", "EXIT CODES:",
+                     "75  stopped by SIGTERM"] {
+            #expect(result.stdout.contains(line), "\(line)")
+        }
+        #expect(!result.stdout.contains("test_image_crs="), "mgpr-test-image's keys are its own")
+        let testImage = try TestSupport.run(self.testImage, ["--help"])
+        #expect(testImage.stdout.contains("test_image_crs=") && testImage.stdout.contains("image_size="))
+        #expect(!testImage.stdout.contains("batch_size=") && !testImage.stdout.contains("model="))
+        let merge = try TestSupport.run(mgpr, ["merge", "--help"])
+        #expect(merge.stdout.contains("run_dir=") && merge.stdout.contains("output=") && !merge.stdout.contains("batch_size="))
+        let doctor = try TestSupport.run(mgpr, ["doctor", "--help"])
+        #expect(doctor.stdout.contains("weights=") && doctor.stdout.contains("(raster, weights, output)"))
+    }
+
+    @Test("--cfg job shows the values a run uses, such as bn_eps derived from torchvision's COCO file name")
+    func cfgShowsDerivedValues() throws {
+        let result = try TestSupport.run(mgpr, ["--cfg", "job", "weights=/w/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"])
+        #expect(result.stdout.contains("bn_eps: 0.0\n"), "\(result.stdout)")
+        let explicit = try TestSupport.run(mgpr, ["--cfg", "job", "weights=/w/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth", "bn_eps=1e-5"])
+        #expect(explicit.stdout.contains("bn_eps: 1.0e-05\n") || explicit.stdout.contains("bn_eps: 1e-05\n"), "\(explicit.stdout)")
+    }
+
+    @Test("a malformed YAML file is one error line naming the file, line and column")
+    func malformedYAML() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let file = directory.appendingPathComponent("bad.yaml")
+        try "batch_size: 4\n  tile_size: [1, \nfoo: \"bar\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(mgpr, ["--config", file.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("mgpr: error: config file \(file.path): not valid YAML at 2:12"), "\(result.stderr)")
     }
 
     @Test(
@@ -117,6 +149,7 @@ struct CommandLineTests {
             (["image_path=\(try TestSupport.neonCrop)", "bands=[1,5]"],
              "bands: band 5 does not exist in \(try TestSupport.neonCrop), which has 3 bands (valid: 1...3)"),
             (["accelerator=gpu"], "accelerator=gpu: this build of mgpr runs on the CPU only"),
+            (["accelerator=cuda"], "accelerator=cuda: this build of mgpr runs on the CPU only"),
         ]
         for (arguments, message) in cases {
             let result = try TestSupport.run(mgpr, arguments + ["run_dir=\(directory.path)/run"])

@@ -27,13 +27,12 @@ struct ResNet50CommandTests {
         #expect(rows.first == "tile,col_off,row_off,width,height,class,score,minx,miny,maxx,maxy")
         try #require(rows.count == 2)
         let fields = rows[1].split(separator: ",").map(String.init)
-        let logits = try Data(contentsOf: Self.fixtures.appendingPathComponent("cases/geotiff_tile_400.logits.f32"))
-            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let logits = try Reference.array(Self.fixtures, case: "geotiff_tile_400", "logits")
         let top = logits.max()!
-        let probability = 1 / logits.reduce(Float(0)) { $0 + expf($1 - top) }
+        let probability = 1 / logits.reduce(0) { $0 + exp($1 - top) }
         #expect(fields[0...4] == ["0", "0", "0", "400", "400"])
         #expect(Int(fields[5]) == logits.firstIndex(of: top))
-        #expect(abs(Float(fields[6])! - probability) < 1e-4, "score \(fields[6]) vs torchvision \(probability)")
+        #expect(abs(Double(fields[6])! - probability) < 1e-4, "score \(fields[6]) vs torchvision \(probability)")
         #expect(fields[7...10] == ["404211.9", "3285102.9", "404251.9", "3285142.9"])
     }
 
@@ -49,6 +48,29 @@ struct ResNet50CommandTests {
             .map { Int($0.split(separator: ",")[0])! }
         #expect(tiles.sorted() == Array(0..<16))
         #expect(result.stdout.contains("Average Busy Time per Batch"))
+    }
+
+    @Test("DNNL_MAX_CPU_ISA=AVX2 makes bf16-mixed run in float32, says so, and gives the float32 rows")
+    func avx2Cap() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DNNL_MAX_CPU_ISA"] = "AVX2"
+        func run(_ precision: String) throws -> (TestSupport.ProcessResult, String) {
+            let output = directory.appendingPathComponent("classes-\(precision).csv").path
+            let result = try TestSupport.run(
+                mgpr, ["model=resnet50", "weights=\(try weights())", "image_path=\(try TestSupport.neonCrop)",
+                       "tile_size=200", "precision=\(precision)", "output=\(output)", "run_dir=\(directory.path)/\(precision)"],
+                environment: environment)
+            return (result, try String(contentsOfFile: output, encoding: .utf8))
+        }
+        let (low, lowRows) = try run("bf16-mixed")
+        let (full, fullRows) = try run("32")
+        #expect(low.status == 0 && full.status == 0, "\(low.stderr)\n\(full.stderr)")
+        #expect(low.stderr.contains(
+            "precision=bf16-mixed: this CPU has no native bf16 (avx2, capped by DNNL_MAX_CPU_ISA=AVX2): running in float32"),
+            "\(low.stderr)")
+        #expect(lowRows.split(separator: "\n").count == 5)
+        #expect(lowRows == fullRows)
     }
 
     @Test("without weights it warns that results are for timing only")

@@ -46,16 +46,37 @@ struct SlurmAndDoctorTests {
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "2"], "this job has 2 tasks but mgpr was not started by srun"),
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS_PER_NODE": "1",
               "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"],
-             "ntasks-per-node is 1 but this node has 2 GPUs"),
+             "this rank was given GPUs, but this mgpr build runs on CPUs only"),
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_CPUS_PER_TASK": "2"],
              "SLURM_CPUS_PER_TASK is 2, fewer than workers=8"),
-            (["SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0"], "CUDA_VISIBLE_DEVICES=0 shows 1 of the 2 GPUs SLURM gave this job"),
+            (["SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0"], "this rank was given GPUs, but this mgpr build runs on CPUs only"),
         ]
         for (env, problem) in cases {
             let result = try TestSupport.run(mgpr, ["doctor", "workers=8"], environment: environment(env))
             #expect(result.status == 1, "\(env)")
             #expect(result.stdout.contains("PROBLEM: \(problem)"), "\(env): \(result.stdout)")
             #expect(result.stdout.contains("    fix: "))
+            // No fix contradicts another: a CPU-only build never advises arranging GPUs.
+            let fixes = result.stdout.split(separator: "\n").filter { $0.contains("fix: ") }
+            #expect(!fixes.contains { $0.contains("--gpus=") || $0.contains("CUDA_VISIBLE_DEVICES") }, "\(fixes)")
+        }
+    }
+
+    @Test("doctor checks what the run would use: the raster, the weights in the model, the output")
+    func runInputs() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let good = try TestSupport.run(
+            mgpr, ["doctor", "workers=1", "image_path=\(try TestSupport.neonCrop)", "tile_size=200", "model=resnet50",
+                   "output=\(directory.path)/classes.csv"], environment: environment([:]))
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("400x400 px, 4 tiles of 200 px") && good.stdout.contains("classes.csv: writable"), "\(good.stdout)")
+        let bad = try TestSupport.run(
+            mgpr, ["doctor", "workers=1", "image_path=\(directory.path)/none.tif", "model=resnet50", "weights=\(directory.path)/w.pth",
+                   "output=\(directory.path)"], environment: environment([:]))
+        #expect(bad.status == 1)
+        for problem in ["PROBLEM: image_path=\(directory.path)/none.tif cannot be read",
+                        "PROBLEM: model=resnet50 cannot run with these settings", "PROBLEM: output=\(directory.path) cannot be written"] {
+            #expect(bad.stdout.contains(problem), "\(problem): \(bad.stdout)")
         }
     }
 }

@@ -91,6 +91,23 @@ struct ProgressBarTests {
         #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
         #expect(lines.all.last!.contains("25/25"))
     }
+
+    @Test("it starts at 0%, and slow batches still get a line every log_interval_s seconds")
+    func timedLines() {
+        let lines = LockedLines()
+        let bar = ProgressBar(total: 4, interactive: false, logInterval: 10, logSeconds: 0.3, unicode: false, write: lines.append)
+        bar.begin()
+        #expect(lines.all == ["Predicting DataLoader 0:   0%|          | 0/4 [00:00<00:00, 0.00it/s]\n"])
+        bar.advance()
+        Thread.sleep(forTimeInterval: 1.5)  // a slow batch: no batch-count line is due
+        let timed = lines.all.dropFirst()
+        #expect(timed.count >= 2 && timed.allSatisfy { $0.contains(" 1/4 [") && $0.contains("<") }, "\(lines.all)")
+        bar.advance()
+        bar.finish()
+        let count = lines.all.count
+        Thread.sleep(forTimeInterval: 0.7)
+        #expect(lines.all.count == count, "no line after finish")
+    }
 }
 
 final class LockedLines: @unchecked Sendable {
