@@ -26,13 +26,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build/release")
 THREADS = int(os.environ.get("THREADS", os.cpu_count()))
 SIZE, TILE = int(os.environ.get("SIZE", 4096)), 1024
+BATCHES = [int(v) for v in os.environ.get("BATCHES", "1 4").split()]
 
 
 def mgpr(weights, image, batch, precision, run_dir):
     subprocess.run(
         [f"{BIN}/mgpr", "model=fasterrcnn", f"weights={weights}", f"image_path={image}", f"tile_size={TILE}",
          f"batch_size={batch}", f"precision={precision}", "workers=1", f"cpu_threads={THREADS}", "accelerator=cpu",
-         f"run_dir={run_dir}"],
+         "output=none", f"run_dir={run_dir}"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "summary.json")) as f:
         s = json.load(f)
@@ -69,7 +70,7 @@ def main():
         print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {THREADS} threads; "
               f"{len(tiles)} tiles of {TILE} px; tiles/s")
         print(f"{'batch':>5} {'prec':>5} | {'mgpr':>8} | {'pytorch':>8} | {'mgpr/pytorch':>12}")
-        for batch in (1, 4):
+        for batch in BATCHES:
             f32 = None
             for precision in ("f32", "bf16"):
                 ours = mgpr(weights, image, batch, "32" if precision == "f32" else "bf16-mixed",

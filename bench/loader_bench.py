@@ -45,7 +45,7 @@ def mgpr(path, workers, run_dir):
         s = json.load(f)
     # Steady state: batches read once the buffer pool is warm (the first workers*2+1
     # buffers are new memory whose page faults cost ~0.1 s per 200 MB here).
-    with open(os.path.join(run_dir, "metrics.csv")) as f:
+    with open(os.path.join(run_dir, "rank-0", "metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     warm = [r for r in rows if int(r["batch"]) >= workers * 2 + 1]
     steady = sum(int(r["tiles"]) for r in warm) / (sum(float(r["read_s"]) for r in warm) / workers) if warm else 0

@@ -10,7 +10,8 @@ For 224 and 1024 px tiles, batch 1 and 8, f32 and bf16, in one run, turn by turn
 Also GFLOP/s (2 x multiply-adds of every convolution and linear layer, counted from the
 model) against this machine's peak (cores x GHz x 64 f32 FLOP/cycle with two AVX-512
 FMA units; x 1024 bf16 FLOP/cycle where AMX is present), both estimates.
-Run: bench/resnet50.sh (WEIGHTS=path to use your own; default: a seeded state_dict).
+Run: bench/resnet50.sh (WEIGHTS=path to use your own; default: a seeded state_dict;
+SIZES="224", BATCHES="1", SECONDS_PER_POINT=1 for fewer, shorter points).
 """
 import json
 import os
@@ -26,6 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MGPR = os.path.join(ROOT, ".build/release/mgpr")
 THREADS = int(os.environ.get("THREADS", os.cpu_count()))
 SECONDS = float(os.environ.get("SECONDS_PER_POINT", 4))
+SIZES = [int(v) for v in os.environ.get("SIZES", "224 1024").split()]
+BATCHES = [int(v) for v in os.environ.get("BATCHES", "1 8").split()]
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -52,7 +55,7 @@ def mgpr(weights, size, batch, precision, tiles, run_dir):
     subprocess.run(
         [MGPR, "model=resnet50", f"weights={weights}", "use_fake_data=true", "dummy_dataset_delay=0",
          f"dummy_dataset_count={tiles}", f"tile_size={size}", f"batch_size={batch}", f"precision={precision}",
-         "workers=1", f"cpu_threads={THREADS}", "accelerator=cpu", f"run_dir={run_dir}"],
+         "workers=1", f"cpu_threads={THREADS}", "accelerator=cpu", "output=none", f"run_dir={run_dir}"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "summary.json")) as f:
         s = json.load(f)
@@ -92,9 +95,9 @@ def main():
         print(f"torch {torch.__version__}, {THREADS} threads, {ghz:.2f} GHz, peak estimate {peak['f32']:.0f} GFLOP/s f32, "
               f"{peak['bf16']:.0f} bf16{' (AMX)' if amx else ''}; tiles/s (GFLOP/s, % of peak)")
         print(f"{'size':>5} {'batch':>5} {'prec':>5} | {'mgpr':>22} | {'pytorch':>22} | {'mgpr/pytorch':>12}")
-        for size in (224, 1024):
+        for size in SIZES:
             work = flops(model, size) / 1e9
-            for batch in (1, 8):
+            for batch in BATCHES:
                 for precision in ("f32", "bf16"):
                     tiles = max(batch, int(SECONDS * (200 if size == 224 else 8) / (1 if precision == "f32" else 0.5)) // batch * batch)
                     ours = mgpr(weights, size, batch, "32" if precision == "f32" else "bf16-mixed", tiles,

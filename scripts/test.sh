@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, fetches the real imagery and makes the
-# torchvision references, runs every Swift test, then the SLURM tests on a real local
-# cluster (scripts/slurm-tests.sh; they need root to install and start SLURM).
+# torchvision references, runs every Swift test as on an AVX2-only CPU and again
+# natively where the CPU has more, then every benchmark once at a tiny size
+# (scripts/bench-smoke.sh) and the SLURM tests on a real local cluster
+# (scripts/slurm-tests.sh); the last two need root to install and start SLURM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 scripts/fixtures.sh
 swift build --build-tests
-swift test --skip-build "$@"
+
+# Machines of one kind differ in CPU (AVX2 only; AVX-512; AMX and AVX512-BF16). oneDNN,
+# and mgpr's own choice of bf16, honour DNNL_MAX_CPU_ISA, so this machine first runs
+# the whole suite as the plainest of them would.
+echo "tests: the whole suite as on an AVX2-only CPU (DNNL_MAX_CPU_ISA=AVX2)" >&2
+DNNL_MAX_CPU_ISA=AVX2 swift test --skip-build "$@"
+if grep -qw avx512f /proc/cpuinfo; then
+    echo "tests: again with this CPU's own instruction set ($(grep -m1 -o -w -E 'amx_bf16|avx512_bf16|avx512f' /proc/cpuinfo))" >&2
+    swift test --skip-build "$@"
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
+    scripts/bench-smoke.sh
     scripts/slurm-tests.sh
 else
-    echo "SLURM tests skipped: they install and start a local SLURM cluster, which needs root" >&2
+    echo "SLURM tests and benchmark smoke runs skipped: they install and start a local SLURM cluster, which needs root" >&2
 fi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ once at a tiny size, so a benchmark whose script has
+# rotted fails here rather than when someone wants its figures. This checks the
+# scripts, not the speed: the figures it prints mean nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run() {  # NAME COMMAND...
+    echo "bench smoke: $1" >&2
+    local log
+    log="$(mktemp)"
+    if ! "${@:2}" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "bench smoke: $1 FAILED" >&2
+        exit 1
+    fi
+    tail -n 3 "$log" >&2
+}
+run loader env SIZES=2048 REPEATS=1 bench/loader.sh
+run resnet50 env SIZES=224 BATCHES=1 SECONDS_PER_POINT=0.2 bench/resnet50.sh
+run fasterrcnn env SIZE=1024 BATCHES=1 bench/fasterrcnn.sh
+if [ "$(id -u)" -eq 0 ]; then
+    run scaling env COUNT=64 DELAY=0.001 REPEATS=1 WORKERS=1 bench/scaling.sh
+else
+    echo "bench smoke: scaling skipped: it starts a local SLURM cluster, which needs root" >&2
+fi
+echo "bench smoke: every benchmark ran" >&2
