@@ -150,7 +150,9 @@ struct DoctorCommand {
             }
         }
         do {
-            _ = try ModelSetup.check(config, tileShape: tileShape, log: Log(name: "mgpr.doctor"))
+            var modelOnly = config
+            modelOnly.output = nil  // checked on its own below
+            _ = try ModelSetup.check(modelOnly, tileShape: tileShape, log: Log(name: "mgpr.doctor"))
             line("model", "\(config.model), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
         } catch {
             problems.flag("model=\(config.model) cannot run with these settings", why: "\(error)",

@@ -23,7 +23,7 @@ struct ModelSetup {
         case "fasterrcnn":
             return try fasterrcnn(config, tileShape: tileShape, log: log)
         default:
-            if let output = config.output { try ResultsTarget.check(extensionOf: output, model: config.model) }
+            if let output = config.output { try ResultsTarget.check(output, model: config.model) }
             return { _ in
                 ModelSetup(
                     makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
@@ -68,9 +68,7 @@ struct ModelSetup {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)", reason: "fasterrcnn takes 3 bands (RGB); this gives \(tileShape.channels)")
         }
-        if let output = config.output, output.lowercased() != "none" {
-            try ResultsTarget.check(extensionOf: output, model: config.model)
-        }
+        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         let (backend, precision) = try backend(config, log: log)
         var weights: WeightStore
         var settings = DetectorSettings()
@@ -135,9 +133,7 @@ struct ModelSetup {
             expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
             ignored: ResNet50.isIgnored)
 
-        if let output = config.output, output.lowercased() != "none" {
-            try ResultsTarget.check(extensionOf: output, model: config.model)
-        }
+        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         let batchSize = config.batchSize
         let model: InferenceRun.ModelFactory = { _ in
             let model = ClassifierTileModel(

@@ -35,9 +35,6 @@ public struct PredictCommand: Sendable {
         let source = try makeSource()
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, log: log)
 
-        if let output = config.output, output.lowercased() != "none", let problem = ResultsTarget.problem(writingFile: output) {
-            throw ConfigError.invalidValue(key: "output", value: output, reason: problem)
-        }
         let runDirectory = try RunDirectory(configured: try runDirectoryPath())
         let output = ResultsTarget.resolve(config, runDirectory: runDirectory.path)
         let layout = RunLayout(root: runDirectory.path)

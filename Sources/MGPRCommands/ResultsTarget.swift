@@ -22,9 +22,14 @@ enum ResultsTarget {
         return defaultName(model: config.model).map { (runDirectory as NSString).appendingPathComponent($0) }
     }
 
-    /// The extensions a model writes, for the error that names them.
-    static func check(extensionOf output: String, model: String) throws(ConfigError) {
+    /// Checks an `output` given for `model`: a file that can be written, of a format the
+    /// model writes ("none" passes: nothing is written).
+    static func check(_ output: String, model: String) throws(ConfigError) {
         let lower = output.lowercased()
+        if lower == "none" { return }
+        if let problem = problem(writingFile: output) {
+            throw .invalidValue(key: "output", value: output, reason: problem)
+        }
         switch model {
         case "fasterrcnn":
             guard BoxLayerWriter.Format(path: output) != nil || lower.hasSuffix(".csv") else {
@@ -35,9 +40,7 @@ enum ResultsTarget {
                 throw .invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
             }
         default:
-            guard lower == "none" else {
-                throw .invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
-            }
+            throw .invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
         }
     }
 

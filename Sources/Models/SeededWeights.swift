@@ -33,14 +33,17 @@ public enum SeededWeights {
     }
 
     /// torchvision's detection heads start small (normal, zero bias): the RPN head with
-    /// std 0.01, the box predictor's classifier 0.01 and its box regressor 0.001. With
-    /// the backbone's Kaiming scale there instead, box deltas are large and boxes become
-    /// slivers or whole-tile frames that no comparison can hold.
+    /// std 0.01, the box predictor's classifier 0.01 and its box regressor 0.001. The box
+    /// regressors here are a hundred times smaller still: seeded BatchNorm (zero mean,
+    /// unit variance) lets pyramid features grow to ~50 where trained ones stay near 1,
+    /// and box deltas grow with them, to where exp(dh) makes every box a sliver that no
+    /// comparison can hold. So seeded boxes stay near their anchors, of sensible size.
     static func detectionHeadStd(_ name: String) -> Float? {
         guard name.hasSuffix(".weight") else { return nil }
+        if name.hasPrefix("rpn.head.bbox_pred.") { return 1e-4 }
         if name.hasPrefix("rpn.head.") { return 0.01 }
         if name.hasPrefix("roi_heads.box_predictor.cls_score.") { return 0.01 }
-        if name.hasPrefix("roi_heads.box_predictor.bbox_pred.") { return 0.001 }
+        if name.hasPrefix("roi_heads.box_predictor.bbox_pred.") { return 1e-5 }
         return nil
     }
 }
