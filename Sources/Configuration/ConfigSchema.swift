@@ -20,6 +20,8 @@ public enum ConfigSchema {
         ConfigKey("batch_size", .integer(min: 1), .int(16), "tiles per batch (the last batch may be shorter)"),
         ConfigKey("workers", .integer(min: 0), .int(8), "reader threads, each with its own file handle (0: read on the device thread)"),
         ConfigKey("prefetch", .integer(min: 1), .int(2), "batches each reader may hold ready ahead of the devices (bounds memory)"),
+        ConfigKey("loader_memory_mb", .integer(min: 1), .int(1024),
+            "most megabytes of tile batches the readers hold ahead of the devices (at least one batch per device and one more)"),
         // Devices and model
         ConfigKey("accelerator", .choice(["auto", "cpu", "gpu", "cuda"]), .string("auto"), "device kind: auto picks a GPU when one is usable, else the CPU"),
         ConfigKey("gpus", aliases: ["devices"], .integer(min: 1), .int(1), "devices to run on in this process (a number, not device ids)"),
@@ -39,6 +41,8 @@ public enum ConfigSchema {
         ConfigKey("max_size", .integer(min: 1), .int(1333), "fasterrcnn: ... unless their long side would pass this (max_size)"),
         ConfigKey("bn_eps", .number(min: 0), .double(1e-5),
             "fasterrcnn: frozen BatchNorm eps; torchvision's COCO weights (file name with 258fb6c6) use 0, and mgpr uses 0 for them"),
+        ConfigKey("images_per_pass", .integer(min: 1), .int(4),
+            "fasterrcnn: tiles of a batch the network runs on at once; memory grows with it, speed hardly does"),
         ConfigKey("merge_iou", .number(min: 0), .double(0.5),
             "fasterrcnn with overlap > 0: same-class boxes from neighbouring tiles overlapping more than this are one object"),
         ConfigKey("cpu_threads", .integer(min: 0), .int(0), "CPU threads for the model, shared by the CPU devices (0: all cores)"),

@@ -14,6 +14,8 @@ public struct RunConfig: Sendable, Equatable {
     public var batchSize: Int
     public var workers: Int
     public var prefetch: Int
+    /// Bytes of batches the loader may hold at most.
+    public var loaderMemoryBytes: Int
     public var accelerator: Accelerator
     public var devices: Int
     public var precision: String
@@ -29,6 +31,7 @@ public struct RunConfig: Sendable, Equatable {
     public var maxSize: Int
     public var bnEps: Double
     public var mergeIoU: Double
+    public var imagesPerPass: Int
     public var seed: UInt64
     public var runDir: String?
     public var resume: Bool
@@ -74,6 +77,7 @@ public struct RunConfig: Sendable, Equatable {
         batchSize = int("batch_size")
         workers = int("workers")
         prefetch = int("prefetch")
+        loaderMemoryBytes = int("loader_memory_mb") << 20
         accelerator = string("accelerator") == "cuda" ? .gpu : Accelerator(rawValue: string("accelerator") ?? "") ?? .auto
         devices = int("gpus")
         precision = string("precision") ?? "16-mixed"
@@ -88,6 +92,7 @@ public struct RunConfig: Sendable, Equatable {
         maxSize = int("max_size")
         bnEps = double("bn_eps")
         mergeIoU = double("merge_iou")
+        imagesPerPass = int("images_per_pass")
         seed = UInt64(int("seed"))
         runDir = string("run_dir")
         resume = bool("resume")

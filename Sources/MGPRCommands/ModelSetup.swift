@@ -93,6 +93,7 @@ struct ModelSetup {
         settings.scoreThreshold = Float(config.scoreThreshold)
         settings.nmsThreshold = Float(config.nmsThreshold)
         settings.detectionsPerImage = config.detectionsPerTile
+        settings.imagesPerPass = config.imagesPerPass
         let batchSize = config.batchSize
         let model: InferenceRun.ModelFactory = { [settings, weights] _ in
             let model = DetectorTileModel(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)

@@ -60,7 +60,7 @@ public struct PredictCommand: Sendable {
         let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
             source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
-            consumers: config.devices)
+            consumers: config.devices, memoryBudget: config.loaderMemoryBytes)
         log.info(
             "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
                 + "in \(loader.batchCount) batches of \(config.batchSize) on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") "

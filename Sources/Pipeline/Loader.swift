@@ -9,8 +9,11 @@ import Tiling
 ///   whatever the number of readers or devices.
 /// - Batches come from a pool of at most `workers * prefetch + consumers` buffers that
 ///   are recycled: a reader with no free buffer waits. Memory is bounded by the pool,
-///   not by the raster. Buffers are made only when no free one is waiting, so a data
-///   path that keeps up with its devices holds just a few.
+///   not by the raster, and the pool by `memoryBudget` bytes (never fewer than one
+///   batch per consumer and one being read): eight readers of batches of sixteen
+///   1024 px tiles would otherwise hold 3.4 GB ahead of a detector that needs seconds
+///   per batch. Buffers are made only when no free one is waiting, so a data path that
+///   keeps up with its devices holds just a few.
 /// - Batches may arrive out of order; each carries its number and its tiles.
 /// - `workers == 0` reads on the consumer's thread when it asks, as PyTorch does.
 public final class Loader: Sendable {
@@ -37,7 +40,7 @@ public final class Loader: Sendable {
     ///   - consumers: threads that will hold a batch at once (device workers).
     public init(
         source: any TileSource, plan: [Int]? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
-        consumers: Int = 1
+        consumers: Int = 1, memoryBudget: Int = .max
     ) throws {
         precondition(batchSize > 0 && workers >= 0 && prefetch > 0 && consumers > 0)
         self.source = source
@@ -45,7 +48,9 @@ public final class Loader: Sendable {
         self.batchSize = batchSize
         self.workers = workers
         let batches = (self.plan.count + batchSize - 1) / batchSize
-        poolSize = max(1, min(max(1, workers * prefetch) + consumers, batches))
+        let batchBytes = batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride
+        let affordable = max(consumers + 1, memoryBudget / max(1, batchBytes))
+        poolSize = max(1, min(max(1, workers * prefetch) + consumers, batches, affordable))
         inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
     }
 

@@ -9,13 +9,23 @@ import Weights
 /// The convolutional part of Faster R-CNN (ResNet50 body, FPN, RPN head) against
 /// torchvision's fasterrcnn_resnet50_fpn on the same weights and the same transformed
 /// NEON tile (reference/make_fasterrcnn.py), recorded in float64. Tolerance: every f32
-/// output within 1e-4 of its largest |value|.
+/// output's largest difference within 1e-4 of its largest |value|, or within twice
+/// PyTorch's own float32 difference where that is larger (the RPN head's small outputs
+/// sum large features: float32 itself, PyTorch's, misses them by up to 8e-5 there, and
+/// oneDNN's AVX2 kernels, which sum in another order, by 1.1e-4).
 @Suite("Faster R-CNN backbone matches torchvision", .serialized)
 struct FasterRCNNBackboneTests {
     static var fixtures: URL { TestSupport.packageRoot.appendingPathComponent(".fixtures/fasterrcnn") }
 
     static func array(_ name: String) throws -> [Double] {
         try Reference.array(fixtures, case: "neon_tile", name)
+    }
+
+    /// PyTorch's own float32 against the float64 reference, per output, as recorded.
+    static func torchFloat32Error() throws -> [String: Double] {
+        let manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: fixtures.appendingPathComponent("manifest.json"))) as! [String: Any]
+        return (manifest["cases"] as! [[String: Any]])[0]["torch_f32_relative_error"] as! [String: Double]
     }
 
     func run(weightsFile: String, precision: Precision = .f32) throws -> (outputs: [[Float]], names: [String]) {
@@ -43,7 +53,8 @@ struct FasterRCNNBackboneTests {
             try #require(output.count == reference.count, "\(name): \(output.count) values, torchvision \(reference.count)")
             let scale = reference.map(abs).max()!
             let worst = zip(output, reference).map { abs(Double($0) - $1) }.max()!
-            #expect(worst / scale <= 1e-4, "\(name): worst difference \(worst) against max |value| \(scale)")
+            let bar = max(1e-4, 2 * (try Self.torchFloat32Error()[name]!))
+            #expect(worst / scale <= bar, "\(name): worst difference \(worst) against max |value| \(scale); bar \(bar)")
         }
     }
 }

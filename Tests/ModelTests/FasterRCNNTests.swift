@@ -111,6 +111,7 @@ struct FasterRCNNBatchTests {
     func batchSizesInAnyOrder() throws {
         var settings = DetectorSettings()
         (settings.minSize, settings.maxSize) = (128, 128)
+        settings.imagesPerPass = 2
         // Seeded heads start near uniform class scores (~1/91): a low threshold keeps
         // their detections, so there is something to compare.
         settings.scoreThreshold = 0.001
@@ -137,5 +138,18 @@ struct FasterRCNNBatchTests {
         #expect(pair == pairAgain)
         let (matched, extra) = FasterRCNNTests.match(second[0], pair[1], scoreTolerance: 1e-4)
         #expect(matched == pair[1].count && extra == 0, "\(matched) of \(pair[1].count) matched, \(extra) extra")
+
+        // One image per pass (less memory) finds what two per pass find.
+        settings.imagesPerPass = 1
+        let onePerPass = try noise.withUnsafeBufferPointer {
+            try FasterRCNN(
+                backend: CPUBackend(threads: 2), weights: FasterRCNN.seededWeights(seed: 3), precision: .f32, classes: 91,
+                settings: settings
+            ).detect($0.baseAddress!, count: 2, channels: 3, height: 96, width: 96)
+        }
+        for (mine, theirs) in zip(onePerPass, pair) {
+            let (matched, extra) = FasterRCNNTests.match(mine, theirs, scoreTolerance: 1e-4)
+            #expect(matched == theirs.count && extra == 0, "one per pass: \(matched) of \(theirs.count) matched, \(extra) extra")
+        }
     }
 }

@@ -124,4 +124,21 @@ struct LoaderTests {
         #expect(buffers.withLock { $0.count } <= 3 * 2 + 2)
         #expect(loader.poolBytes == (3 * 2 + 2) * 2 * 3 * 8 * 8 * 4)
     }
+
+    @Test("the pool stays within its memory budget, keeping a batch per device and one more")
+    func memoryBudget() throws {
+        let source = DummyTileSource(count: 400, tileSize: 8, delay: 0, seed: 0)
+        let batchBytes = 2 * 3 * 8 * 8 * 4
+        let buffers = Mutex(Set<ObjectIdentifier>())
+        let loader = try Loader(source: source, batchSize: 2, workers: 4, prefetch: 2, consumers: 2, memoryBudget: 4 * batchBytes)
+        #expect(loader.poolBytes == 4 * batchBytes)
+        let run = InferenceRun(
+            loader: loader, devices: 2, makeModel: { _ in NoModel() },
+            handleOutputs: { batch, _ in _ = buffers.withLock { $0.insert(ObjectIdentifier(batch)) } },
+            recorder: try RunRecorder(metricsPath: nil), progress: nil)
+        #expect(try run.run().tiles == 400)
+        #expect(buffers.withLock { $0.count } <= 4)
+        let tight = try Loader(source: source, batchSize: 2, workers: 4, prefetch: 2, consumers: 2, memoryBudget: 1)
+        #expect(tight.poolBytes == 3 * batchBytes)
+    }
 }

@@ -18,6 +18,8 @@ public struct DetectorSettings: Sendable {
     public var rpnPostNMSTopN = 1000
     public var rpnNMSThreshold: Float = 0.7
     public var bnEps: Float = 1e-5
+    /// Images the network runs on at once within a batch (memory grows with it).
+    public var imagesPerPass = 4
 
     public init() {}
 }

@@ -70,15 +70,34 @@ public final class FasterRCNN {
         } + (input.count + pooled.count) * 4
     }
 
-    /// Compiles the plans for `count` images of `height` x `width` ahead of the first batch.
+    /// Compiles the plans for batches of `count` images of `height` x `width` ahead of
+    /// the first batch.
     public func prepare(count: Int, height: Int, width: Int) throws {
         let (ph, pw) = transform.padded(height: height, width: width)
-        _ = try backbonePlan(count: count, height: ph, width: pw)
-        _ = try headPlan(rows: count * settings.rpnPostNMSTopN)
+        let step = max(1, settings.imagesPerPass)
+        for pass in Set([min(count, step), count % step]) where pass > 0 {
+            _ = try backbonePlan(count: pass, height: ph, width: pw)
+            _ = try headPlan(rows: pass * settings.rpnPostNMSTopN)
+        }
     }
 
     /// Detects objects in `count` CHW images of `channels` x `height` x `width` [0, 1] floats.
+    ///
+    /// The images go through the network `settings.imagesPerPass` at a time: memory
+    /// (activations, pyramid, pooled proposals) grows with the images in one pass, while
+    /// the speed of each image hardly depends on how many share it.
     public func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+        let step = max(1, settings.imagesPerPass), plane = channels * height * width
+        var results: [[Detection]] = []
+        results.reserveCapacity(count)
+        for first in stride(from: 0, to: count, by: step) {
+            results += try detectPass(
+                images + first * plane, count: min(step, count - first), channels: channels, height: height, width: width)
+        }
+        return results
+    }
+
+    private func detectPass(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
         let (rh, rw) = transform.resized(height: height, width: width)
         let (perImageProposals, backbone) = try propose(images, count: count, channels: channels, height: height, width: width)
         let features = backbone.outputs, shapes = backbone.plan.outputShapes

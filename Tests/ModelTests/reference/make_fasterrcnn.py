@@ -106,6 +106,18 @@ with torch.inference_mode():
     for key in ("boxes", "scores"):
         save(case, key, detections[key])
     save(case, "labels", detections["labels"].double())
+    # PyTorch's own float32 against float64, per output (largest difference over largest
+    # |value|): float32's own rounding, part of the bar mgpr's float32 is held to.
+    low = model.backbone(x)
+    o32, d32 = model.rpn.head(list(low.values()))
+    mine = dict(zip([f"level{i}" for i in range(5)], low.values()))
+    mine.update({f"objectness{i}": t for i, t in enumerate(o32)})
+    mine.update({f"deltas{i}": t for i, t in enumerate(d32)})
+    exact = dict(zip([f"level{i}" for i in range(5)], features.values()))
+    exact.update({f"objectness{i}": t for i, t in enumerate(objectness)})
+    exact.update({f"deltas{i}": t for i, t in enumerate(deltas)})
+    case["torch_f32_relative_error"] = {
+        k: ((mine[k].double() - exact[k]).abs().max() / exact[k].abs().max()).item() for k in exact}
     # PyTorch's own bf16 (autocast) backbone against float64: the bar mgpr's bf16 is held to.
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = model.backbone(x)
