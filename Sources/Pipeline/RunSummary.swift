@@ -62,18 +62,12 @@ extension RunSummary {
     /// run): counts and times summed, peaks the larger, devices matched by number.
     public func continuing(_ earlier: RunSummary) -> RunSummary {
         var total = self
-        total.tiles += earlier.tiles
-        total.batches += earlier.batches
+        total.addWork(of: earlier)
+        total.complete = complete  // this attempt did what the earlier ones left
         total.elapsedSeconds += earlier.elapsedSeconds
-        total.bytesRead += earlier.bytesRead
-        total.waitSeconds += earlier.waitSeconds
-        total.busySeconds += earlier.busySeconds
-        total.readSeconds += earlier.readSeconds
-        total.peakRSSBytes = max(peakRSSBytes, earlier.peakRSSBytes)
         total.loaderPoolBytes = max(loaderPoolBytes, earlier.loaderPoolBytes)
+        total.updateRates()
         let elapsed = total.elapsedSeconds
-        total.tilesPerSecond = elapsed > 0 ? Double(total.tiles) / elapsed : 0
-        total.megabytesPerSecond = elapsed > 0 ? Double(total.bytesRead) / elapsed / 1e6 : 0
         for old in earlier.devices {
             guard let i = total.devices.firstIndex(where: { $0.device == old.device }) else {
                 total.devices.append(old)
@@ -94,5 +88,26 @@ extension RunSummary {
             total.devices[i] = d
         }
         return total
+    }
+}
+
+extension RunSummary {
+    /// Adds the work `other` did (tiles, batches, bytes, times); the peak RSS is the
+    /// larger. Elapsed time, the pool and the devices are the caller's to combine.
+    public mutating func addWork(of other: RunSummary) {
+        tiles += other.tiles
+        batches += other.batches
+        bytesRead += other.bytesRead
+        waitSeconds += other.waitSeconds
+        busySeconds += other.busySeconds
+        readSeconds += other.readSeconds
+        peakRSSBytes = max(peakRSSBytes, other.peakRSSBytes)
+        complete = complete && other.complete
+    }
+
+    /// Throughput from the totals and the elapsed time.
+    public mutating func updateRates() {
+        tilesPerSecond = elapsedSeconds > 0 ? Double(tiles) / elapsedSeconds : 0
+        megabytesPerSecond = elapsedSeconds > 0 ? Double(bytesRead) / elapsedSeconds / 1e6 : 0
     }
 }

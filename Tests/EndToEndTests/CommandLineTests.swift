@@ -67,6 +67,11 @@ struct CommandLineTests {
         #expect(summary["tiles"] as? Int == 25 && summary["batches"] as? Int == 9)
         // 5x5 tiles of 256 px over 1000 px, every one inside the image.
         #expect(summary["bytes_read"] as? Int == 25 * 256 * 256 * 3)
+
+        let repeated = try TestSupport.run(
+            mgpr, ["model=none", "image_path=ortho.tif", "tile_size=512", "bands=[1,2,3,1]", "run_dir=run-bands"], in: directory)
+        #expect(repeated.status == 0, "\(repeated.stderr)")
+        #expect(repeated.stderr.contains("ortho.tif: 1000x1000 px, 3 bands, reading bands 1,2,3,1 (Byte), GTiff"), "\(repeated.stderr)")
     }
 
     @Test("--cfg job prints the resolved configuration and runs nothing")

@@ -103,7 +103,7 @@ struct RanksTests {
         #expect(a == b)
         // Statistics add up across attempts, and a resume with nothing left keeps them.
         let total = try Self.summary(run)
-        #expect(total["tiles"] as? Int == 40 && total["batches"] as? Int == 20, "\(total)")
+        #expect(total["tiles"] as? Int == 40 && total["batches"] as? Int == 20 && total["complete"] as? Bool == true, "\(total)")
         let again = try TestSupport.run(mgpr, Self.common(run, count: 40) + ["resume=true"], in: directory)
         #expect(again.status == 0, "\(again.stderr)")
         let after = try Self.summary(run)
@@ -127,6 +127,11 @@ struct RanksTests {
         let merged = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)"], in: directory)
         #expect(merged.status == 0, "\(merged.stderr)")
         #expect(try rows(run.appendingPathComponent("classes.csv").path) == Array(0..<6))
+        // A results file that cannot be written: one line that says how to recover.
+        let blocked = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)", "output=/proc/mgpr/classes.csv"], in: directory)
+        #expect(blocked.status == 1 && blocked.stderr.split(separator: "\n").count == 1, "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("every rank's results are kept in \(run.path)/rank-*/")
+            && blocked.stderr.contains("run `mgpr merge run_dir=\(run.path)`"), "\(blocked.stderr)")
         let empty = try TestSupport.run(mgpr, ["merge", "run_dir=\(directory.path)"], in: directory)
         #expect(empty.status == 1 && empty.stderr.contains("holds no mgpr run"))
     }
