@@ -16,7 +16,7 @@ swift build --build-tests
 echo "tests: the whole suite as on an AVX2-only CPU (DNNL_MAX_CPU_ISA=AVX2)" >&2
 DNNL_MAX_CPU_ISA=AVX2 swift test --skip-build "$@"
 if grep -qw avx512f /proc/cpuinfo; then
-    echo "tests: again with this CPU's own instruction set ($(grep -m1 -o -w -E 'amx_bf16|avx512_bf16|avx512f' /proc/cpuinfo))" >&2
+    echo "tests: again with this CPU's own instruction set ($(grep -o -w -E 'amx_bf16|avx512_bf16|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' '))" >&2
     swift test --skip-build "$@"
 fi
 
