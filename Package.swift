@@ -47,7 +47,9 @@ let package = Package(
         .testTarget(
             name: "ModelTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights", "TestSupport"],
             exclude: ["reference"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeightsTests", dependencies: ["Engine", "Models", "Weights", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WeightsTests", dependencies: ["Engine", "Models", "Weights", "TestSupport"], exclude: ["reference"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),

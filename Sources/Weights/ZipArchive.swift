@@ -73,8 +73,10 @@ struct ZipArchive {
             guard method == 0 else { throw fail("entry \(name) is compressed (method \(method)); torch.save never compresses") }
             guard try u32(local) == 0x0403_4b50 else { throw fail("local header of \(name) damaged") }
             let start = local + 30 + (try u16(local + 26)) + (try u16(local + 28))
-            guard start + size <= bytes.count else { throw fail("entry \(name) runs past the end (truncated file)") }
-            entries[name] = Entry(name: name, range: start..<(start + size))
+            guard let end = CheckedSize.sum(start, size), end <= bytes.count else {
+                throw fail("entry \(name) runs past the end (truncated file)")
+            }
+            entries[name] = Entry(name: name, range: start..<end)
             at += 46 + nameLength + extraLength + commentLength
         }
         self.entries = entries
