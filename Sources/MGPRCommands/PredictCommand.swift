@@ -40,6 +40,7 @@ public struct PredictCommand: Sendable {
         let layout = RunLayout(root: runDirectory.path)
         let resume = config.resume || context.restartCount > 0
         try layout.prepare(rank: context.rank)
+        try RunWork.check(try RunWork.identity(config, source: source), layout: layout, resume: resume, log: log)
         // A resumed run's statistics continue the earlier attempts' of this rank.
         let earlier = resume ? layout.readStatus(context.rank)?.summary : nil
         if resume { layout.clearStatus(rank: context.rank) } else { layout.reset(rank: context.rank) }

@@ -117,6 +117,32 @@ struct RanksTests {
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
+    @Test("resume refuses other work, naming each key that differs, and continues the same work")
+    func resumeRefusesOtherWork() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let first = try TestSupport.run(mgpr, Self.common(run, count: 6), in: directory)
+        #expect(first.status == 0, "\(first.stderr)")
+        let recorded = try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8)
+        let cases: [([String], [String])] = [
+            (["tile_size=16"], ["tile_size was 32, now 16"]),
+            (["model=none", "output=none"], ["model was resnet50, now none", "weights was seeded (seed 42), now (not given)"]),
+            (["seed=7"], ["image_path was dummy tiles (seed 42), now dummy tiles (seed 7)", "weights was seeded (seed 42), now seeded (seed 7)"]),
+            (["dummy_dataset_count=8"], ["tiles was 6, now 8"]),
+        ]
+        for (change, differences) in cases {
+            let resumed = try TestSupport.run(mgpr, Self.common(run, count: 6) + change + ["resume=true"], in: directory)
+            #expect(resumed.status == 2, "\(change): \(resumed.stderr)")
+            let errors = resumed.stderr.split(separator: "\n").filter { $0.contains("error:") }
+            #expect(errors.count == 1 && errors[0].contains("resume=true: \(run.path) holds other work: "), "\(errors)")
+            for difference in differences { #expect(errors.first?.contains(difference) == true, "\(change): \(errors)") }
+        }
+        #expect(try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8) == recorded, "a refused resume changes nothing")
+        let same = try TestSupport.run(mgpr, Self.common(run, count: 6) + ["batch_size=3", "workers=2", "resume=true"], in: directory)
+        #expect(same.status == 0, "batch size and workers change how, not what: \(same.stderr)")
+        #expect(try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8) == recorded)
+    }
+
     @Test("mgpr merge gathers a run after the fact")
     func mergeAfterTheFact() throws {
         let directory = try TestSupport.temporaryDirectory()

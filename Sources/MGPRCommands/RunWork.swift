@@ -1,0 +1,54 @@
+import Cluster
+import Configuration
+import Foundation
+import Pipeline
+import Raster
+import Weights
+
+/// The work a run with this configuration does, and the check that a resume continues
+/// the same work: results of one input, grid or model are never mixed with another's.
+enum RunWork {
+    static func identity(_ config: RunConfig, source: any TileSource) throws -> WorkIdentity {
+        var fields: [String: String] = [
+            "model": config.model, "precision": config.precision, "tile_size": "\(config.tileSize)",
+            "overlap": "\(config.overlap)", "tiles": "\(source.count)",
+        ]
+        if let raster = (source as? RasterTileSource)?.raster {
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: raster.path)[.size] as? Int).flatMap { $0 }
+            fields["image_path"] = raster.path
+            fields["raster"] = "\(raster.width)x\(raster.height) px, \(raster.bandCount) bands, \(bytes.map { "\($0) bytes" } ?? "size unknown")"
+            fields["bands"] = raster.bands.map(String.init).joined(separator: ",")
+            fields["nodata"] = config.nodata
+        } else {
+            fields["image_path"] = "dummy tiles (seed \(config.seed))"
+        }
+        if config.model != "none" {
+            fields["weights"] = try config.weights.map { "\($0) (\(try WeightsDigest.of(file: $0)))" } ?? "seeded (seed \(config.seed))"
+        }
+        if config.model == "fasterrcnn" {
+            for (key, value) in [
+                ("score_threshold", "\(config.scoreThreshold)"), ("nms_threshold", "\(config.nmsThreshold)"),
+                ("detections_per_tile", "\(config.detectionsPerTile)"), ("min_size", "\(config.minSize)"),
+                ("max_size", "\(config.maxSize)"), ("bn_eps", "\(config.bnEps)"), ("merge_iou", "\(config.mergeIoU)"),
+            ] { fields[key] = value }
+        }
+        return WorkIdentity(fields)
+    }
+
+    /// Records the work of a fresh run; on a resume, refuses work that differs from the
+    /// recorded one (exit 2), naming each key.
+    static func check(_ work: WorkIdentity, layout: RunLayout, resume: Bool, log: Log) throws {
+        guard resume else { return try layout.write(work) }
+        guard let recorded = layout.readWork() else {
+            log.warning("\(layout.workFile) is missing: cannot check that this resume continues the same work; recording it now")
+            return try layout.write(work)
+        }
+        let differences = work.differences(from: recorded)
+        guard differences.isEmpty else {
+            throw ConfigError.invalidValue(
+                key: "resume", value: "true",
+                reason: "\(layout.root) holds other work: \(differences.joined(separator: "; ")); "
+                    + "resume with the same settings, or give a new run_dir")
+        }
+    }
+}

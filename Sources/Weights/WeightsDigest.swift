@@ -1,0 +1,14 @@
+/// A fingerprint of a weights file's bytes (64-bit FNV-1a over the mapped file): enough
+/// to tell that a resumed run is given the same weights, at memory speed.
+public enum WeightsDigest {
+    public static func of(file path: String) throws(WeightsError) -> String {
+        try withMappedFile(path) { (bytes: UnsafeRawBufferPointer) throws(WeightsError) in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in bytes {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            }
+            let hex = String(hash, radix: 16)
+            return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        }
+    }
+}
