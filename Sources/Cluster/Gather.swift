@@ -46,11 +46,18 @@ public struct Gather {
 
     /// Every rank's results rows, grouped by tile. A tile done twice (its results written,
     /// its journal line lost to a preemption) keeps the rows of its last attempt.
-    public func collectRows() -> (header: String?, rows: [Int: [Substring]]) {
+    /// A rank's part that exists but cannot be read fails the gather, naming the file:
+    /// skipping it would write a shorter output and call it done.
+    public func collectRows() throws -> (header: String?, rows: [Int: [Substring]]) {
         var header: String?
         var rows: [Int: [Substring]] = [:]
         for rank in layout.ranksPresent {
-            guard let text = try? String(contentsOfFile: layout.results(rank), encoding: .utf8) else { continue }
+            let path = layout.results(rank)
+            guard FileManager.default.fileExists(atPath: path) else { continue }  // a rank that wrote no results yet
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ClusterError.unreadable(path: path, reason: SystemError.reason(error))
+            }
             var previous: Int?
             for line in text.split(separator: "\n") {
                 guard let tile = Int(line.prefix { $0 != "," }) else {
@@ -70,9 +77,12 @@ public struct Gather {
         let temporary = output + ".partial"
         do {
             try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-            guard rename(temporary, output) == 0 else { throw ClusterError.cannotWrite(path: output) }
         } catch {
-            throw ClusterError.cannotWrite(path: output)
+            try? FileManager.default.removeItem(atPath: temporary)  // half a file helps nobody, and takes space
+            throw ClusterError.writeFailed(path: output, reason: SystemError.reason(error))
+        }
+        guard rename(temporary, output) == 0 else {
+            throw ClusterError.writeFailed(path: output, reason: String(cString: strerror(errno)))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 
 /// The tiles a rank has finished, one index per line, appended and synced to disk after
 /// every batch (after that batch's results), so a preempted run resumes where it stopped.
@@ -16,6 +17,8 @@ public final class Journal: @unchecked Sendable {
                 throw ClusterError.cannotWrite(path: path)
             }
         }
+        // A line cut short by a crash would run into the next tile's number.
+        try CompleteLines.repair(path)
         guard let handle = FileHandle(forWritingAtPath: path) else { throw ClusterError.cannotWrite(path: path) }
         try handle.seekToEnd()
         self.handle = handle
@@ -23,8 +26,12 @@ public final class Journal: @unchecked Sendable {
 
     public func record(_ tiles: [Int]) throws {
         try lock.withLock {
-            try handle.write(contentsOf: Data(tiles.map { "\($0)\n" }.joined().utf8))
-            try handle.synchronize()
+            do {
+                try handle.write(contentsOf: Data(tiles.map { "\($0)\n" }.joined().utf8))
+                try handle.synchronize()
+            } catch {
+                throw ClusterError.writeFailed(path: path, reason: SystemError.reason(error))
+            }
         }
     }
 
@@ -46,6 +53,8 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case incomplete(tilesNotDone: Int, listedIn: String)
     case noRunDirectory(launcher: String)
     case noRun(path: String)
+    case unreadable(path: String, reason: String)
+    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -59,6 +68,10 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
         case .noRunDirectory(let launcher):
             "several \(launcher) ranks need one run directory they all agree on: set run_dir (on a shared filesystem)"
         case .noRun(let path): "\(path) holds no mgpr run (no rank-*/ folders)"
+        case .writeFailed(let path, let reason): "writing \(path) failed: \(reason)"
+        case .unreadable(let path, let reason):
+            "cannot read \(path) (\(reason)): its tiles' results would be missing from the output; "
+                + "restore it, or delete it with its journal and rerun with resume=true to redo them"
         }
     }
 }

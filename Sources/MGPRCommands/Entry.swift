@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Pipeline
 
 /// The entry points of the executables: parse, dispatch, and turn any error into one
 /// clear line and an exit code (2: the command line or configuration; 1: the run).
@@ -55,9 +56,17 @@ public enum Main {
             Terminal.standardError("\(program): error: \(error)\n")
             return 2
         } catch {
-            Terminal.standardError("\(program): error: \(error)\n")
+            Terminal.standardError("\(program): error: \(Self.oneLine(error))\n")
             return 1
         }
+    }
+
+    /// Our errors describe themselves in one line; a Foundation error that reaches here
+    /// is reduced to its POSIX reason, never Cocoa's multi-line dump.
+    static func oneLine(_ error: any Error) -> String {
+        let domain = (error as NSError).domain
+        if domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain { return SystemError.reason(error) }
+        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 
     static let subcommands = """

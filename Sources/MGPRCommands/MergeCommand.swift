@@ -33,7 +33,7 @@ struct MergeCommand {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
         let (statuses, lost) = gather.waitForRanks(log: log.info)
         if let output {
-            let (header, rows) = gather.collectRows()
+            let (header, rows) = try gather.collectRows()
             let written: Int
             do {
                 written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster)

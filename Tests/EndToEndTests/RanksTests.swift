@@ -143,6 +143,42 @@ struct RanksTests {
         #expect(try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8) == recorded)
     }
 
+    @Test("a crash between the results write and the journal write, mid-line, loses no tile and duplicates none")
+    func crashBetweenResultsAndJournal() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let whole = directory.appendingPathComponent("whole"), run = directory.appendingPathComponent("run")
+        #expect(try TestSupport.run(mgpr, Self.common(whole, count: 12), in: directory).status == 0)
+        #expect(try TestSupport.run(mgpr, Self.common(run, count: 12), in: directory).status == 0)
+        // As a crash would leave it: the last two batches' results written but not
+        // journaled, a row cut in half, a journal line cut in half.
+        let journal = run.appendingPathComponent("rank-0/journal.txt"), part = run.appendingPathComponent("rank-0/results.csv")
+        let kept = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").dropLast(4)
+        try (kept.joined(separator: "\n") + "\n1").write(to: journal, atomically: true, encoding: .utf8)
+        let rows = try String(contentsOf: part, encoding: .utf8)
+        try (rows + "11,0,0,3").write(to: part, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(at: run.appendingPathComponent("classes.csv"))
+
+        let resumed = try TestSupport.run(mgpr, Self.common(run, count: 12) + ["resume=true"], in: directory)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("Resuming: 8 of this rank's 12 tiles already done"), "\(resumed.stderr)")
+        let a = try String(contentsOf: whole.appendingPathComponent("classes.csv"), encoding: .utf8)
+        let b = try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8)
+        #expect(a == b)
+        #expect(try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").compactMap { Int($0) }.sorted() == Array(0..<12))
+    }
+
+    @Test("a results part that cannot be read fails the gather, naming it")
+    func unreadablePart() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        #expect(try TestSupport.run(mgpr, Self.common(run, count: 6), in: directory).status == 0)
+        let part = run.appendingPathComponent("rank-0/results.csv")
+        try Data([0x74, 0x69, 0xFF, 0xFE, 0x0A]).write(to: part)  // not UTF-8 text
+        let merged = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)"], in: directory)
+        #expect(merged.status == 1, "\(merged.stderr)")
+        #expect(merged.stderr.contains("cannot read \(part.path)"), "\(merged.stderr)")
+    }
+
     @Test("mgpr merge gathers a run after the fact")
     func mergeAfterTheFact() throws {
         let directory = try TestSupport.temporaryDirectory()

@@ -9,7 +9,16 @@ public final class ResultsFile: Sendable {
 
     public init(path: String, header: String, append: Bool) throws {
         self.path = path
-        let continuing = append && FileManager.default.fileExists(atPath: path)
+        // A resumed part continues after its last whole row: a row cut short by a crash or
+        // a full disk is dropped (its tile is not journaled, so it is done again). A part
+        // left empty, its header lost too, starts afresh.
+        var continuing = false
+        if append, FileManager.default.fileExists(atPath: path) {
+            do { try CompleteLines.repair(path) } catch {
+                throw SinkError.cannotCreate(path: path, reason: SystemError.reason(error))
+            }
+            continuing = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0) > 0
+        }
         // open(2) rather than FileManager: its errno says why (no such folder, no space).
         let fd = open(path, O_WRONLY | O_CREAT | (continuing ? O_APPEND : O_TRUNC), 0o644)
         guard fd >= 0 else { throw SinkError.cannotCreate(path: path, reason: String(cString: strerror(errno))) }
