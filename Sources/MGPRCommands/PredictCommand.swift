@@ -40,6 +40,9 @@ public struct PredictCommand: Sendable {
         let layout = RunLayout(root: runDirectory.path)
         let resume = config.resume || context.restartCount > 0
         try layout.prepare(rank: context.rank)
+        let lock = try RunLock(
+            path: (layout.rankDirectory(context.rank) as NSString).appendingPathComponent("lock"), runDirectory: runDirectory.path)
+        defer { withExtendedLifetime(lock) {} }
         try RunWork.check(try RunWork.identity(config, source: source), layout: layout, resume: resume, log: log)
         // A resumed run's statistics continue the earlier attempts' of this rank.
         let earlier = resume ? layout.readStatus(context.rank)?.summary : nil

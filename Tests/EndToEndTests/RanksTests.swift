@@ -179,6 +179,29 @@ struct RanksTests {
         #expect(merged.stderr.contains("cannot read \(part.path)"), "\(merged.stderr)")
     }
 
+    @Test("a second run on a run directory in use is refused, naming the holder; the first is untouched")
+    func oneRunPerDirectory() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let (first, pipe) = try start(Self.common(run, count: 60) + ["dummy_dataset_delay=0.1"], rank: 0, world: 1, in: directory)
+        let journal = run.appendingPathComponent("rank-0/journal.txt").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").isEmpty {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let second = try TestSupport.run(mgpr, Self.common(run, count: 60), in: directory)
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        first.waitUntilExit()
+        #expect(second.status == 2, "\(second.stderr)")
+        #expect(second.stderr.contains("run_dir=\(run.path): another mgpr run is using it (host ")
+            && second.stderr.contains(", pid \(first.processIdentifier))"), "\(second.stderr)")
+        #expect(first.terminationStatus == 0, "\(log)")
+        #expect(try rows(run.appendingPathComponent("classes.csv").path) == Array(0..<60))
+        // The lock goes with its process: the directory can be resumed at once.
+        let again = try TestSupport.run(mgpr, Self.common(run, count: 60) + ["resume=true"], in: directory)
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
     @Test("mgpr merge gathers a run after the fact")
     func mergeAfterTheFact() throws {
         let directory = try TestSupport.temporaryDirectory()
