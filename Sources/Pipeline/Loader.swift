@@ -81,13 +81,27 @@ public final class Loader: Sendable {
     }
 
     /// The next filled batch, waiting for one; nil when every batch has been handed out
-    /// (or the loader was stopped). Throws the first read error, which stops the run.
+    /// or the loader was stopped. Throws the first read error, which stops the run.
+    ///
+    /// Once stopped, batches read ahead are dropped, not handed out: a stop (SIGTERM,
+    /// SLURM's warning) ends after the batches already on a device, within one batch
+    /// time, and the dropped ones, never journaled, are read again on resume.
     public func next() throws -> Batch? {
+        if let error = failure.withLock({ $0 }) { throw error }
         if workers == 0 { return try readInline() }
-        let batch = ready.pop()
-        if batch == nil, let error = failure.withLock({ $0 }) { throw error }
+        guard !isStopped, let batch = ready.pop() else {
+            if let error = failure.withLock({ $0 }) { throw error }
+            return nil
+        }
+        if isStopped {
+            recycle(batch)
+            if let error = failure.withLock({ $0 }) { throw error }
+            return nil
+        }
         return batch
     }
+
+    private var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
 
     /// Gives a batch's buffer back for reuse once its consumer is done with it.
     public func recycle(_ batch: Batch) { free.push(batch) }

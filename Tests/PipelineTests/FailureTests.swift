@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Tiling
 @testable import Pipeline
@@ -67,6 +68,30 @@ struct FailureTests {
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { run.stop() }
         let summary = try run.run()
         #expect(summary.batches > 0 && summary.batches < 1000 && !summary.complete)
+    }
+
+    /// Stops the run from inside its first batch, once the readers have batches waiting.
+    struct StoppingModel: TileModel {
+        let stop: @Sendable () -> Void
+        func predict(_ batch: Batch) throws -> [TileOutput] {
+            Thread.sleep(forTimeInterval: 0.3)  // the readers fill the pool meanwhile
+            stop()
+            return Array(repeating: .none, count: batch.count)
+        }
+        var deviceBytes: Int { 0 }
+    }
+
+    @Test("a stop ends after the batches on the devices; batches read ahead are dropped, not run")
+    func stopWithinOneBatch() throws {
+        let source = DummyTileSource(count: 400, tileSize: 4, delay: 0, seed: 0)
+        let loader = try Loader(source: source, batchSize: 2, workers: 3, prefetch: 4, consumers: 1)
+        let stopper = Mutex<InferenceRun?>(nil)
+        let run = InferenceRun(
+            loader: loader, devices: 1, makeModel: { _ in StoppingModel { stopper.withLock { $0?.stop() } } },
+            recorder: try RunRecorder(metricsPath: nil), progress: nil)
+        stopper.withLock { $0 = run }
+        let summary = try run.run()
+        #expect(summary.batches == 1 && !summary.complete, "\(summary.batches) batches ran after the stop")
     }
 }
 
