@@ -43,7 +43,17 @@ public struct Settings: Sendable, Equatable {
                 ? "cannot be read as UTF-8 text" : "file not found")
         }
         let document: Any?
-        do { document = try Yams.load(yaml: text) } catch {
+        do {
+            // Aliases let a few hundred bytes expand into billions of values (an "alias
+            // bomb"): the composed tree shares them, so it is counted before it is built.
+            if let root = try Yams.compose(yaml: text), !Self.isSmall(root) {
+                throw ConfigError.configFile(
+                    path: path, reason: "expands to more than \(Self.maxValues) values (YAML aliases?); a config is a flat list of key: value lines")
+            }
+            document = try Yams.load(yaml: text)
+        } catch let error as ConfigError {
+            throw error
+        } catch {
             // Yams shows the offending line and a caret below the message: keep the
             // message ("2:12: error: scanner: ...") so the error stays one line.
             let message = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
@@ -59,6 +69,25 @@ public struct Settings: Sendable, Equatable {
             }
             try set(name, value)
         }
+    }
+
+    static let maxValues = 10_000
+
+    /// Whether `root` holds at most ``maxValues`` values, counting each use of an alias;
+    /// the count stops as soon as it passes, so a bomb costs no more than that.
+    static func isSmall(_ root: Node) -> Bool {
+        var remaining = maxValues
+        var stack = [root]
+        while let node = stack.popLast() {
+            remaining -= 1
+            if remaining < 0 { return false }
+            switch node {
+            case .mapping(let mapping): for (key, value) in mapping { stack.append(key); stack.append(value) }
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .scalar, .alias: break
+            }
+        }
+        return true
     }
 
     /// The resolved configuration as YAML, keys in schema order (what `--cfg job` prints).

@@ -17,6 +17,14 @@ struct MergeCommand {
         let layout = RunLayout(root: root)
         let ranks = layout.ranksPresent
         guard let status = ranks.lazy.compactMap(layout.readStatus).first else { throw ClusterError.noRun(path: root) }
+        if let raster = status.raster, raster.geotransform.count != 6 || raster.width < 0 || raster.height < 0 {
+            throw ClusterError.unreadable(
+                path: layout.status(status.rank),
+                reason: "damaged: a geotransform of \(raster.geotransform.count) coefficients, not 6, or a negative size")
+        }
+        guard status.worldSize >= 1, status.tileCount >= 0 else {
+            throw ClusterError.unreadable(path: layout.status(status.rank), reason: "damaged: world size \(status.worldSize)")
+        }
         try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
             output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,

@@ -24,6 +24,7 @@ public struct PredictCommand: Sendable {
     /// Runs and returns the exit status (0, or ``interruptedStatus``).
     public func run() throws -> Int32 {
         let start = Date()
+        try checkRank()
         let signals = SignalWatcher(log: log)
         defer { signals.cancel() }
         if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
@@ -32,7 +33,14 @@ public struct PredictCommand: Sendable {
         log.info("GPU available: False, used: False")
 
         // Check the input and the model before creating anything.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard config.devices <= cores else {
+            throw ConfigError.invalidValue(
+                key: "gpus", value: "\(config.devices)",
+                reason: "on CPU each device needs a core of its own and this machine has \(cores); use gpus=\(cores) or fewer")
+        }
         let source = try makeSource()
+        try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, log: log)
 
         let runDirectory = try RunDirectory(configured: try runDirectoryPath())
@@ -125,6 +133,20 @@ public struct PredictCommand: Sendable {
         }
         log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
         return 0
+    }
+
+    /// A rank the launcher's variables describe impossibly (RANK=5 with WORLD_SIZE=2,
+    /// RANK=-1) would take no share or someone else's: refuse it, naming the variables.
+    private func checkRank() throws {
+        let (rank, world) = context.launcher == .slurm ? ("SLURM_PROCID", "SLURM_NTASKS") : ("RANK", "WORLD_SIZE")
+        guard context.worldSize >= 1 else {
+            throw ConfigError.invalidValue(key: world, value: "\(context.worldSize)", reason: "a job has at least one rank")
+        }
+        guard (0..<context.worldSize).contains(context.rank), context.localRank >= 0 else {
+            throw ConfigError.invalidValue(
+                key: rank, value: "\(context.rank)",
+                reason: "must be in 0...\(context.worldSize - 1) with \(world)=\(context.worldSize) (LOCAL_RANK \(context.localRank))")
+        }
     }
 
     /// The seed's startup lines for a distributed run, and the srun pitfall.

@@ -12,6 +12,10 @@ public struct TestImageCommand: Sendable {
     public init(config: RunConfig) { self.config = config }
 
     public func run() throws {
+        // GDAL counts pixels along a side in 32 bits.
+        guard config.imageSize <= Int(Int32.max) else {
+            throw ConfigError.invalidValue(key: "image_size", value: "\(config.imageSize)", reason: "at most \(Int32.max) px a side (GDAL's limit)")
+        }
         guard let wkt = SpatialReference.wkt(fromUserInput: config.testImageCRS) else {
             throw ConfigError.invalidValue(
                 key: "test_image_crs", value: config.testImageCRS,

@@ -47,11 +47,21 @@ public final class Loader: Sendable {
         self.plan = plan ?? Array(0..<source.count)
         self.batchSize = batchSize
         self.workers = workers
-        let batches = (self.plan.count + batchSize - 1) / batchSize
-        let batchBytes = batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride
-        let affordable = max(consumers + 1, memoryBudget / max(1, batchBytes))
-        poolSize = max(1, min(max(1, workers * prefetch) + consumers, batches, affordable))
+        poolSize = Self.poolSize(
+            batches: (self.plan.count + batchSize - 1) / batchSize,
+            batchBytes: batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride,
+            workers: workers, prefetch: prefetch, consumers: consumers, memoryBudget: memoryBudget)
         inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
+    }
+
+    /// The batch buffers the pool may hold: enough for every reader to work `prefetch`
+    /// ahead and every consumer to hold one, within `memoryBudget` but never fewer than
+    /// one per consumer and one more, and never more than there are batches.
+    public static func poolSize(
+        batches: Int, batchBytes: Int, workers: Int, prefetch: Int, consumers: Int, memoryBudget: Int
+    ) -> Int {
+        let affordable = max(consumers + 1, memoryBudget / max(1, batchBytes))
+        return max(1, min(max(1, workers * prefetch) + consumers, batches, affordable))
     }
 
     /// Bytes of one batch buffer.

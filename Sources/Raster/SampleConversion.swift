@@ -32,11 +32,15 @@ enum SampleConversion {
         for i in 0..<n { out[i] = Float(p[i]) * scale }
     }
 
-    /// NaN reads as 0: a single NaN would otherwise spread through every convolution
-    /// that sees it and turn a whole tile's outputs into NaN.
+    /// NaN and ±Inf (also a Float64 too large for Float32) read as 0: a single one would
+    /// otherwise spread through every convolution that sees it and turn a whole tile's
+    /// outputs into NaN.
     @inline(__always)
     private static func floats<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
-        for i in 0..<n { out[i] = p[i].isNaN ? 0 : Float(p[i]) }
+        for i in 0..<n {
+            let value = Float(p[i])
+            out[i] = value.isFinite ? value : 0
+        }
     }
 
     /// A nil `nodata` is a declared value this type cannot hold (e.g. -1 for Byte): no

@@ -113,6 +113,37 @@ struct CommandLineTests {
         #expect(explicit.stdout.contains("bn_eps: 1.0e-05\n") || explicit.stdout.contains("bn_eps: 1e-05\n"), "\(explicit.stdout)")
     }
 
+    @Test("limits are errors with their numbers, not traps or failed allocations")
+    func limits() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let bomb = directory.appendingPathComponent("bomb.yaml")
+        let levels = "abcdefgh".map(String.init)
+        var yaml = "a: &a [\(Array(repeating: "\"x\"", count: 9).joined(separator: ","))]\n"
+        for (previous, name) in zip(levels, levels.dropFirst()) {
+            yaml += "\(name): &\(name) [\(Array(repeating: "*\(previous)", count: 9).joined(separator: ","))]\n"
+        }
+        try yaml.write(to: bomb, atomically: true, encoding: .utf8)
+        let cases: [([String], [String: String], String)] = [
+            (["model=resnet50", "tile_size=46341"], [:], "tile_size=46341: this run needs memory of about 7697.0 GB (2 batches of 16 tiles, 412.3 GB each"),
+            (["tile_size=1000000000"], [:], "tile_size=1000000000: this run needs memory beyond counting"),
+            (["tile_size=16384"], [:], "tile_size=16384: this run needs memory of about 104.8 GB (2 batches of 16 tiles, 51.5 GB each"),
+            (["gpus=1000"], [:], "gpus=1000: on CPU each device needs a core of its own"),
+            (["model=none", "dummy_dataset_count=4"], ["RANK": "5", "WORLD_SIZE": "2"], "RANK=5: must be in 0...1 with WORLD_SIZE=2"),
+            (["model=none", "dummy_dataset_count=4"], ["RANK": "-1", "WORLD_SIZE": "2"], "RANK=-1: must be in 0...1 with WORLD_SIZE=2"),
+            (["--config", bomb.path, "--cfg", "job"], [:], "config file \(bomb.path): expands to more than 10000 values (YAML aliases?)"),
+        ]
+        for (arguments, variables, message) in cases {
+            var environment = ProcessInfo.processInfo.environment
+            environment.merge(variables) { $1 }
+            let result = try TestSupport.run(mgpr, arguments + ["run_dir=\(directory.path)/run"], in: directory, environment: environment)
+            #expect(result.status == 2, "\(arguments) \(variables): \(result.stderr)")
+            let errors = result.stderr.split(separator: "\n").filter { $0.contains("error:") }
+            #expect(errors.count == 1 && errors[0].contains(message), "\(arguments) \(variables): \(errors)")
+        }
+        let huge = try TestSupport.run(testImage, ["image_size=3000000000", "image_path=\(directory.path)/huge.tif"])
+        #expect(huge.status == 2 && huge.stderr.contains("image_size=3000000000: at most 2147483647 px a side"), "\(huge.stderr)")
+    }
+
     @Test("a malformed YAML file is one error line naming the file, line and column")
     func malformedYAML() throws {
         let directory = try TestSupport.temporaryDirectory()

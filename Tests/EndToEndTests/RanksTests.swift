@@ -212,6 +212,17 @@ struct RanksTests {
         let merged = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)"], in: directory)
         #expect(merged.status == 0, "\(merged.stderr)")
         #expect(try rows(run.appendingPathComponent("classes.csv").path) == Array(0..<6))
+        // A damaged status (a geotransform of 3 coefficients) is named, not a trap.
+        let status = run.appendingPathComponent("rank-0/status.json")
+        let saved = try Data(contentsOf: status)
+        var damaged = try JSONSerialization.jsonObject(with: saved) as! [String: Any]
+        damaged["raster"] = ["image_path": "x.tif", "width": 10, "height": 10, "geotransform": [0, 1, 0],
+                             "tile_size": 32, "overlap": 0, "merge_iou": 0.5]
+        try JSONSerialization.data(withJSONObject: damaged).write(to: status)
+        let broken = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)"], in: directory)
+        #expect(broken.status == 1 && broken.stderr.contains("cannot read \(status.path) (damaged: a geotransform of 3 coefficients"),
+                "\(broken.stderr)")
+        try saved.write(to: status)
         // A results file that cannot be written: one line that says how to recover.
         let blocked = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)", "output=/proc/mgpr/classes.csv"], in: directory)
         #expect(blocked.status == 1 && blocked.stderr.split(separator: "\n").count == 1, "\(blocked.stderr)")

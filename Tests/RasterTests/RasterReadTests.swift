@@ -109,6 +109,23 @@ struct RasterReadTests {
         try compare(rgba, bands: [1, 2, 3])
     }
 
+    @Test("NaN and ±Inf samples of a float raster read as 0, finite ones as stored")
+    func nonFiniteSamples() throws {
+        let path = try TestSupport.temporaryDirectory().appendingPathComponent("float.tif").path
+        let script = """
+            import numpy as np, rasterio, sys
+            a = np.array([[[0.5, np.nan, np.inf, -np.inf, -2.5, 1e30]]], dtype=np.float32)
+            with rasterio.open(sys.argv[1], "w", driver="GTiff", width=6, height=1, count=1, dtype="float32") as ds:
+                ds.write(a)
+            """
+        let made = try TestSupport.run(TestSupport.systemPython, ["-c", script, path])
+        try #require(made.status == 0, "\(made.stderr)")
+        let dataset = try RasterDataset(path: path, bands: [1])
+        var values = [Float](repeating: .nan, count: 6)
+        try values.withUnsafeMutableBufferPointer { _ = try dataset.read(Window(colOff: 0, rowOff: 0, width: 6, height: 1), into: $0) }
+        #expect(values == [0.5, 0, 0, 0, -2.5, 1e30])
+    }
+
     @Test("a PNG without georeferencing reads, with the identity transform")
     func pngWithoutGeoreferencing() throws {
         let directory = try TestSupport.temporaryDirectory()
