@@ -71,15 +71,15 @@ public final class ProgressBar: Sendable {
         if previous != .cancelled { timer.cancel() }
     }
 
-    /// A plain line when `logSeconds` passed without one.
+    /// A plain line when `logSeconds` passed without one. Written under the lock, so a
+    /// tick already under way when `finish` stops the timer cannot print after it.
     private func tick() {
-        let line: String? = state.withLock { s in
+        state.withLock { s in
             let t = now()
-            guard s.done < total, t - s.lastDraw >= logSeconds else { return nil }
+            guard s.timer == .ticking, s.done < total, t - s.lastDraw >= logSeconds else { return }
             s.lastDraw = t
-            return render(done: s.done, elapsed: t - start) + "\n"
+            write(render(done: s.done, elapsed: t - start) + "\n")
         }
-        if let line { write(line) }
     }
 
     /// Counts one more batch done.
