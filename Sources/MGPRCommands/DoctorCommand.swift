@@ -73,6 +73,8 @@ struct DoctorCommand {
         section("Smoke run (\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
         try smokeRun()
 
+        if context.launcher == .slurm, config.model != "none" { checkWarningTime() }
+
         if problems.count == 0 {
             Terminal.standardOutput("\nNo problems found.\n")
             return 0
@@ -167,6 +169,23 @@ struct DoctorCommand {
         }
         if let runDir = config.runDir, let problem = ResultsTarget.problem(creatingIn: runDir) {
             problems.flag("run_dir=\(runDir) cannot be written", why: problem, fix: "choose a writable folder")
+        }
+    }
+
+    /// Under SLURM: whether the warning signal (job.slurm's MGPR_SIGNAL_SECONDS, else
+    /// the seed's 120 s) leaves a stop the time it needs on this node.
+    private func checkWarningTime() {
+        section("Stopping in time")
+        guard let batch = try? BatchTime.estimate(config) else { return }  // the model's problem is flagged above
+        let warning = Int(environment["MGPR_SIGNAL_SECONDS"] ?? "") ?? 120
+        let needed = BatchTime.warningSeconds(batchSeconds: batch)
+        line("batch", String(format: "%.1f s for %d tiles of %@ here; SLURM warns %d s before the time limit", batch,
+                             config.batchSize, config.model, warning))
+        if needed > warning {
+            problems.flag(
+                String(format: "a batch takes %.0f s here, too long for the %d s between SLURM's warning and the time limit", batch, warning),
+                why: "on the warning mgpr finishes the batch on each device, then writes its results: a stop cut off by the limit redoes that batch",
+                fix: "sbatch --signal=USR1@\(needed) (and MGPR_SIGNAL_SECONDS=\(needed) in the job file; mgpr slurm writes both), or a smaller batch_size")
         }
     }
 

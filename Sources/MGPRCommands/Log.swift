@@ -6,14 +6,18 @@ public struct Log: Sendable {
     public enum Level: String, Sendable { case info = "INFO", warning = "WARNING", error = "ERROR" }
 
     public var name = "mgpr"
+    /// Says nothing: for work done on the side (measuring a batch), whose notices the
+    /// run itself gives.
+    public var quiet = false
 
-    public init(name: String = "mgpr") { self.name = name }
+    public init(name: String = "mgpr", quiet: Bool = false) { (self.name, self.quiet) = (name, quiet) }
 
     public func info(_ message: String) { emit(.info, message) }
     public func warning(_ message: String) { emit(.warning, message) }
     public func error(_ message: String) { emit(.error, message) }
 
     func emit(_ level: Level, _ message: String) {
+        guard !quiet else { return }
         Terminal.standardError("[\(Self.timestamp())][\(name)][\(level.rawValue)] - \(message)\n")
     }
 

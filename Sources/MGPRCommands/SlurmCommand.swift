@@ -27,6 +27,10 @@ struct SlurmCommand {
         // allow CPUs for the workers of every rank.
         let cpus = slurm["cpus"] ?? "\(config.workers + 2)"
         let onGPUs = config.accelerator != .cpu
+        // The warning must leave time for a stop: the batch on each device to finish, the
+        // results and the gather. A batch is measured here, on this machine.
+        let batchSeconds = try BatchTime.estimate(config)
+        let warning = BatchTime.warningSeconds(batchSeconds: batchSeconds)
         var lines = [
             "#!/bin/bash",
             "# Made by: mgpr slurm \(arguments.joined(separator: " "))",
@@ -35,7 +39,7 @@ struct SlurmCommand {
             "#SBATCH --output=./slurm_logs/%j.out",
             "#SBATCH --open-mode=append",
             "#SBATCH --requeue",
-            "#SBATCH --signal=USR1@120",
+            "#SBATCH --signal=USR1@\(warning)",
             "#SBATCH --time=\(slurm["time"] ?? "01:00:00")",
             "#SBATCH --nodes=\(nodes)",
             "#SBATCH --ntasks-per-node=\(gpus)",
@@ -46,9 +50,13 @@ struct SlurmCommand {
         let rest = passOn.filter { !$0.hasPrefix("gpus=") && !$0.hasPrefix("devices=") }
         lines += [
             "",
-            "# One rank per GPU (ntasks-per-node = GPUs per node); srun starts them all. On SIGUSR1",
-            "# two minutes before the time limit mgpr keeps its work and requeues the job, which",
-            "# resumes from its journal in outputs/slurm-<job id>.",
+            "# One rank per GPU (ntasks-per-node = GPUs per node); srun starts them all. On SIGUSR1,",
+            "# \(warning) s before the time limit, mgpr finishes the batch on each device, keeps its work",
+            "# and requeues the job, which resumes from its journal in outputs/slurm-<job id>.",
+            String(format: "# A batch of %@ (%d tiles of %d px) took %.1f s on the machine that made this file;", config.model,
+                   config.batchSize, config.tileSize, batchSeconds),
+            "# the warning leaves twice that and a minute. mgpr doctor checks it on the compute node.",
+            "export MGPR_SIGNAL_SECONDS=\(warning)  # keep equal to --signal above",
             "srun mgpr gpus=1 \(rest.map(shellQuoted).joined(separator: " "))".trimmingTrailingSpace(),
         ]
         Terminal.standardOutput(lines.joined(separator: "\n") + "\n")

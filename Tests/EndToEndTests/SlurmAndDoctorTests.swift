@@ -23,9 +23,19 @@ struct SlurmAndDoctorTests {
         #expect(result.status == 0, "\(result.stderr)")
         for line in ["#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=6", "#SBATCH --time=02:00:00",
                      "#SBATCH --gpus-per-node=a100:2", "#SBATCH --partition=gpu", "#SBATCH --requeue",
-                     "#SBATCH --signal=USR1@120", "#SBATCH --output=./slurm_logs/%j.out",
-                     "srun mgpr gpus=1 batch_size=8 image_path=/data/ortho.tif"] {
+                     "#SBATCH --output=./slurm_logs/%j.out", "srun mgpr gpus=1 batch_size=8 image_path=/data/ortho.tif"] {
             #expect(result.stdout.contains(line + "\n"), "missing: \(line)")
+        }
+        // The warning fits a batch measured here: twice its time and a minute, at least 120 s.
+        for (arguments, atLeast) in [(["batch_size=8"], 120), (["batch_size=64"], 180)] {
+            let made = try TestSupport.run(mgpr, ["slurm", "gpus=1"] + arguments)
+            let text = made.stdout
+            let warning = text.firstMatch(of: /#SBATCH --signal=USR1@(\d+)\n/).map { Int($0.1)! }
+            let batch = text.firstMatch(of: /took (\d+\.\d) s on the machine/).map { Double($0.1)! }
+            #expect(warning != nil && batch != nil && text.contains("export MGPR_SIGNAL_SECONDS=\(warning ?? 0)"), "\(text)")
+            if let warning, let batch {
+                #expect(warning >= atLeast && warning >= Int(2 * batch + 60) && warning % 30 == 0, "\(arguments): \(warning) s for \(batch) s")
+            }
         }
         let bad = try TestSupport.run(mgpr, ["slurm", "gpus=2", "batchsize=8"])
         #expect(bad.status == 2 && bad.stderr.contains("did you mean 'batch_size'?"))
@@ -60,6 +70,20 @@ struct SlurmAndDoctorTests {
             let fixes = result.stdout.split(separator: "\n").filter { $0.contains("fix: ") }
             #expect(!fixes.contains { $0.contains("--gpus=") || $0.contains("CUDA_VISIBLE_DEVICES") }, "\(fixes)")
         }
+    }
+
+    @Test("under SLURM, doctor says when a batch takes longer than the warning before the time limit leaves")
+    func warningTime() throws {
+        let slurm = ["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0"]
+        let short = try TestSupport.run(
+            mgpr, ["doctor", "workers=1", "batch_size=64"], environment: environment(slurm.merging(["MGPR_SIGNAL_SECONDS": "120"]) { $1 }))
+        #expect(short.status == 1 && short.stdout.contains("too long for the 120 s between SLURM's warning and the time limit"),
+                "\(short.stdout)")
+        #expect(short.stdout.contains("fix: sbatch --signal=USR1@"), "\(short.stdout)")
+        let ample = try TestSupport.run(
+            mgpr, ["doctor", "workers=1", "model=resnet50", "tile_size=64", "batch_size=4"],
+            environment: environment(slurm.merging(["MGPR_SIGNAL_SECONDS": "600"]) { $1 }))
+        #expect(ample.status == 0 && ample.stdout.contains("SLURM warns 600 s before the time limit"), "\(ample.stdout)")
     }
 
     @Test("doctor checks what the run would use: the raster, the weights in the model, the output")
