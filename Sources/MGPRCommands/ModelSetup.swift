@@ -17,13 +17,13 @@ struct ModelSetup {
 
     /// Checks the model's settings and loads its weights; nothing is written yet.
     static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> (ResultsPart) throws -> ModelSetup {
+        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         switch config.model {
         case "resnet50":
             return try resnet50(config, tileShape: tileShape, log: log)
         case "fasterrcnn":
             return try fasterrcnn(config, tileShape: tileShape, log: log)
         default:
-            if let output = config.output { try ResultsTarget.check(output, model: config.model) }
             return { _ in
                 ModelSetup(
                     makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
@@ -68,7 +68,6 @@ struct ModelSetup {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)", reason: "fasterrcnn takes 3 bands (RGB); this gives \(tileShape.channels)")
         }
-        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         let (backend, precision) = try backend(config, log: log)
         var weights: WeightStore
         var settings = DetectorSettings()
@@ -134,7 +133,6 @@ struct ModelSetup {
             expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
             ignored: ResNet50.isIgnored)
 
-        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         let batchSize = config.batchSize
         let model: InferenceRun.ModelFactory = { _ in
             let model = ClassifierTileModel(
