@@ -6,9 +6,10 @@ import Weights
 /// A graph compiled for oneDNN on the CPU. Everything is made in `init`: primitives,
 /// packed weights, the arena and the scratchpad; `run` only executes.
 final class CPUPlan: Plan {
-    struct Step {
-        let primitive: DNNLPrimitive
-        var args: [dnnl_exec_arg_t]
+    enum Step {
+        case primitive(DNNLPrimitive, args: [dnnl_exec_arg_t])
+        /// Work oneDNN 2.x has no primitive for, run between primitives.
+        case groupNorm(GroupNormKernel)
     }
 
     let inputShape: Shape4
@@ -50,6 +51,9 @@ final class CPUPlan: Plan {
             case .pool(let p): types[p.output.id] = types[p.input.id]
             case .upsample(let u): if !residualStream.contains(u.output.id) { types[u.output.id] = types[u.input.id] }
             case .linear(let l): linearOutputs.insert(l.output.id); types[l.output.id] = .f32
+            // The kernel reads and writes float32 (statistics need it); a bf16 convolution
+            // after it reads a bf16 shadow, as it does from the residual stream.
+            case .groupNorm(let g): types[g.input.id] = .f32; types[g.output.id] = .f32
             case .convolution: break
             }
         }
@@ -125,16 +129,28 @@ final class CPUPlan: Plan {
 
         // Primitives, step by step. The caller's input and outputs are NCHW float32.
         inputMemory = try DNNLMemory(try DNNL.memoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
-        var pending: [(DNNLPrimitive, [(Int32, DNNLMemory)])] = []
+        enum Pending {
+            case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
+            case groupNorm(GroupNormKernel)
+        }
+        var pending: [Pending] = []
         for step in logical {
             switch step {
             case .input:
-                pending.append((try reorder(inputMemory.desc, descs[graph.input.id]),
+                pending.append(.primitive(try reorder(inputMemory.desc, descs[graph.input.id]),
                                 [(DNNL_ARG_FROM, inputMemory), (DNNL_ARG_TO, valueMemory[graph.input.id]!)]))
             case .convert(let from, let to):
-                pending.append((try reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
+                pending.append(.primitive(try reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
             case .op(let k):
-                pending.append(try build(graph.ops[k], input: opInput[k]!, weights: weights, descs: descs, types: types))
+                if case .groupNorm(let g) = graph.ops[k] {
+                    pending.append(.groupNorm(GroupNormKernel(
+                        g, shape: shapes[g.input.id], input: valueMemory[g.input.id]!.pointer!,
+                        output: valueMemory[g.output.id]!.pointer!, weight: weights["\(g.prefix).weight"]!.values,
+                        bias: weights["\(g.prefix).bias"]!.values, threads: threads)))
+                } else {
+                    let (primitive, args) = try build(graph.ops[k], input: opInput[k]!, weights: weights, descs: descs, types: types)
+                    pending.append(.primitive(primitive, args))
+                }
             case .output(let id):
                 let user = try DNNLMemory(try DNNL.memoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
                 outputMemories.append(user)
@@ -143,24 +159,30 @@ final class CPUPlan: Plan {
                     outputCopies.append((UnsafeRawPointer(valueMemory[id]!.pointer!), shapes[id].count * 4))
                 } else {
                     outputCopies.append(nil)
-                    pending.append((try reorder(descs[id], user.desc), [(DNNL_ARG_FROM, valueMemory[id]!), (DNNL_ARG_TO, user)]))
+                    pending.append(.primitive(try reorder(descs[id], user.desc), [(DNNL_ARG_FROM, valueMemory[id]!), (DNNL_ARG_TO, user)]))
                 }
             }
         }
 
         // One scratchpad, as large as the largest any primitive asks for.
         let scratchSizes = pending.map { entry -> Int in
-            var md = entry.0.query(dnnl_query_scratchpad_md)
+            guard case .primitive(let primitive, _) = entry else { return 0 }
+            var md = primitive.query(dnnl_query_scratchpad_md)
             return dnnl_memory_desc_get_size(&md)
         }
         scratchpad = .allocate(byteCount: max(scratchSizes.max() ?? 0, 64), alignment: 64)
-        for (primitive, args) in pending {
-            var all = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-            let scratchDesc = primitive.query(dnnl_query_scratchpad_md)
-            let scratch = try DNNLMemory(scratchDesc, engine, pointer: scratchpad.baseAddress!)
-            memories.append(scratch)
-            all.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle))
-            steps.append(Step(primitive: primitive, args: all))
+        for entry in pending {
+            switch entry {
+            case .primitive(let primitive, let args):
+                var all = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+                let scratchDesc = primitive.query(dnnl_query_scratchpad_md)
+                let scratch = try DNNLMemory(scratchDesc, engine, pointer: scratchpad.baseAddress!)
+                memories.append(scratch)
+                all.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle))
+                steps.append(.primitive(primitive, args: all))
+            case .groupNorm(let kernel):
+                steps.append(.groupNorm(kernel))
+            }
         }
     }
 
@@ -175,10 +197,16 @@ final class CPUPlan: Plan {
         try inputMemory.setPointer(UnsafeMutableRawPointer(mutating: input))
         for (i, memory) in outputMemories.enumerated() { try memory.setPointer(outputs[i]) }
         for step in steps {
-            try step.args.withUnsafeBufferPointer { args throws(EngineError) in
-                try DNNL.check(
-                    dnnl_primitive_execute(step.primitive.primitive, engine.stream, Int32(args.count), args.baseAddress),
-                    "dnnl_primitive_execute")
+            switch step {
+            case .primitive(let primitive, let args):
+                try args.withUnsafeBufferPointer { args throws(EngineError) in
+                    try DNNL.check(
+                        dnnl_primitive_execute(primitive.primitive, engine.stream, Int32(args.count), args.baseAddress),
+                        "dnnl_primitive_execute")
+                }
+            case .groupNorm(let kernel):
+                try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
+                kernel.run()
             }
         }
         try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
@@ -276,6 +304,9 @@ final class CPUPlan: Plan {
             var pd: dnnl_primitive_desc_t?
             try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "pooling")
             return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
+
+        case .groupNorm:
+            preconditionFailure("group normalisation runs as a kernel, not a primitive")
 
         case .upsample(let u):
             var src = descs[u.input.id], dst = descs[u.output.id]

@@ -57,11 +57,24 @@ public struct Graph: Sendable {
         public var factor: Int
     }
 
+    /// `nn.GroupNorm` (statistics of each image's group of channels, then a per-channel
+    /// affine), optionally followed by ReLU: RetinaNet v2's head normalises this way.
+    public struct GroupNorm: Sendable {
+        public var input: Value
+        public var output: Value
+        public var groups: Int
+        /// Key prefix: `<prefix>.weight`, `<prefix>.bias`.
+        public var prefix: String
+        public var eps: Float
+        public var relu: Bool
+    }
+
     public enum Op: Sendable {
         case convolution(Convolution)
         case pool(Pool)
         case linear(Linear)
         case upsample(Upsample)
+        case groupNorm(GroupNorm)
 
         /// The value the op reads and the one it writes (a residual is read too, separately).
         public var io: (input: Value, output: Value) {
@@ -70,6 +83,7 @@ public struct Graph: Sendable {
             case .pool(let p): (p.input, p.output)
             case .linear(let l): (l.input, l.output)
             case .upsample(let u): (u.input, u.output)
+            case .groupNorm(let g): (g.input, g.output)
             }
         }
     }

@@ -86,5 +86,16 @@ public struct GraphBuilder {
         return output
     }
 
+    /// `nn.GroupNorm(groups, channels, eps)` with its affine, optionally followed by ReLU.
+    public mutating func groupNorm(_ input: Graph.Value, groups: Int, prefix: String, eps: Float = 1e-5, relu: Bool = false) -> Graph.Value {
+        let s = shape(of: input)
+        precondition(s.c % groups == 0, "GroupNorm: \(s.c) channels in \(groups) groups")
+        let output = newValue(s)
+        graph.parameters["\(prefix).weight"] = [s.c]
+        graph.parameters["\(prefix).bias"] = [s.c]
+        graph.ops.append(.groupNorm(Graph.GroupNorm(input: input, output: output, groups: groups, prefix: prefix, eps: eps, relu: relu)))
+        return output
+    }
+
     public mutating func markOutput(_ value: Graph.Value) { graph.outputs.append(value) }
 }
