@@ -6,7 +6,7 @@ import Weights
 /// '0'...'3' and 'pool'), and the RPN head (`rpn.head.*`) run on every level.
 /// The detection steps with data-dependent sizes (proposals, RoIAlign, NMS) build on it.
 public enum FasterRCNNBackbone {
-    public static let channels = 256
+    public static let channels = FeaturePyramid.channels
     /// Anchors per location: one size per level, aspect ratios 0.5, 1, 2.
     public static let anchorsPerLocation = 3
 
@@ -18,20 +18,7 @@ public enum FasterRCNNBackbone {
         var b = GraphBuilder(input: Shape4(n: batch, c: 3, h: height, w: width))
         let stages = ResNet50.body(&b, b.graph.input, prefix: "backbone.body.", bnEps: bnEps)
 
-        // Top-down: each lateral 1x1 conv adds the upsampled level above (the sum
-        // post-op), then a 3x3 conv smooths each merged map.
-        var pyramid: [Graph.Value] = []
-        var lastInner = b.conv(stages[3], weight: "backbone.fpn.inner_blocks.3.0.weight", outChannels: channels, kernel: 1,
-                               bias: "backbone.fpn.inner_blocks.3.0.bias")
-        pyramid.append(b.conv(lastInner, weight: "backbone.fpn.layer_blocks.3.0.weight", outChannels: channels, kernel: 3,
-                              padding: 1, bias: "backbone.fpn.layer_blocks.3.0.bias"))
-        for level in stride(from: 2, through: 0, by: -1) {
-            let topDown = b.upsampleNearest(lastInner, factor: 2)
-            lastInner = b.conv(stages[level], weight: "backbone.fpn.inner_blocks.\(level).0.weight", outChannels: channels,
-                               kernel: 1, bias: "backbone.fpn.inner_blocks.\(level).0.bias", residual: topDown)
-            pyramid.insert(b.conv(lastInner, weight: "backbone.fpn.layer_blocks.\(level).0.weight", outChannels: channels,
-                                  kernel: 3, padding: 1, bias: "backbone.fpn.layer_blocks.\(level).0.bias"), at: 0)
-        }
+        var pyramid = FeaturePyramid.build(&b, stages: stages)
         pyramid.append(b.pool(.max, pyramid[3], kernel: 1, stride: 2))  // LastLevelMaxPool: 'pool'
         for level in pyramid { b.markOutput(level) }
 
@@ -48,15 +35,7 @@ public enum FasterRCNNBackbone {
     /// Older checkpoints' key names, renamed as torchvision renames them on load
     /// (FPN and RPN head blocks before they became Conv2dNormActivation).
     public static func modernKey(_ key: String) -> String {
-        var key = key
-        if key.hasPrefix("fpn.") { key = "backbone." + key }
-        for block in ["inner_blocks", "layer_blocks"] {
-            for suffix in ["weight", "bias"] {
-                for i in 0..<4 where key == "backbone.fpn.\(block).\(i).\(suffix)" {
-                    key = "backbone.fpn.\(block).\(i).0.\(suffix)"
-                }
-            }
-        }
+        var key = FeaturePyramid.modernKey(key)
         for suffix in ["weight", "bias"] where key == "rpn.head.conv.\(suffix)" { key = "rpn.head.conv.0.0.\(suffix)" }
         return key
     }

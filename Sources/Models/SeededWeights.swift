@@ -14,9 +14,12 @@ public enum SeededWeights {
         for (name, shape) in parameters.sorted(by: { $0.key < $1.key }) {
             let count = shape.reduce(1, *)
             var values = [Float](repeating: 0, count: count)
-            let isBatchNorm = name.contains("bn") || name.contains("downsample.1")
-            if isBatchNorm && (name.hasSuffix("running_var") || name.hasSuffix(".weight")) {
+            let isNorm = name.contains("bn") || name.contains("downsample.1") || (shape.count == 1 && name.hasPrefix("head."))
+            if isNorm && (name.hasSuffix("running_var") || name.hasSuffix(".weight")) {
                 values = [Float](repeating: 1, count: count)
+            } else if name == "head.classification_head.cls_logits.bias" {
+                // RetinaNet's prior: every anchor starts at probability 0.01 of each class.
+                values = [Float](repeating: -logf((1 - 0.01) / 0.01), count: count)
             } else if let std = detectionHeadStd(name) {
                 for i in 0..<count { values[i] = Normalization.gaussian(&noise) * std }
             } else if shape.count == 4 {
@@ -33,7 +36,8 @@ public enum SeededWeights {
     }
 
     /// torchvision's detection heads start small (normal, zero bias): the RPN head with
-    /// std 0.01, the box predictor's classifier 0.01 and its box regressor 0.001. The box
+    /// std 0.01, the box predictor's classifier 0.01 and its box regressor 0.001,
+    /// RetinaNet's head convolutions 0.01. The box
     /// regressors here are a hundred times smaller still: seeded BatchNorm (zero mean,
     /// unit variance) lets pyramid features grow to ~50 where trained ones stay near 1,
     /// and box deltas grow with them, to where exp(dh) makes every box a sliver that no
@@ -44,6 +48,8 @@ public enum SeededWeights {
         if name.hasPrefix("rpn.head.") { return 0.01 }
         if name.hasPrefix("roi_heads.box_predictor.cls_score.") { return 0.01 }
         if name.hasPrefix("roi_heads.box_predictor.bbox_pred.") { return 1e-5 }
+        if name.hasPrefix("head.regression_head.bbox_reg.") { return 1e-4 }
+        if name.hasPrefix("head.") { return 0.01 }
         return nil
     }
 }

@@ -6,15 +6,26 @@ public enum Anchors {
     public static let sizes: [Float] = [32, 64, 128, 256, 512]
     public static let aspectRatios: [Float] = [0.5, 1, 2]
 
-    /// The A base anchors of one size, rounded half to even as torch.round does.
-    static func cell(size: Float) -> [Box] {
-        aspectRatios.map { ratio in
+    /// The base anchors of a level's sizes, ratio-major (each aspect ratio, then each
+    /// size, as torchvision orders them), rounded half to even as torch.round does.
+    public static func cell(sizes: [Float]) -> [Box] {
+        aspectRatios.flatMap { ratio in
             let hRatio = ratio.squareRoot(), wRatio = 1 / hRatio
-            let w = wRatio * size, h = hRatio * size
-            return Box(
-                (-w / 2).rounded(.toNearestOrEven), (-h / 2).rounded(.toNearestOrEven),
-                (w / 2).rounded(.toNearestOrEven), (h / 2).rounded(.toNearestOrEven))
+            return sizes.map { size in
+                let w = wRatio * size, h = hRatio * size
+                return Box(
+                    (-w / 2).rounded(.toNearestOrEven), (-h / 2).rounded(.toNearestOrEven),
+                    (w / 2).rounded(.toNearestOrEven), (h / 2).rounded(.toNearestOrEven))
+            }
         }
+    }
+
+    static func cell(size: Float) -> [Box] { cell(sizes: [size]) }
+
+    /// RetinaNet's sizes per level: 32...512 at scales 2^0, 2^(1/3), 2^(2/3), truncated
+    /// to integers as torchvision's `_default_anchorgen` writes them (32, 40, 50, ...).
+    public static let retinaNetSizes: [[Float]] = [32, 64, 128, 256, 512].map { x in
+        [x, Float(Int(Double(x) * pow(2, 1.0 / 3))), Float(Int(Double(x) * pow(2, 2.0 / 3)))]
     }
 
     /// Anchors of one level, location-major (row, column) then anchor, as the RPN's

@@ -7,7 +7,8 @@ public struct Detection: Hashable, Sendable {
     public init(box: Box, label: Int, score: Float) { (self.box, self.label, self.score) = (box, label, score) }
 }
 
-/// torchvision's fasterrcnn_resnet50_fpn settings that are keys of mgpr's too.
+/// torchvision's detection settings that are keys of mgpr's too (Faster R-CNN's
+/// defaults; RetinaNet keeps 300 detections per image).
 public struct DetectorSettings: Sendable {
     public var minSize = 800
     public var maxSize = 1333
@@ -17,6 +18,8 @@ public struct DetectorSettings: Sendable {
     public var rpnPreNMSTopN = 1000
     public var rpnPostNMSTopN = 1000
     public var rpnNMSThreshold: Float = 0.7
+    /// RetinaNet: the best-scoring candidates kept per level before NMS (topk_candidates).
+    public var topCandidates = 1000
     public var bnEps: Float = 1e-5
     /// Images the network runs on at once within a batch (memory grows with it).
     public var imagesPerPass = 4

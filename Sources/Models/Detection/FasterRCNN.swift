@@ -13,17 +13,7 @@ public final class FasterRCNN {
     private let weights: WeightStore
     private let precision: Precision
     private let transform: DetectorTransform
-    /// A compiled plan with the buffers its outputs go to (batches of different sizes
-    /// may come in any order, so each plan keeps its own).
-    final class Compiled {
-        let plan: any Plan
-        let outputs: [UnsafeMutableBufferPointer<Float>]
-        init(_ plan: any Plan) {
-            self.plan = plan
-            outputs = plan.outputShapes.map { .allocate(capacity: $0.count) }
-        }
-        deinit { outputs.forEach { $0.deallocate() } }
-    }
+    typealias Compiled = CompiledPlan
 
     private var backbonePlans: [Int: Compiled] = [:]
     private var headPlans: [Int: Compiled] = [:]

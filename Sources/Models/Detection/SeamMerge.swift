@@ -32,32 +32,54 @@ public enum SeamMerge {
         let order = detections.indices.sorted {
             cut[$0] != cut[$1] ? !cut[$0] : detections[$0].detection.score > detections[$1].detection.score
         }
-        // Kept boxes by grid cell, so each candidate meets only its neighbours.
-        var grid: [Int: [Int]] = [:]
-        let columns = rasterWidth / max(cell, 1) + 2
-        func cells(_ b: Box) -> [Int] {
-            let c0 = max(Int(b.x1) / cell, 0), c1 = max(Int(b.x2) / cell, 0)
-            let r0 = max(Int(b.y1) / cell, 0), r1 = max(Int(b.y2) / cell, 0)
-            return (r0...r1).flatMap { r in (c0...c1).map { r * columns + $0 } }
+        return greedy(detections, order: order, cell: cell) { i, k in
+            let d = detections[i].detection, other = detections[k].detection.box
+            guard detections[k].detection.label == d.label else { return false }
+            if d.box.iou(other) > iou { return true }
+            guard cut[i] else { return false }
+            let w = max(0, min(d.box.x2, other.x2) - max(d.box.x1, other.x1))
+            let h = max(0, min(d.box.y2, other.y2) - max(d.box.y1, other.y1))
+            return w * h > iou * d.box.area
+        }
+    }
+
+    /// DeepForest's mosaic: one non-maximum suppression over every tile's boxes, all
+    /// classes together: by decreasing score, a box is dropped when a kept one overlaps
+    /// it by IoU above `iou` (torchvision's `nms`, found through a grid of `cell` px so
+    /// that a million boxes stay fast).
+    public static func mosaic(_ detections: [PlacedDetection], iou: Float, cell: Int) -> [PlacedDetection] {
+        let order = detections.indices.sorted {
+            let a = detections[$0].detection.score, b = detections[$1].detection.score
+            return a > b || (a == b && $0 < $1)
+        }
+        let kept = greedy(detections, order: order, cell: cell) { i, k in
+            detections[i].detection.box.iou(detections[k].detection.box) > iou
+        }
+        return kept.sorted {
+            let a = $0.detection.score, b = $1.detection.score
+            return a > b || (a == b && $0.tile < $1.tile)
+        }
+    }
+
+    /// Visits `order`, keeping each detection that no kept one suppresses; kept boxes are
+    /// filed by grid cell, so a candidate meets only its neighbours. Returns them in input order.
+    private static func greedy(
+        _ detections: [PlacedDetection], order: [Int], cell: Int, suppresses: (_ candidate: Int, _ kept: Int) -> Bool
+    ) -> [PlacedDetection] {
+        let cell = max(cell, 1)
+        var grid: [Int64: [Int]] = [:]
+        func cells(_ b: Box) -> [Int64] {
+            let c0 = Int64(max(b.x1, 0)) / Int64(cell), c1 = Int64(max(b.x2, 0)) / Int64(cell)
+            let r0 = Int64(max(b.y1, 0)) / Int64(cell), r1 = Int64(max(b.y2, 0)) / Int64(cell)
+            return (r0...r1).flatMap { r in (c0...c1).map { r << 32 | $0 } }
         }
         var kept: [Int] = []
         for i in order {
-            let d = detections[i].detection
-            var duplicate = false
-            search: for c in cells(d.box) {
-                for k in grid[c] ?? [] where detections[k].detection.label == d.label {
-                    let other = detections[k].detection.box
-                    if d.box.iou(other) > iou { duplicate = true; break search }
-                    if cut[i] {
-                        let w = max(0, min(d.box.x2, other.x2) - max(d.box.x1, other.x1))
-                        let h = max(0, min(d.box.y2, other.y2) - max(d.box.y1, other.y1))
-                        if w * h > iou * d.box.area { duplicate = true; break search }
-                    }
-                }
-            }
+            let boxCells = cells(detections[i].detection.box)
+            let duplicate = boxCells.contains { c in (grid[c] ?? []).contains { suppresses(i, $0) } }
             guard !duplicate else { continue }
             kept.append(i)
-            for c in cells(d.box) { grid[c, default: []].append(i) }
+            for c in boxCells { grid[c, default: []].append(i) }
         }
         return kept.sorted().map { detections[$0] }
     }

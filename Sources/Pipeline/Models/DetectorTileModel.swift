@@ -1,14 +1,10 @@
-import Engine
 import Models
-import Weights
 
-/// Faster R-CNN as a ``TileModel``: each tile's detections, boxes in its own pixels.
+/// A detector as a ``TileModel``: each tile's detections, boxes in its own pixels.
 public final class DetectorTileModel: TileModel {
-    private let detector: FasterRCNN
+    private let detector: any Detector
 
-    public init(backend: any Backend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings) {
-        detector = FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
-    }
+    public init(_ detector: any Detector) { self.detector = detector }
 
     public var deviceBytes: Int { detector.memoryBytes }
 
