@@ -31,15 +31,20 @@ enum PyTorchCheckpoint {
         return tensors
     }
 
-    /// The name -> tensor pairs; a Lightning-style checkpoint's `state_dict` entry is used.
+    /// The name -> tensor pairs; a Lightning checkpoint's `state_dict` entry is used, and
+    /// the `model` entry of torchvision's reference scripts' checkpoints
+    /// (`{'model': state_dict, 'optimizer': ..., 'epoch': ...}`).
     private static func stateDict(_ root: Unpickler.Value, path: String) throws(WeightsError)
         -> [(String, Unpickler.TensorRef)]
     {
         guard case .dict(let box) = root else {
             throw .notAStateDict(path: path, found: "a pickled value that is not a dict")
         }
-        for (key, value) in box.entries {
-            if case .string("state_dict") = key, case .dict = value { return try stateDict(value, path: path) }
+        let holdsTensors = box.entries.contains { if case .tensor = $0.value { true } else { false } }
+        for name in ["state_dict", "model"] where !holdsTensors {
+            for (key, value) in box.entries {
+                if case .string(name) = key, case .dict = value { return try stateDict(value, path: path) }
+            }
         }
         return try box.entries.map { entry throws(WeightsError) -> (String, Unpickler.TensorRef) in
             guard case .string(let name) = entry.key else { throw .notAStateDict(path: path, found: "a dict with non-string keys") }

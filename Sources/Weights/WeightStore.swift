@@ -10,24 +10,44 @@ public struct WeightStore: Sendable {
         self.tensors = tensors
     }
 
-    /// Loads `.safetensors` or a torch `.pth`/`.pt` (zip) file, told apart by content.
+    /// Loads `.safetensors` or a torch `.pth`/`.pt` (zip) file, told apart by content, or
+    /// a Hugging Face model folder's `model.safetensors`. A state_dict saved from a
+    /// wrapper's `model` attribute (DeepForest's and many Lightning modules') has every key
+    /// under `model.`: the prefix is dropped, as DeepForest drops it on load.
     public init(contentsOf path: String) throws(WeightsError) {
-        guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
+        if isDirectory.boolValue {
+            let file = (path as NSString).appendingPathComponent("model.safetensors")
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw .malformed(path: path, reason: "a folder without model.safetensors; a Hugging Face model folder holds config.json and model.safetensors")
+            }
+            try self.init(contentsOf: file)
+            return
+        }
+        self.init(path: path, tensors: try Self.read(path))
+        let prefix = "model."
+        if !tensors.isEmpty, tensors.keys.allSatisfy({ $0.hasPrefix(prefix) }) {
+            rename { String($0.dropFirst(prefix.count)) }
+        }
+    }
+
+    /// The tensors of one weights file, by its content.
+    private static func read(_ path: String) throws(WeightsError) -> [String: HostTensor] {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .malformed(path: path, reason: "cannot be opened")
         }
         let magic = [UInt8]((try? handle.read(upToCount: 4)) ?? Data())
         try? handle.close()
         if magic.starts(with: [0x50, 0x4B]) {  // "PK": a zip, as torch.save writes since 1.6
-            tensors = try PyTorchCheckpoint.load(path)
+            return try PyTorchCheckpoint.load(path)
         } else if path.hasSuffix(".safetensors") {
-            tensors = try SafeTensors.load(path)
+            return try SafeTensors.load(path)
         } else if magic.first == 0x80 {  // a bare pickle: torch's legacy format
             throw .malformed(path: path, reason: "legacy (pre-1.6) torch format; re-save it with a current torch.save")
         } else {
             throw .unsupportedFormat(path: path)
         }
-        self.path = path
     }
 
     /// Checks the store holds exactly `expected` (name -> shape): nothing missing, nothing
