@@ -10,6 +10,9 @@ public enum ConfigValue: Hashable, Sendable {
     case string(String)
     case list([ConfigValue])
 
+    /// The text of a string value, nil for any other.
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+
     /// Parses a command-line value the way Hydra does: `null`, `true`/`false`,
     /// integers, floats, `[a, b]` lists, quoted or bare strings.
     public init(parsing text: String) {

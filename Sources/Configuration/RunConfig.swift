@@ -18,8 +18,12 @@ public struct RunConfig: Sendable, Equatable {
     public var loaderMemoryBytes: Int
     public var accelerator: Accelerator
     public var devices: Int
-    public var precision: String
-    public var model: String
+    public var precision: PrecisionName
+    public var model: ModelName
+    /// Class names by label index, from the weights' folder (DeepForest's label_dict).
+    public var labelNames: [String]?
+    /// How boxes from different tiles are merged: `seams` or `mosaic`.
+    public var merge: String
     public var weights: String?
     public var output: String?
     /// CPU threads for the model; 0 means all cores.
@@ -54,11 +58,35 @@ public struct RunConfig: Sendable, Equatable {
         if settings.explicit.contains("image_path") && !settings.explicit.contains("use_fake_data") {
             settings.resolve("use_fake_data", .bool(false))
         }
-        // torchvision runs its own COCO Faster R-CNN weights (the file name carries their
-        // hash, 258fb6c6) with frozen BatchNorm eps 0; --cfg job shows the eps used.
-        if case .string(let weights) = settings["weights"], weights.contains("258fb6c6"), !settings.explicit.contains("bn_eps") {
-            settings.resolve("bn_eps", .double(0))
+        // Defaults derived from other keys, weakest first; a key given is never changed.
+        // DeepForest's own config wins over its model folder's (as its predict_tile runs).
+        func derive(_ values: [String: ConfigValue]) {
+            for (key, value) in values where !settings.explicit.contains(key) { settings.resolve(key, value) }
         }
+        let preset = settings["preset"] == .string("deepforest")
+        if preset { derive(["model": .string("retinanet")]) }
+        let model = settings["model"].stringValue.flatMap(ModelName.init(rawValue:)) ?? .fasterrcnn
+        derive(model.defaults)
+        var folder: ModelFolderConfig?
+        if case .string(let weights) = settings["weights"] {
+            // torchvision runs its own COCO Faster R-CNN and RetinaNet weights (the file
+            // names carry their hashes) with frozen BatchNorm eps 0; --cfg job shows it.
+            if weights.contains("258fb6c6") || weights.contains("eeacb38b") { derive(["bn_eps": .double(0)]) }
+            folder = try ModelFolderConfig.read(weights: weights)
+            derive(folder.map { f in
+                var values: [String: ConfigValue] = [:]
+                if let score = f.scoreThreshold { values["score_threshold"] = .double(score) }
+                if let nms = f.nmsThreshold { values["nms_threshold"] = .double(nms) }
+                return values
+            } ?? [:])
+        }
+        if preset {
+            derive([
+                "tile_size": .int(400), "overlap": .int(20), "score_threshold": .double(0.1), "nms_threshold": .double(0.05),
+                "merge": .string("mosaic"), "merge_iou": .double(0.15),
+            ])
+        }
+        labelNames = folder?.labelNames
         self.settings = settings
         func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
         func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
@@ -80,8 +108,9 @@ public struct RunConfig: Sendable, Equatable {
         loaderMemoryBytes = int("loader_memory_mb") << 20
         accelerator = string("accelerator") == "cuda" ? .gpu : Accelerator(rawValue: string("accelerator") ?? "") ?? .auto
         devices = int("gpus")
-        precision = string("precision") ?? "16-mixed"
-        model = string("model") ?? "fasterrcnn"
+        precision = string("precision").flatMap(PrecisionName.init(rawValue:)) ?? .f16Mixed
+        self.model = model
+        merge = string("merge") ?? "seams"
         weights = string("weights")
         output = string("output")
         cpuThreads = int("cpu_threads")
@@ -109,6 +138,14 @@ public struct RunConfig: Sendable, Equatable {
         guard overlap < tileSize else {
             throw .invalidValue(key: "overlap", value: "\(overlap)",
                 reason: "must be smaller than tile_size (\(tileSize)); tiles would never advance")
+        }
+        guard precision.compute != nil else {
+            throw .invalidValue(key: "precision", value: precision.rawValue,
+                reason: "mgpr computes in 32 or 16 bits: use 32, bf16-mixed or 16-mixed")
+        }
+        if preset, model != .retinanet {
+            throw .invalidValue(key: "model", value: model.rawValue,
+                reason: "preset=deepforest runs DeepForest's RetinaNet models: leave model out or set model=retinanet")
         }
         guard testImagePixelSize > 0 else {
             throw .invalidValue(key: "test_image_pixel_size", value: "\(testImagePixelSize)", reason: "must be > 0")

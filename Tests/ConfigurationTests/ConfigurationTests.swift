@@ -11,9 +11,9 @@ struct ConfigurationTests {
         let c = try config()
         #expect(c.tileSize == 1024 && c.batchSize == 16 && c.imageSize == 10000)
         #expect(c.devices == 1 && c.accelerator == .auto && c.workers == 8)
-        #expect(c.precision == "16-mixed" && c.logInterval == 10 && c.profiler == nil)
+        #expect(c.precision == .f16Mixed && c.logInterval == 10 && c.profiler == nil)
         #expect(c.useFakeData && c.dummyDelay == 0.01 && c.dummyCount == 10000)
-        #expect(c.model == "fasterrcnn" && c.overlap == 0 && c.bands == [1, 2, 3])
+        #expect(c.model == .fasterrcnn && c.overlap == 0 && c.bands == [1, 2, 3])
     }
 
     @Test("the seed's aliases set the same keys", arguments: [("input_path", "image_path"), ("devices", "gpus")])
@@ -25,7 +25,7 @@ struct ConfigurationTests {
     @Test("values are typed as Hydra types them")
     func typedValues() throws {
         let c = try config("bands=[3,2,1]", "dummy_dataset_delay=0", "precision=32", "profiler=simple", "run_dir=/tmp/x")
-        #expect(c.bands == [3, 2, 1] && c.dummyDelay == 0 && c.precision == "32")
+        #expect(c.bands == [3, 2, 1] && c.dummyDelay == 0 && c.precision == .f32)
         #expect(c.profiler == "simple" && c.runDir == "/tmp/x")
     }
 
@@ -119,6 +119,65 @@ struct ConfigurationTests {
             #expect(text.contains("[\(key.defaultValue.yaml)]"))
         }
         #expect(text.contains("alias: input_path") && text.contains("alias: devices"))
+    }
+
+    @Test("model and precision are typed when read: an unknown or unusable value is one line before anything opens")
+    func modelAndPrecisionTyped() throws {
+        #expect(try config("model=retinanet", "precision=bf16-mixed").model == .retinanet)
+        #expect(try config("precision=bf16-mixed").precision.compute == .bf16)
+        #expect(throws: ConfigError.invalidValue(key: "precision", value: "64", reason: "mgpr computes in 32 or 16 bits: use 32, bf16-mixed or 16-mixed")) {
+            try config("precision=64")
+        }
+        #expect(throws: (any Error).self) { try config("model=yolo") }
+    }
+
+    @Test("a model's own defaults apply unless given: retinanet keeps 300 detections, as torchvision")
+    func modelDefaults() throws {
+        #expect(try config("model=retinanet").detectionsPerTile == 300)
+        #expect(try config("model=retinanet", "detections_per_tile=50").detectionsPerTile == 50)
+        #expect(try config().detectionsPerTile == 100)
+        #expect(try config("model=retinanet").settings.yaml.contains("detections_per_tile: 300\n"))
+    }
+
+    @Test("preset=deepforest is DeepForest's predict_tile in one word; keys given explicitly win")
+    func deepForestPreset() throws {
+        let c = try config("preset=deepforest")
+        #expect(c.model == .retinanet && c.tileSize == 400 && c.overlap == 20)
+        #expect(c.scoreThreshold == 0.1 && c.nmsThreshold == 0.05 && c.merge == "mosaic" && c.mergeIoU == 0.15)
+        #expect(c.detectionsPerTile == 300)
+        let mine = try config("preset=deepforest", "tile_size=1000", "score_threshold=0.3")
+        #expect(mine.tileSize == 1000 && mine.scoreThreshold == 0.3 && mine.overlap == 20)
+        #expect(throws: ConfigError.self) { try config("preset=deepforest", "model=fasterrcnn") }
+        #expect(c.settings.yaml.contains("merge: mosaic\n") && c.settings.yaml.contains("tile_size: 400\n"))
+    }
+
+    @Test("a weights folder's config.json gives thresholds and class names; the command line and the preset win")
+    func modelFolderConfig() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let json = #"{"num_classes": 2, "nms_thresh": 0.2, "score_thresh": 0.3, "label_dict": {"Tree": 0, "Snag": 1}}"#
+        try json.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let c = try config("model=retinanet", "weights=\(folder.path)")
+        #expect(c.scoreThreshold == 0.3 && c.nmsThreshold == 0.2 && c.labelNames == ["Tree", "Snag"])
+        #expect(try config("model=retinanet", "weights=\(folder.path)", "score_threshold=0.5").scoreThreshold == 0.5)
+        #expect(try config("preset=deepforest", "weights=\(folder.path)").scoreThreshold == 0.1)
+
+        try #"{"label_dict": {"Tree": "zero"}}"#.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.configFile(
+            path: folder.appendingPathComponent("config.json").path, reason: "label_dict['Tree'] is not a class index (an integer)")) {
+            try config("model=retinanet", "weights=\(folder.path)")
+        }
+        try "{not json".write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.configFile(path: folder.appendingPathComponent("config.json").path, reason: "is not a JSON object")) {
+            try config("model=retinanet", "weights=\(folder.path)")
+        }
+    }
+
+    @Test("torchvision's own COCO RetinaNet and Faster R-CNN files run with BatchNorm eps 0")
+    func cocoEps() throws {
+        #expect(try config("model=retinanet", "weights=retinanet_resnet50_fpn_coco-eeacb38b.pth").bnEps == 0)
+        #expect(try config("weights=fasterrcnn_resnet50_fpn_coco-258fb6c6.pth").bnEps == 0)
+        #expect(try config("weights=mine.pth").bnEps == 1e-5)
     }
 
     @Test("command-line values parse like YAML scalars")
