@@ -20,9 +20,11 @@ public struct RankStatus: Codable, Sendable {
     public var summary: RunSummary?
     /// What the merge needs to place results on the ground (absent for dummy data).
     public var raster: RasterContext?
+    /// The names of the model's classes by label index, when its weights name them.
+    public var labels: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case rank, host, state, output, summary, attempt, raster
+        case rank, host, state, output, summary, attempt, raster, labels
         case worldSize = "world_size"
         case tileCount = "tile_count"
         case shareStart = "share_start"
@@ -31,9 +33,9 @@ public struct RankStatus: Codable, Sendable {
 
     public init(
         rank: Int, worldSize: Int, attempt: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
-        summary: RunSummary?, raster: RasterContext?
+        summary: RunSummary?, raster: RasterContext?, labels: [String]? = nil
     ) {
-        self.raster = raster
+        (self.raster, self.labels) = (raster, labels)
         (self.rank, self.worldSize, self.attempt, self.tileCount, self.state, self.output, self.summary) =
             (rank, worldSize, attempt, tileCount, state, output, summary)
         (shareStart, shareEnd) = (share.lowerBound, share.upperBound)
@@ -111,9 +113,11 @@ public struct RasterContext: Codable, Sendable {
     public var tileSize: Int
     public var overlap: Int
     public var mergeIoU: Double
+    /// `seams` (absent in runs from before there was a choice) or `mosaic`.
+    public var merge: String?
 
     enum CodingKeys: String, CodingKey {
-        case width, height, geotransform, overlap
+        case width, height, geotransform, overlap, merge
         case imagePath = "image_path"
         case crsWKT = "crs_wkt"
         case tileSize = "tile_size"
@@ -122,9 +126,9 @@ public struct RasterContext: Codable, Sendable {
 
     public init(
         imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double
+        mergeIoU: Double, merge: String = "seams"
     ) {
         (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
-        (self.tileSize, self.overlap, self.mergeIoU) = (tileSize, overlap, mergeIoU)
+        (self.tileSize, self.overlap, self.mergeIoU, self.merge) = (tileSize, overlap, mergeIoU, merge)
     }
 }

@@ -7,7 +7,7 @@ import Pipeline
 /// SLURM's warning signal may need, so the warning can be set to fit it.
 enum BatchTime {
     static func estimate(_ config: RunConfig) throws -> Double {
-        guard config.model != "none" else { return 0 }
+        guard config.model != .none else { return 0 }
         var probe = config
         probe.output = nil
         let shape = TileShape(channels: config.bands.count, height: config.tileSize, width: config.tileSize)

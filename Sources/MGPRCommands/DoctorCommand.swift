@@ -73,7 +73,7 @@ struct DoctorCommand {
         section("Smoke run (\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
         try smokeRun()
 
-        if context.launcher == .slurm, config.model != "none" { checkWarningTime() }
+        if context.launcher == .slurm, config.model != .none { checkWarningTime() }
 
         if problems.count == 0 {
             Terminal.standardOutput("\nNo problems found.\n")
@@ -155,9 +155,9 @@ struct DoctorCommand {
             var modelOnly = config
             modelOnly.output = nil  // checked on its own below
             _ = try ModelSetup.check(modelOnly, tileShape: tileShape, log: Log(name: "mgpr.doctor"))
-            line("model", "\(config.model), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
+            line("model", "\(config.model.rawValue), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
         } catch {
-            problems.flag("model=\(config.model) cannot run with these settings", why: "\(error)",
+            problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(error)",
                           fix: "change the key the reason names (mgpr --help lists them)")
         }
         if let output = config.output, output.lowercased() != "none" {
@@ -180,7 +180,7 @@ struct DoctorCommand {
         let warning = Int(environment["MGPR_SIGNAL_SECONDS"] ?? "") ?? 120
         let needed = BatchTime.warningSeconds(batchSeconds: batch)
         line("batch", String(format: "%.1f s for %d tiles of %@ here; SLURM warns %d s before the time limit", batch,
-                             config.batchSize, config.model, warning))
+                             config.batchSize, config.model.rawValue, warning))
         if needed > warning {
             problems.flag(
                 String(format: "a batch takes %.0f s here, too long for the %d s between SLURM's warning and the time limit", batch, warning),

@@ -39,15 +39,16 @@ enum MemoryEstimate {
             prefetch: config.prefetch, consumers: config.devices, memoryBudget: config.loaderMemoryBytes)
         let model: Int
         switch config.model {
-        case "resnet50":
+        case .resnet50:
             model = saturating(saturating(pixels, config.batchSize, plus: 0), resnet50BytesPerPixel, plus: modelFixedBytes)
-        case "fasterrcnn":
+        case .fasterrcnn, .retinanet:
+            // Measured on Faster R-CNN; RetinaNet's heads run on the same pyramid.
             // Square tiles are resized to min_size (capped by max_size), padded to 32.
             let resized = Double(side) * min(Double(config.minSize) / Double(side), Double(config.maxSize) / Double(side))
             let padded = (Int(resized.rounded(.down)) + 31) / 32 * 32
             let pass = min(config.imagesPerPass, config.batchSize)
             model = saturating(saturating(padded * padded, pass, plus: 0), detectorBytesPerPixel, plus: modelFixedBytes)
-        default:
+        case .none:
             model = 0
         }
         return Need(batchBytes: batchBytes, poolBatches: pool, modelBytes: model, devices: config.devices)

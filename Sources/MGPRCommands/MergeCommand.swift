@@ -28,14 +28,14 @@ struct MergeCommand {
         try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
             output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,
-            raster: status.raster,
+            raster: status.raster, labels: status.labels,
             timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
         return 0
     }
 
     /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
     static func gather(
-        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, raster: RasterContext?, timeout: Double,
+        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, raster: RasterContext?, labels: [String]?, timeout: Double,
         attempt: Int?, log: Log, printRanks: Bool
     ) throws {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
@@ -44,7 +44,7 @@ struct MergeCommand {
             let (header, rows) = try gather.collectRows()
             let written: Int
             do {
-                written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster)
+                written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster, labels: labels)
             } catch {
                 throw CommandError.resultsNotWritten(path: output, reason: "\(error)", runDirectory: layout.root)
             }

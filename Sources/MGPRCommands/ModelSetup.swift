@@ -8,40 +8,13 @@ import Raster
 import Weights
 
 /// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
-/// `output` keys, checked before the first tile is read.
+/// `output` keys, checked before the first tile is read. Each model builds its own
+/// (Models/<name>.swift); this holds what they share.
 struct ModelSetup {
     let makeModel: InferenceRun.ModelFactory
     let handleOutputs: InferenceRun.OutputHandler
     let finish: () throws -> Void
     let summary: String
-
-    /// Checks the model's settings and loads its weights; nothing is written yet.
-    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> (ResultsPart) throws -> ModelSetup {
-        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
-        switch config.model {
-        case "resnet50":
-            return try resnet50(config, tileShape: tileShape, log: log)
-        case "fasterrcnn":
-            return try fasterrcnn(config, tileShape: tileShape, log: log)
-        default:
-            return { _ in
-                ModelSetup(
-                    makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
-                    summary: "model=none (data path only)")
-            }
-        }
-    }
-
-    /// Lightning's precision names mapped onto what the engine computes in.
-    static func precision(_ name: String) throws -> Precision {
-        switch name {
-        case "32", "32-true": return .f32
-        case "16-mixed", "16-true": return .f16
-        case "bf16-mixed", "bf16-true": return .bf16
-        default:
-            throw ConfigError.invalidValue(key: "precision", value: name, reason: "mgpr computes in 32 or 16 bits: use 32, bf16-mixed or 16-mixed")
-        }
-    }
 
     /// Where this rank writes its results part, whether it continues an earlier part,
     /// and the run's results file (nil: results are not kept).
@@ -51,51 +24,68 @@ struct ModelSetup {
         var output: String?
     }
 
+    typealias Prepared = (ResultsPart) throws -> ModelSetup
+
+    /// Checks the model's settings and loads its weights; nothing is written yet.
+    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> Prepared {
+        if let output = config.output { try ResultsTarget.check(output, model: config.model) }
+        switch config.model {
+        case .resnet50: return try ResNet50Setup.check(config, tileShape: tileShape, log: log)
+        case .fasterrcnn: return try FasterRCNNSetup.check(config, tileShape: tileShape, log: log)
+        case .retinanet: return try RetinaNetSetup.check(config, tileShape: tileShape, log: log)
+        case .none:
+            return { _ in
+                ModelSetup(
+                    makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
+                    summary: "model=none (data path only)")
+            }
+        }
+    }
+
+    /// What the engine computes in for a Lightning precision name.
+    static func precision(_ name: PrecisionName) -> Precision {
+        switch name.compute {
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f32, nil: .f32
+        }
+    }
+
     /// The CPU backend for this run's threads and devices, with its precision.
-    private static func backend(_ config: RunConfig, log: Log) throws -> (CPUBackend, Precision) {
+    static func backend(_ config: RunConfig, log: Log) -> (CPUBackend, Precision) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
         let backend = CPUBackend(threads: threads)
-        let (precision, notice) = backend.resolve(try precision(config.precision))
-        if let notice { log.info("precision=\(config.precision): \(notice)") }
+        let (precision, notice) = backend.resolve(precision(config.precision))
+        if let notice { log.info("precision=\(config.precision.rawValue): \(notice)") }
         return (backend, precision)
     }
 
-    private static func fasterrcnn(_ config: RunConfig, tileShape: TileShape, log: Log) throws
-        -> (ResultsPart) throws -> ModelSetup
-    {
+    /// The networks here read RGB: three bands.
+    static func requireRGB(_ config: RunConfig, _ tileShape: TileShape) throws {
         guard tileShape.channels == 3 else {
             throw ConfigError.invalidValue(
-                key: "bands", value: "\(config.bands)", reason: "fasterrcnn takes 3 bands (RGB); this gives \(tileShape.channels)")
+                key: "bands", value: "\(config.bands)",
+                reason: "\(config.model.rawValue) takes 3 bands (RGB); this gives \(tileShape.channels)")
         }
-        let (backend, precision) = try backend(config, log: log)
-        var weights: WeightStore
-        var settings = DetectorSettings()
-        settings.bnEps = Float(config.bnEps)
-        if let path = config.weights {
-            weights = try WeightStore(contentsOf: path)
-            weights.rename(FasterRCNNBackbone.modernKey)
-            // RunConfig derives bn_eps 0 for torchvision's own COCO weights.
-            if path.contains("258fb6c6") && !config.settings.explicit.contains("bn_eps") {
-                log.info("weights \(path) are torchvision's COCO file: frozen BatchNorm eps 0, as torchvision runs them (set bn_eps to override)")
-            }
-        } else {
-            log.warning("No weights given (weights=null): fasterrcnn runs with seeded random weights; results are for timing only")
-            weights = FasterRCNN.seededWeights(seed: config.seed)
-        }
-        guard let classes = FasterRCNN.classes(in: weights) else {
-            throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
-        }
-        try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
-        settings.minSize = config.minSize
-        settings.maxSize = config.maxSize
-        settings.scoreThreshold = Float(config.scoreThreshold)
-        settings.nmsThreshold = Float(config.nmsThreshold)
-        settings.detectionsPerImage = config.detectionsPerTile
-        settings.imagesPerPass = config.imagesPerPass
+    }
+
+    /// The weights file's tensors, or seeded ones (with the warning that says so).
+    static func weights(_ config: RunConfig, log: Log, seeded: () -> WeightStore) throws -> WeightStore {
+        if let path = config.weights { return try WeightStore(contentsOf: path) }
+        log.warning(
+            "No weights given (weights=null): \(config.model.rawValue) runs with seeded random weights; results are for timing only")
+        return seeded()
+    }
+
+    /// A detector's setup: detections to this rank's part as batches finish.
+    static func detector(
+        _ config: RunConfig, tileShape: TileShape, description: String, precision: Precision, backend: CPUBackend,
+        make: @escaping @Sendable () -> any Detector
+    ) -> Prepared {
         let batchSize = config.batchSize
-        let model: InferenceRun.ModelFactory = { [settings, weights] _ in
-            let model = DetectorTileModel(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
+        let model: InferenceRun.ModelFactory = { _ in
+            let model = DetectorTileModel(make())
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
@@ -105,52 +95,13 @@ struct ModelSetup {
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
                 finish: { try sink?.close() },
-                summary: "model=fasterrcnn (\(classes) classes, weights \(config.weights ?? "seeded")), "
-                    + "\(precision.rawValue) on \(backend.description) per device"
-                    + (part.output.map { ", results to \($0)" } ?? ", results not kept (output=none)"))
+                summary: summary(config, description, precision, backend, output: part.output))
         }
     }
 
-    private static func resnet50(_ config: RunConfig, tileShape: TileShape, log: Log) throws
-        -> (ResultsPart) throws -> ModelSetup
-    {
-        guard tileShape.channels == 3 else {
-            throw ConfigError.invalidValue(
-                key: "bands", value: "\(config.bands)", reason: "resnet50 takes 3 bands (RGB); this gives \(tileShape.channels)")
-        }
-        let (backend, precision) = try backend(config, log: log)
-        let weights: WeightStore
-        if let path = config.weights {
-            weights = try WeightStore(contentsOf: path)
-        } else {
-            log.warning("No weights given (weights=null): resnet50 runs with seeded random weights; results are for timing only")
-            weights = ResNet50.seededWeights(seed: config.seed)
-        }
-        guard let classes = ResNet50.classes(in: weights) else {
-            throw WeightsError.missingKey(path: weights.path, key: "fc.weight")
-        }
-        try weights.validate(
-            expected: ResNet50.graph(batch: 1, height: 64, width: 64, classes: classes).parameters,
-            ignored: ResNet50.isIgnored)
-
-        let batchSize = config.batchSize
-        let model: InferenceRun.ModelFactory = { _ in
-            let model = ClassifierTileModel(
-                backend: backend, weights: weights, precision: precision, classes: classes,
-                normalization: ResNet50.preprocessing,
-                graph: { ResNet50.graph(batch: $0, height: $1, width: $2, classes: classes) })
-            try model.prepare(batchSize: batchSize, tileShape: tileShape)
-            return model
-        }
-        return { part in
-            let sink = try part.output.map { _ in try ClassificationCSV(path: part.path, append: part.append) }
-            return ModelSetup(
-            makeModel: model,
-            handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
-            finish: { try sink?.close() },
-            summary: "model=resnet50 (\(classes) classes, weights \(config.weights ?? "seeded")), "
-                + "\(precision.rawValue) on \(backend.description) per device"
-                + (part.output.map { ", results to \($0)" } ?? ", results not kept (output=none)"))
-        }
+    static func summary(_ config: RunConfig, _ description: String, _ precision: Precision, _ backend: CPUBackend, output: String?) -> String {
+        "model=\(config.model.rawValue) (\(description), weights \(config.weights ?? "seeded")), "
+            + "\(precision.rawValue) on \(backend.description) per device"
+            + (output.map { ", results to \($0)" } ?? ", results not kept (output=none)")
     }
 }

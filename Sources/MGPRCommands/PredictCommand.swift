@@ -59,7 +59,7 @@ public struct PredictCommand: Sendable {
         log.info("Run directory: \(runDirectory.path)\(resume ? " (resuming)" : "")")
         if let output {
             log.info("Results will be written to \(output)\(config.output == nil ? " (set output=PATH to choose, output=none to discard)" : "")")
-        } else if ResultsTarget.defaultName(model: config.model) != nil {
+        } else if config.model.defaultOutput != nil {
             log.info("Results are not kept (output=none)")
         }
 
@@ -128,7 +128,7 @@ public struct PredictCommand: Sendable {
         if context.rank == 0 {
             try MergeCommand.gather(
                 layout: layout, worldSize: context.worldSize, tileCount: source.count, output: output,
-                raster: rasterContext(source),
+                raster: rasterContext(source), labels: config.labelNames,
                 timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed)
         }
         log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
@@ -177,7 +177,7 @@ public struct PredictCommand: Sendable {
         RankStatus(
             rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
             share: context.share(of: source.count), state: state, output: output, summary: summary,
-            raster: rasterContext(source))
+            raster: rasterContext(source), labels: config.labelNames)
     }
 
     private func rasterContext(_ source: any TileSource) -> RasterContext? {
@@ -185,7 +185,7 @@ public struct PredictCommand: Sendable {
         return RasterContext(
             imagePath: raster.path, width: raster.width, height: raster.height,
             geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
-            overlap: config.overlap, mergeIoU: config.mergeIoU)
+            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge)
     }
 
     /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to

@@ -6,12 +6,13 @@ import Raster
 import Tiling
 
 /// The final results file, written by rank 0 (or `mgpr merge`) from every rank's part:
-/// a classifier's CSV as it is, or detections merged across tile seams and written as a
-/// GeoPackage, GeoJSON (box polygons in the raster's CRS) or DeepForest-style CSV.
+/// a classifier's CSV as it is, or detections merged across tiles and written as a
+/// GeoPackage, GeoJSON (box polygons in the raster's CRS) or DeepForest's CSV.
 enum ResultsOutput {
-    /// Writes `output`; returns the rows (tiles or boxes) written.
-    static func write(header: String?, rows: [Int: [Substring]], to output: String, raster: RasterContext?) throws -> Int {
-        if header == DetectionCSV.header { return try writeDetections(rows, to: output, raster: raster) }
+    /// Writes `output`; returns the rows (tiles or boxes) written. `labels` names the
+    /// model's classes by index, when its weights name them.
+    static func write(header: String?, rows: [Int: [Substring]], to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
+        if header == DetectionCSV.header { return try writeDetections(rows, to: output, raster: raster, labels: labels) }
         var text = header.map { "\($0)\n" } ?? ""
         for tile in rows.keys.sorted() { for row in rows[tile]! { text += row + "\n" } }
         try Gather.writeAtomically(text, to: output)
@@ -19,18 +20,7 @@ enum ResultsOutput {
     }
 
     static func detections(_ rows: [Int: [Substring]]) -> [PlacedDetection] {
-        rows.keys.sorted().flatMap { tile in
-            rows[tile]!.compactMap { row -> PlacedDetection? in
-                let f = row.split(separator: ",", omittingEmptySubsequences: false)
-                guard f.count == 11, let x1 = Float(f[5]), let y1 = Float(f[6]), let x2 = Float(f[7]), let y2 = Float(f[8]),
-                    let label = Int(f[9]), let score = Float(f[10]), let c = Int(f[1]), let r = Int(f[2]), let w = Int(f[3]),
-                    let h = Int(f[4])
-                else { return nil }  // a tile's "no detections" row
-                return PlacedDetection(
-                    detection: Detection(box: Box(x1, y1, x2, y2), label: label, score: score), tile: tile,
-                    window: Window(colOff: c, rowOff: r, width: w, height: h))
-            }
-        }
+        rows.keys.sorted().flatMap { tile in rows[tile]!.compactMap { DetectionCSV.detection(in: $0, tile: tile) } }
     }
 
     /// Boxes cut to the raster: a tile reaching past the raster's edge sees zero
@@ -43,32 +33,43 @@ enum ResultsOutput {
         }
     }
 
-    private static func writeDetections(_ rows: [Int: [Substring]], to output: String, raster: RasterContext?) throws -> Int {
-        var found = detections(rows)
-        if let raster { found = clipped(found, width: raster.width, height: raster.height) }
-        if let raster, raster.overlap > 0 {
-            found = SeamMerge.merge(
-                found, rasterWidth: raster.width, rasterHeight: raster.height, iou: Float(raster.mergeIoU), cell: raster.tileSize)
+    /// The detections of the whole raster: clipped to it, then merged across tiles as
+    /// the run asked (`seams` where tiles overlap; `mosaic` always, as DeepForest does).
+    static func merged(_ found: [PlacedDetection], raster: RasterContext?) -> [PlacedDetection] {
+        guard let raster else { return found }
+        let found = clipped(found, width: raster.width, height: raster.height)
+        if raster.merge == "mosaic" { return SeamMerge.mosaic(found, iou: Float(raster.mergeIoU), cell: raster.tileSize) }
+        guard raster.overlap > 0 else { return found }
+        return SeamMerge.merge(
+            found, rasterWidth: raster.width, rasterHeight: raster.height, iou: Float(raster.mergeIoU), cell: raster.tileSize)
+    }
+
+    private static func writeDetections(_ rows: [Int: [Substring]], to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
+        let found = merged(detections(rows), raster: raster)
+        func name(_ label: Int) -> String? { labels.flatMap { label >= 0 && label < $0.count ? $0[label] : String(label) } }
+        let transform = raster.map { GeoTransform($0.geotransform) } ?? .identity
+        func corners(_ b: Box) -> [(x: Double, y: Double)] {
+            [(b.x1, b.y1), (b.x2, b.y1), (b.x2, b.y2), (b.x1, b.y2)].map { x, y in transform.apply(col: Double(x), row: Double(y)) }
         }
         if let format = BoxLayerWriter.Format(path: output) {
-            let transform = raster.map { GeoTransform($0.geotransform) } ?? .identity
-            let writer = try BoxLayerWriter(path: output, format: format, crsWKT: raster?.crsWKT)
+            let writer = try BoxLayerWriter(path: output, format: format, crsWKT: raster?.crsWKT, namedLabels: labels != nil)
             for p in found {
-                let b = p.detection.box
-                let corners = [(b.x1, b.y1), (b.x2, b.y1), (b.x2, b.y2), (b.x1, b.y2)].map { x, y in
-                    transform.apply(col: Double(x), row: Double(y))
-                }
-                try writer.add(corners: corners, label: p.detection.label, score: Double(p.detection.score), tile: p.tile)
+                try writer.add(
+                    corners: corners(p.detection.box), label: p.detection.label, name: name(p.detection.label),
+                    score: Double(p.detection.score), tile: p.tile)
             }
             try writer.close()
             return found.count
         }
-        // DeepForest's columns, in the raster's pixels, and the tile.
-        let image = CSVField.escape(raster?.imagePath ?? "")
-        var text = "image_path,xmin,ymin,xmax,ymax,label,score,tile\n"
+        // DeepForest's columns (boxes in the raster's pixels, the image's file name, the
+        // box as WKT in the raster's CRS), then the tile that saw it.
+        let image = CSVField.escape(((raster?.imagePath ?? "") as NSString).lastPathComponent)
+        var text = "xmin,ymin,xmax,ymax,label,score,image_path,geometry,tile\n"
         for p in found {
-            let b = p.detection.box
-            text += "\(image),\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(p.detection.label),\(p.detection.score),\(p.tile)\n"
+            let b = p.detection.box, label = name(p.detection.label).map(CSVField.escape) ?? String(p.detection.label)
+            let ring = corners(b) + [corners(b)[0]]
+            let wkt = "POLYGON ((" + ring.map { "\($0.x) \($0.y)" }.joined(separator: ", ") + "))"
+            text += "\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(label),\(p.detection.score),\(image),\(CSVField.escape(wkt)),\(p.tile)\n"
         }
         try Gather.writeAtomically(text, to: output)
         return found.count

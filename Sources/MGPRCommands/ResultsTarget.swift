@@ -6,41 +6,24 @@ import Raster
 /// `output` given, or a file in the run directory when none is (results are kept by
 /// default), or nowhere with `output=none` (the seed's discard, for benchmarking).
 enum ResultsTarget {
-    /// The results file a model writes when `output` is not set, in the run directory.
-    static func defaultName(model: String) -> String? {
-        switch model {
-        case "fasterrcnn": "detections.gpkg"
-        case "resnet50": "classes.csv"
-        default: nil
-        }
-    }
-
     /// The output path of this run, or nil when results are not kept.
     static func resolve(_ config: RunConfig, runDirectory: String) -> String? {
         if config.output?.lowercased() == "none" { return nil }
         if let output = config.output { return output }
-        return defaultName(model: config.model).map { (runDirectory as NSString).appendingPathComponent($0) }
+        return config.model.defaultOutput.map { (runDirectory as NSString).appendingPathComponent($0) }
     }
 
     /// Checks an `output` given for `model`: a file that can be written, of a format the
     /// model writes ("none" passes: nothing is written).
-    static func check(_ output: String, model: String) throws(ConfigError) {
+    static func check(_ output: String, model: ModelName) throws(ConfigError) {
         let lower = output.lowercased()
         if lower == "none" { return }
         if let problem = problem(writingFile: output) {
             throw .invalidValue(key: "output", value: output, reason: problem)
         }
-        switch model {
-        case "fasterrcnn":
-            guard BoxLayerWriter.Format(path: output) != nil || lower.hasSuffix(".csv") else {
-                throw .invalidValue(key: "output", value: output, reason: "fasterrcnn writes .gpkg, .geojson or .csv")
-            }
-        case "resnet50":
-            guard lower.hasSuffix(".csv") else {
-                throw .invalidValue(key: "output", value: output, reason: "resnet50 writes a .csv (one row per tile)")
-            }
-        default:
-            throw .invalidValue(key: "output", value: output, reason: "model=none computes no results; choose a model")
+        let formats = model.outputFormats
+        guard formats.extensions.contains(where: { lower.hasSuffix($0) }) else {
+            throw .invalidValue(key: "output", value: output, reason: formats.description)
         }
     }
 

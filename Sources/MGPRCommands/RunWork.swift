@@ -10,7 +10,7 @@ import Weights
 enum RunWork {
     static func identity(_ config: RunConfig, source: any TileSource) throws -> WorkIdentity {
         var fields: [String: String] = [
-            "model": config.model, "precision": config.precision, "tile_size": "\(config.tileSize)",
+            "model": config.model.rawValue, "precision": config.precision.rawValue, "tile_size": "\(config.tileSize)",
             "overlap": "\(config.overlap)", "tiles": "\(source.count)",
         ]
         if let raster = (source as? RasterTileSource)?.raster {
@@ -22,14 +22,15 @@ enum RunWork {
         } else {
             fields["image_path"] = "dummy tiles (seed \(config.seed))"
         }
-        if config.model != "none" {
+        if config.model != .none {
             fields["weights"] = try config.weights.map { "\($0) (\(try WeightsDigest.of(file: $0)))" } ?? "seeded (seed \(config.seed))"
         }
-        if config.model == "fasterrcnn" {
+        if config.model.task == .detection {
             for (key, value) in [
                 ("score_threshold", "\(config.scoreThreshold)"), ("nms_threshold", "\(config.nmsThreshold)"),
                 ("detections_per_tile", "\(config.detectionsPerTile)"), ("min_size", "\(config.minSize)"),
                 ("max_size", "\(config.maxSize)"), ("bn_eps", "\(config.bnEps)"), ("merge_iou", "\(config.mergeIoU)"),
+                ("merge", config.merge),
             ] { fields[key] = value }
         }
         return WorkIdentity(fields)

@@ -53,7 +53,7 @@ struct SlurmCommand {
             "# One rank per GPU (ntasks-per-node = GPUs per node); srun starts them all. On SIGUSR1,",
             "# \(warning) s before the time limit, mgpr finishes the batch on each device, keeps its work",
             "# and requeues the job, which resumes from its journal in outputs/slurm-<job id>.",
-            String(format: "# A batch of %@ (%d tiles of %d px) took %.1f s on the machine that made this file;", config.model,
+            String(format: "# A batch of %@ (%d tiles of %d px) took %.1f s on the machine that made this file;", config.model.rawValue,
                    config.batchSize, config.tileSize, batchSeconds),
             "# the warning leaves twice that and a minute. mgpr doctor checks it on the compute node.",
             "export MGPR_SIGNAL_SECONDS=\(warning)  # keep equal to --signal above",

@@ -1,6 +1,7 @@
 internal import CGDAL
 
-/// Box polygons with label, score and tile fields, written through OGR: a GeoPackage
+/// Box polygons with label, score and tile fields (the label a class name, with its
+/// index as label_id, when the model names its classes), written through OGR: a GeoPackage
 /// layer in the raster's CRS, or GeoJSON as RFC 7946 has it (WGS84 longitude and
 /// latitude, no `crs` member). Without a CRS both keep pixel coordinates.
 public final class BoxLayerWriter {
@@ -20,10 +21,11 @@ public final class BoxLayerWriter {
     private var dataset: GDALDatasetH?
     private let layer: OGRLayerH
     private let definition: OGRFeatureDefnH
+    private let namedLabels: Bool
     /// Map coordinates to WGS84 for GeoJSON; nil when they are written as given.
     private var toWGS84: OGRCoordinateTransformationH?
 
-    public init(path: String, format: Format, crsWKT: String?, layerName: String = "detections") throws(RasterError) {
+    public init(path: String, format: Format, crsWKT: String?, namedLabels: Bool = false, layerName: String = "detections") throws(RasterError) {
         GDAL.ensureInitialized()
         self.path = path
         guard let driver = GDALGetDriverByName(format.rawValue) else {
@@ -60,7 +62,10 @@ public final class BoxLayerWriter {
             GDALClose(dataset)
             throw .createFailed(path: path, reason: reason)
         }
-        for (name, type) in [("label", OFTInteger), ("score", OFTReal), ("tile", OFTInteger)] {
+        let fields = namedLabels
+            ? [("label", OFTString), ("score", OFTReal), ("tile", OFTInteger), ("label_id", OFTInteger)]
+            : [("label", OFTInteger), ("score", OFTReal), ("tile", OFTInteger)]
+        for (name, type) in fields {
             let field = OGR_Fld_Create(name, type)
             defer { OGR_Fld_Destroy(field) }
             guard OGR_L_CreateField(layer, field, 1) == OGRERR_NONE else {
@@ -70,16 +75,22 @@ public final class BoxLayerWriter {
         }
         self.dataset = dataset
         self.layer = layer
+        self.namedLabels = namedLabels
         definition = OGR_L_GetLayerDefn(layer)
         _ = GDALDatasetStartTransaction(dataset, 0)  // one transaction: GeoPackage writes fast
         _ = GDAL.takeLastError()
     }
 
     /// Adds one box as a polygon through its four corners (map coordinates, in order).
-    public func add(corners: [(x: Double, y: Double)], label: Int, score: Double, tile: Int) throws(RasterError) {
+    public func add(corners: [(x: Double, y: Double)], label: Int, name: String? = nil, score: Double, tile: Int) throws(RasterError) {
         let feature = OGR_F_Create(definition)
         defer { OGR_F_Destroy(feature) }
-        OGR_F_SetFieldInteger(feature, 0, Int32(label))
+        if namedLabels {
+            OGR_F_SetFieldString(feature, 0, name ?? String(label))
+            OGR_F_SetFieldInteger(feature, 3, Int32(label))
+        } else {
+            OGR_F_SetFieldInteger(feature, 0, Int32(label))
+        }
         OGR_F_SetFieldDouble(feature, 1, score)
         OGR_F_SetFieldInteger(feature, 2, Int32(tile))
         let ring = OGR_G_CreateGeometry(wkbLinearRing)

@@ -58,12 +58,12 @@ struct DetectionCommandTests {
         #expect(try features(geojson).count == 100)
         let csv = directory.appendingPathComponent("trees.csv").path
         #expect(try detect(try TestSupport.neonCrop, output: csv, in: directory).status == 0)
-        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
-        #expect(lines.first == "image_path,xmin,ymin,xmax,ymax,label,score,tile")
+        let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8))
+        #expect(rows.first == ["xmin", "ymin", "xmax", "ymax", "label", "score", "image_path", "geometry", "tile"])
         let neon = try TestSupport.neonCrop
-        #expect(lines.count == 101 && lines[1].hasPrefix(neon + ","))
+        #expect(rows.count == 101 && rows[1][6] == (neon as NSString).lastPathComponent && rows[1][7].hasPrefix("POLYGON (("))
         let boxes = try reference("boxes")
-        let f = lines[1].split(separator: ",").dropFirst().prefix(4).map { Double($0)! }
+        let f = rows[1].prefix(4).map { Double($0)! }
         #expect(zip(f, boxes.prefix(4)).allSatisfy { abs($0 - $1) < 0.05 }, "\(f) vs \(Array(boxes.prefix(4)))")
     }
 
@@ -85,9 +85,8 @@ struct DetectionCommandTests {
 
     /// Boxes of a DeepForest-style CSV: (x1, y1, x2, y2, label, tile) in raster pixels.
     func csvBoxes(_ path: String) throws -> [(box: [Double], label: Int, tile: Int)] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
-            let f = line.split(separator: ",").suffix(7).map(String.init)
-            return (f[0...3].map { Double($0)! }, Int(f[4])!, Int(f[6])!)
+        CSVRows.parse(try String(contentsOfFile: path, encoding: .utf8)).dropFirst().map { f in
+            (f[0...3].map { Double($0)! }, Int(f[4])!, Int(f[8])!)
         }
     }
 
@@ -172,9 +171,11 @@ struct DetectionCommandTests {
         try FileManager.default.copyItem(atPath: try TestSupport.neonCrop, toPath: image)
         let output = directory.appendingPathComponent("trees.csv").path
         #expect(try detect(image, output: output, in: directory).status == 0)
-        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
-        let quoted = "\"" + image.replacingOccurrences(of: "\"", with: "\"\"") + "\","
-        #expect(lines.count == 101 && lines.dropFirst().allSatisfy { $0.hasPrefix(quoted) }, "\(lines.prefix(2))")
+        // image_path is the file's name, as DeepForest writes it.
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(text.contains(",\"a,b \"\"q\"\".tif\","), "\(text.prefix(300))")
+        let rows = CSVRows.parse(text)
+        #expect(rows.count == 101 && rows.dropFirst().allSatisfy { $0.count == 9 && $0[6] == "a,b \"q\".tif" }, "\(rows.prefix(2))")
     }
 
     @Test("overlapping tiles over a 2x2 grid: seams merged, no object twice, results written")

@@ -28,4 +28,17 @@ public struct DetectionCSV: Sendable {
     }
 
     public func close() throws { try file.close() }
+
+    /// A row of a part as written above, for the merge: nil for a tile's "no detections"
+    /// row (and for anything else that is not a detection).
+    public static func detection(in row: Substring, tile: Int) -> PlacedDetection? {
+        let f = row.split(separator: ",", omittingEmptySubsequences: false)
+        guard f.count == 11, let c = Int(f[1]), let r = Int(f[2]), let w = Int(f[3]), let h = Int(f[4]),
+            let x1 = Float(f[5]), let y1 = Float(f[6]), let x2 = Float(f[7]), let y2 = Float(f[8]),
+            let label = Int(f[9]), let score = Float(f[10])
+        else { return nil }
+        return PlacedDetection(
+            detection: Detection(box: Box(x1, y1, x2, y2), label: label, score: score), tile: tile,
+            window: Window(colOff: c, rowOff: r, width: w, height: h))
+    }
 }
