@@ -37,4 +37,22 @@ struct SeamMergeTests {
         let merged = SeamMerge.merge([a, b, c, d], rasterWidth: 180, rasterHeight: 100, iou: 0.5, cell: 100)
         #expect(Set(merged) == Set([a, b, c, d]))
     }
+
+    @Test("mosaic is torchvision's nms over every box of every tile, all classes together, however many boxes")
+    func mosaicIsPlainNMS() {
+        // 3000 boxes of two classes scattered over a 2000 px raster in 100 px tiles: the
+        // grid search must keep exactly what plain O(n^2) NMS keeps.
+        var state: UInt64 = 12345
+        func next() -> Float { state = state &* 6364136223846793005 &+ 1442695040888963407; return Float(state >> 40) / Float(1 << 24) }
+        let window = Window(colOff: 0, rowOff: 0, width: 100, height: 100)
+        let found = (0..<3000).map { i -> PlacedDetection in
+            let x = next() * 1950, y = next() * 1950, w = 5 + next() * 60, h = 5 + next() * 60
+            return PlacedDetection(
+                detection: Detection(box: Box(x, y, x + w, y + h), label: i % 2, score: next()), tile: i / 30, window: window)
+        }
+        let merged = SeamMerge.mosaic(found, iou: 0.15, cell: 100)
+        let kept = NMS.nms(found.map(\.detection.box), scores: found.map(\.detection.score), iou: 0.15).map { found[$0] }
+        #expect(merged.count > 500 && merged.count < 3000, "\(merged.count) kept")
+        #expect(merged == kept)
+    }
 }
