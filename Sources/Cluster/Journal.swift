@@ -1,8 +1,9 @@
 import Foundation
 import Pipeline
 
-/// The tiles a rank has finished, one index per line, appended and synced to disk after
-/// every batch (after that batch's results), so a preempted run resumes where it stopped.
+/// The tiles a rank has finished, one index per line (`<index> skipped` for a tile left
+/// out because it held no data), appended and synced to disk after every batch (after
+/// that batch's results), so a preempted run resumes where it stopped.
 /// A tile in the journal has its results written; a tile whose results were written
 /// but whose journal line was not is simply done again, and merging keeps one row.
 public final class Journal: @unchecked Sendable {
@@ -24,10 +25,11 @@ public final class Journal: @unchecked Sendable {
         self.handle = handle
     }
 
-    public func record(_ tiles: [Int]) throws {
+    public func record(_ tiles: [Int], skipped: [Int] = []) throws {
+        let lines = tiles.map { "\($0)\n" } + skipped.map { "\($0) \(Self.skippedMark)\n" }
         try lock.withLock {
             do {
-                try handle.write(contentsOf: Data(tiles.map { "\($0)\n" }.joined().utf8))
+                try handle.write(contentsOf: Data(lines.joined().utf8))
                 try handle.synchronize()
             } catch {
                 throw ClusterError.writeFailed(path: path, reason: SystemError.reason(error))
@@ -37,13 +39,25 @@ public final class Journal: @unchecked Sendable {
 
     public func close() { lock.withLock { try? handle.close() } }
 
-    /// The tiles listed in the journal at `path` (none if it does not exist). A last line
-    /// cut short by a crash is ignored.
-    public static func read(_ path: String) -> Set<Int> {
+    static let skippedMark = "skipped"
+
+    /// The tiles listed in the journal at `path` (none if it does not exist), done or
+    /// skipped. A last line cut short by a crash is ignored.
+    public static func read(_ path: String) -> Set<Int> { Set(entries(path).map(\.tile)) }
+
+    /// The tiles the journal at `path` lists as skipped for holding no data.
+    public static func skipped(_ path: String) -> Set<Int> { Set(entries(path).filter(\.skipped).map(\.tile)) }
+
+    private static func entries(_ path: String) -> [(tile: Int, skipped: Bool)] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if text.last != "\n" { lines = lines.dropLast() }
-        return Set(lines.compactMap { Int($0) })
+        return lines.compactMap { line in
+            let parts = line.split(separator: " ")
+            guard let first = parts.first, let tile = Int(first), parts.count <= 2 else { return nil }
+            if parts.count == 2 { return parts[1] == skippedMark ? (tile, true) : nil }
+            return (tile, false)
+        }
     }
 }
 

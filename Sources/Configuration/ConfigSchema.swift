@@ -14,6 +14,9 @@ public enum ConfigSchema {
         ConfigKey("nodata", .choice(["keep", "zero"]), .string("keep"),
             "keep: pixels as stored, as the seed reads them; zero: pixels the dataset mask marks missing "
                 + "(alpha, internal mask, or every band at its nodata value) become 0 in every band"),
+        ConfigKey("skip_empty", .boolean, .bool(false),
+            "leave out tiles whose pixels are all missing (the dataset mask) or all one value in every band, before the model; "
+                + "counted in the summary (off: every tile is processed, as the seed does)"),
         ConfigKey("dummy_dataset_count", .integer(min: 1), .int(10000), "number of dummy tiles when use_fake_data is true"),
         ConfigKey("dummy_dataset_delay", .number(min: 0), .double(0.01), "seconds each dummy tile takes to 'load' (simulated I/O)"),
         // Loading

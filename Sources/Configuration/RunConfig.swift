@@ -9,6 +9,8 @@ public struct RunConfig: Sendable, Equatable {
     public var bands: [Int]
     /// `keep` or `zero`: what reads do with the pixels the dataset mask marks missing.
     public var nodata: String
+    /// Tiles holding no data (all missing, or one value in every band) are left out.
+    public var skipEmpty: Bool
     public var dummyCount: Int
     public var dummyDelay: Double
     public var batchSize: Int
@@ -100,6 +102,7 @@ public struct RunConfig: Sendable, Equatable {
         overlap = int("overlap")
         bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }
         nodata = string("nodata") ?? "keep"
+        skipEmpty = bool("skip_empty")
         dummyCount = int("dummy_dataset_count")
         dummyDelay = double("dummy_dataset_delay")
         batchSize = int("batch_size")

@@ -90,7 +90,8 @@ public struct PredictCommand: Sendable {
             makeModel: model.makeModel,
             handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
                 try handleOutputs(batch, outputs)
-                try journal.record(batch.tiles.map(\.index))  // after the results: a journaled tile is saved
+                // After the results: a journaled tile is saved.
+                try journal.record(batch.tiles.map(\.index), skipped: batch.skipped.map(\.index))
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
@@ -214,7 +215,7 @@ public struct PredictCommand: Sendable {
         let missing = MissingPixels(rawValue: config.nodata) ?? .keep
         let source = try RasterTileSource(
             path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap,
-            missing: missing)
+            missing: missing, skipEmpty: config.skipEmpty)
         let raster = source.raster
         var types: [String] = []
         for type in raster.sampleTypes.map(\.rawValue) where !types.contains(type) { types.append(type) }

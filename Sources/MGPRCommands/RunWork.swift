@@ -19,6 +19,7 @@ enum RunWork {
             fields["raster"] = "\(raster.width)x\(raster.height) px, \(raster.bandCount) bands, \(bytes.map { "\($0) bytes" } ?? "size unknown")"
             fields["bands"] = raster.bands.map(String.init).joined(separator: ",")
             fields["nodata"] = config.nodata
+            fields["skip_empty"] = "\(config.skipEmpty)"
         } else {
             fields["image_path"] = "dummy tiles (seed \(config.seed))"
         }

@@ -24,6 +24,9 @@ enum SummaryReport {
                 format: "Data: %d tiles, %d batches, %.1f MB read (%.1f MB/s), %.2f tiles/s; devices waited %.2f s for data, worked %.2f s",
                 s.tiles, s.batches, Double(s.bytesRead) / 1e6, s.megabytesPerSecond, s.tilesPerSecond,
                 s.waitSeconds, s.busySeconds))
+        if let skipped = s.skippedTiles, skipped > 0 {
+            lines.append("Skipped: \(skipped) tiles held no data (skip_empty=true) and did not reach the model")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

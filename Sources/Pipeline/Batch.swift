@@ -14,6 +14,8 @@ public final class Batch: @unchecked Sendable {
     public internal(set) var number = 0
     /// The tiles it holds, in buffer order.
     public internal(set) var tiles: [TileInfo] = []
+    /// Tiles of its share of the plan that held no data and were left out (skip_empty).
+    public internal(set) var skipped: [TileInfo] = []
     /// Bytes of stored raster data read to fill it.
     public internal(set) var bytesRead = 0
     /// Seconds reader threads spent filling it.

@@ -5,6 +5,8 @@ public struct BatchRecord: Sendable {
     public var batch: Int
     public var device: Int
     public var tiles: Int
+    /// Tiles of the batch left out because they held no data (skip_empty).
+    public var skipped: Int = 0
     /// Seconds the device waited for this batch (the data path's cost to the device).
     public var waitSeconds: Double
     /// Seconds reader threads spent reading and decoding it (overlaps device work).
@@ -20,12 +22,12 @@ public struct BatchRecord: Sendable {
     public var deviceBytes: Int
 
     public static let csvHeader =
-        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes"
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped"
 
     public var csvRow: String {
         [
             "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
-            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)",
+            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)",
         ].joined(separator: ",")
     }
 

@@ -28,11 +28,11 @@ public struct DummyTileSource: TileSource {
     private struct Reader: TileReader {
         let delay: Double
         let seed: UInt64
-        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int {
+        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead {
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
             var noise = PixelNoise(seed: seed, stream: UInt64(index))
             noise.fill(buffer)
-            return 0  // made, not read: dummy tiles count no megabytes read
+            return TileRead(bytes: 0)  // made, not read: dummy tiles count no megabytes read
         }
     }
 }

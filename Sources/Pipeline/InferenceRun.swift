@@ -60,12 +60,12 @@ public final class InferenceRun: Sendable {
                 let waitStart = now()
                 guard let batch = try loader.next() else { return }
                 let busyStart = now()
-                let outputs = try model.predict(batch)
+                let outputs = batch.count > 0 ? try model.predict(batch) : []
                 let busyEnd = now()
                 try handleOutputs(batch, outputs)
                 recorder.record(
                     BatchRecord(
-                        batch: batch.number, device: device, tiles: batch.count,
+                        batch: batch.number, device: device, tiles: batch.count, skipped: batch.skipped.count,
                         waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
                         busySeconds: busyEnd - busyStart, bytesRead: batch.bytesRead,
                         finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
@@ -99,7 +99,7 @@ public final class InferenceRun: Sendable {
         let tiles = records.reduce(0) { $0 + $1.tiles }
         let bytes = records.reduce(0) { $0 + $1.bytesRead }
         return RunSummary(
-            tiles: tiles, batches: records.count, elapsedSeconds: elapsed,
+            tiles: tiles, skippedTiles: records.reduce(0) { $0 + $1.skipped }, batches: records.count, elapsedSeconds: elapsed,
             tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0, bytesRead: bytes,
             megabytesPerSecond: elapsed > 0 ? Double(bytes) / elapsed / 1e6 : 0,
             waitSeconds: records.reduce(0) { $0 + $1.waitSeconds },

@@ -137,10 +137,14 @@ public final class Loader: Sendable {
         let start = now()
         let indices = plan[(k * batchSize)..<min((k + 1) * batchSize, plan.count)]
         batch.number = k
-        batch.tiles = indices.map(source.info(at:))
+        batch.tiles = []
+        batch.skipped = []
         batch.bytesRead = 0
-        for (slot, index) in indices.enumerated() {
-            batch.bytesRead += try reader.read(index, into: batch.tile(slot))
+        for index in indices {
+            // An empty tile's slot is taken by the next tile: the model never sees it.
+            let read = try reader.read(index, into: batch.tile(batch.tiles.count))
+            batch.bytesRead += read.bytes
+            if read.empty { batch.skipped.append(source.info(at: index)) } else { batch.tiles.append(source.info(at: index)) }
         }
         batch.readSeconds = now() - start
     }

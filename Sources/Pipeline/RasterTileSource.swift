@@ -6,13 +6,16 @@ public struct RasterTileSource: TileSource {
     public let raster: RasterInfo
     public let grid: TileGrid
     public let missing: MissingPixels
+    /// Readers say which tiles hold no data, for the loader to skip them.
+    public let skipEmpty: Bool
 
     /// Opens `path` once to learn its size and check the bands; readers reopen it.
-    public init(path: String, bands: [Int], tileSize: Int, overlap: Int, missing: MissingPixels = .keep)
+    public init(path: String, bands: [Int], tileSize: Int, overlap: Int, missing: MissingPixels = .keep, skipEmpty: Bool = false)
         throws(RasterError)
     {
         raster = try RasterDataset(path: path, bands: bands).info
         self.missing = missing
+        self.skipEmpty = skipEmpty
         grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: tileSize, overlap: overlap)
     }
 
@@ -27,14 +30,16 @@ public struct RasterTileSource: TileSource {
     }
 
     public func makeReader() throws -> any TileReader {
-        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid)
+        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid, skipEmpty: skipEmpty)
     }
 
     private struct Reader: TileReader {
         let dataset: RasterDataset
         let grid: TileGrid
-        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int {
-            try dataset.read(grid.window(at: index), into: buffer)
+        let skipEmpty: Bool
+        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead {
+            let (bytes, empty) = try dataset.read(grid.window(at: index), into: buffer, checkingEmptiness: skipEmpty)
+            return TileRead(bytes: bytes, empty: empty)
         }
     }
 }

@@ -18,6 +18,8 @@ public struct RunSummary: Codable, Sendable {
     }
 
     public var tiles: Int
+    /// Tiles left out because they held no data (skip_empty); absent in older summaries.
+    public var skippedTiles: Int?
     public var batches: Int
     public var elapsedSeconds: Double
     public var tilesPerSecond: Double
@@ -33,6 +35,7 @@ public struct RunSummary: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case tiles, batches, complete, devices
+        case skippedTiles = "skipped_tiles"
         case elapsedSeconds = "elapsed_seconds"
         case tilesPerSecond = "tiles_per_second"
         case bytesRead = "bytes_read"
@@ -96,6 +99,7 @@ extension RunSummary {
     /// larger. Elapsed time, the pool and the devices are the caller's to combine.
     public mutating func addWork(of other: RunSummary) {
         tiles += other.tiles
+        skippedTiles = (skippedTiles ?? 0) + (other.skippedTiles ?? 0)
         batches += other.batches
         bytesRead += other.bytesRead
         waitSeconds += other.waitSeconds

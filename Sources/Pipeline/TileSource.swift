@@ -17,8 +17,18 @@ public protocol TileSource: Sendable {
 /// Reads tiles' pixels; used by one thread at a time.
 public protocol TileReader {
     /// Writes tile `index` as CHW [0, 1] floats into `buffer` (exactly `tileShape.elementCount`).
-    /// - Returns: bytes of stored data read for it.
-    func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int
+    func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead
+}
+
+/// What reading one tile found.
+public struct TileRead: Sendable {
+    /// Bytes of stored data read for it.
+    public var bytes: Int
+    /// It holds no data (all missing, or one value in every band) and may be skipped;
+    /// only sources asked to look (`skip_empty`) say so.
+    public var empty: Bool
+
+    public init(bytes: Int, empty: Bool = false) { (self.bytes, self.empty) = (bytes, empty) }
 }
 
 /// The shape of one tile: channels x height x width.

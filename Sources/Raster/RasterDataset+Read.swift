@@ -16,11 +16,21 @@ extension RasterDataset {
     public func read(_ window: Window, into buffer: UnsafeMutableBufferPointer<Float>) throws(RasterError)
         -> Int
     {
+        try read(window, into: buffer, checkingEmptiness: false).bytes
+    }
+
+    /// ``read(_:into:)``, also saying whether the window holds no data: every pixel
+    /// inside the raster missing by the dataset mask, or every band one value there (a
+    /// no-data collar, a blank scan). Decided from what the read already holds (the
+    /// stored samples, the floats; only an alpha band or internal mask is read besides).
+    public func read(_ window: Window, into buffer: UnsafeMutableBufferPointer<Float>, checkingEmptiness: Bool)
+        throws(RasterError) -> (bytes: Int, empty: Bool)
+    {
         let plane = window.width * window.height
         precondition(buffer.count >= plane * info.bands.count, "buffer too small for \(window)")
         guard let inside = window.clipped(toWidth: info.width, height: info.height) else {
             buffer.update(repeating: 0)
-            return 0
+            return (0, true)
         }
         if inside != window { buffer.update(repeating: 0) }
 
@@ -37,7 +47,9 @@ extension RasterDataset {
                     into: channel + row * window.width)
             }
         }
-        if missing == .zero, let valid = try datasetMask(inside, samples: samples, window: window) {
+        let bytes = inside.area * info.bytesPerPixel
+        let valid = missing == .zero || checkingEmptiness ? try datasetMask(inside, samples: samples, window: window) : nil
+        if missing == .zero, let valid {
             for b in info.bands.indices {
                 let channel = buffer.baseAddress! + b * plane + origin
                 for row in 0..<inside.height {
@@ -46,7 +58,22 @@ extension RasterDataset {
                 }
             }
         }
-        return inside.area * info.bytesPerPixel
+        guard checkingEmptiness else { return (bytes, false) }
+        if let valid, !(0..<inside.area).contains(where: { valid[$0] != 0 }) { return (bytes, true) }
+        return (bytes, isUniform(buffer.baseAddress! + origin, plane: plane, inside: inside, rowStride: window.width))
+    }
+
+    /// Whether every band holds one value over `inside` (stops at the first difference,
+    /// so a tile with data costs a few comparisons).
+    private func isUniform(_ first: UnsafePointer<Float>, plane: Int, inside: Window, rowStride: Int) -> Bool {
+        for b in info.bands.indices {
+            let channel = first + b * plane, value = channel[0]
+            for row in 0..<inside.height {
+                let line = channel + row * rowStride
+                for col in 0..<inside.width where line[col] != value { return false }
+            }
+        }
+        return true
     }
 
     /// The dataset's mask over `inside` (non-zero: valid), as rasterio's `dataset_mask()`

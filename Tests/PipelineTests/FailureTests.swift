@@ -16,9 +16,9 @@ struct FailingSource: TileSource {
     func makeReader() throws -> any TileReader { Reader(failAt: failAt) }
     struct Reader: TileReader {
         let failAt: Int
-        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> Int {
+        func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead {
             if index == failAt { throw Broken(index: index) }
-            return 0
+            return TileRead(bytes: 0)
         }
     }
 }
