@@ -61,6 +61,6 @@ let package = Package(
             name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport"],
-            swiftSettings: swiftSettings),
+            exclude: ["support"], swiftSettings: swiftSettings),
     ]
 )

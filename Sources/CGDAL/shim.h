@@ -5,6 +5,7 @@
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <cpl_vsi.h>
+#include <cpl_http.h>
 #include <ogr_srs_api.h>
 #include <ogr_api.h>
 #endif

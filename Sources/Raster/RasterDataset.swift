@@ -22,10 +22,13 @@ public final class RasterDataset {
     public init(path: String, bands: [Int], missing: MissingPixels = .keep) throws(RasterError) {
         self.missing = missing
         GDAL.ensureInitialized()
-        try Self.checkFile(path)
-        guard let handle = GDALOpenEx(path, UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), nil, nil, nil)
+        let remote = RemoteRaster.isRemote(path)
+        if remote { RemoteRaster.configure() } else { try Self.checkFile(path) }
+        guard let handle = GDALOpenEx(RemoteRaster.gdalPath(path), UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), nil, nil, nil)
         else {
-            throw .notARaster(path: path, reason: GDAL.takeLastError() ?? "no driver recognised it")
+            let reason = GDAL.takeLastError() ?? "no driver recognised it"
+            guard remote else { throw .notARaster(path: path, reason: reason) }
+            throw .unreadable(path: path, reason: RemoteRaster.problem(with: path) ?? reason)
         }
         self.handle = handle
         do {

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A Cloud-Optimised GeoTIFF read over HTTP (`image_path=http://...`) from a local
+/// server on 127.0.0.1 that honours Range requests: the results equal the local
+/// file's, read with ranged requests (never the whole file at once); a URL that fails
+/// is one error line with the HTTP status.
+@Suite("mgpr over HTTP", .serialized)
+struct RemoteRasterTests {
+    let mgpr = TestSupport.product("mgpr")
+
+    /// A running range server over `root`, its port and its request log.
+    final class Server {
+        let process = Process()
+        let port: Int
+        let stats: URL
+
+        init(root: URL) throws {
+            let script = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/support/range_server.py").path
+            let portFile = root.appendingPathComponent("port")
+            stats = root.appendingPathComponent("requests.log")
+            process.executableURL = URL(fileURLWithPath: TestSupport.systemPython)
+            process.arguments = [script, root.path, portFile.path, stats.path]
+            try process.run()
+            let deadline = Date().addingTimeInterval(20)
+            while !FileManager.default.fileExists(atPath: portFile.path) && Date() < deadline { usleep(20_000) }
+            port = Int((try? String(contentsOf: portFile, encoding: .utf8)) ?? "") ?? 0
+        }
+
+        // SIGKILL: the test process may block SIGTERM, and a child inherits the mask.
+        deinit {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        /// (method, path, status, bytes) per request served so far.
+        var requests: [(method: String, status: Int, bytes: Int)] {
+            ((try? String(contentsOf: stats, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+                let f = line.split(separator: " ")
+                guard f.count == 4, let status = Int(f[2]), let bytes = Int(f[3]) else { return nil }
+                return (String(f[0]), status, bytes)
+            }
+        }
+    }
+
+    func classify(_ image: String, output: String, in directory: URL) throws -> TestSupport.ProcessResult {
+        try TestSupport.run(
+            mgpr, ["model=resnet50", "image_path=\(image)", "tile_size=128", "batch_size=4", "workers=2", "precision=32",
+                   "output=\(output)", "run_dir=\(directory.path)/run-\(UUID().uuidString.prefix(6))"], in: directory)
+    }
+
+    @Test("a COG over HTTP gives the local file's results, read by ranges")
+    func cogOverHTTP() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let cog = directory.appendingPathComponent("neon_cog.tif")
+        let translate = try TestSupport.run(
+            "/usr/bin/gdal_translate", ["-q", "-of", "COG", "-co", "BLOCKSIZE=128", try TestSupport.neonCrop, cog.path])
+        try #require(translate.status == 0, "\(translate.stderr)")
+        let server = try Server(root: directory)
+        try #require(server.port > 0, "the range server did not start")
+
+        let local = try classify(cog.path, output: directory.path + "/local.csv", in: directory)
+        try #require(local.status == 0, "\(local.stderr)")
+        let url = "http://127.0.0.1:\(server.port)/neon_cog.tif"
+        let remote = try classify(url, output: directory.path + "/remote.csv", in: directory)
+        try #require(remote.status == 0, "\(remote.stderr)")
+        let localRows = try String(contentsOfFile: directory.path + "/local.csv", encoding: .utf8)
+        let remoteRows = try String(contentsOfFile: directory.path + "/remote.csv", encoding: .utf8)
+        #expect(localRows.split(separator: "\n").count == 17 && remoteRows == localRows)
+
+        let requests = server.requests
+        let size = try FileManager.default.attributesOfItem(atPath: cog.path)[.size] as! Int
+        let bytes = requests.reduce(0) { $0 + $1.bytes }
+        print("COG over HTTP: \(requests.count) requests, \(bytes) bytes for a \(size)-byte file "
+              + "(\(requests.filter { $0.status == 206 }.count) ranged)")
+        #expect(requests.contains { $0.status == 206 }, "GDAL should read by ranges")
+        #expect(!requests.contains { $0.method == "GET" && $0.status == 200 }, "no request should fetch the whole file")
+        #expect(bytes <= 2 * size, "\(bytes) bytes served for a \(size)-byte file")
+    }
+
+    @Test("a URL that fails is one error line with the HTTP status", arguments: [("missing.tif", "404"), ("forbidden/x.tif", "403")])
+    func failingURL(path: String, status: String) throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let server = try Server(root: directory)
+        try #require(server.port > 0)
+        let url = "http://127.0.0.1:\(server.port)/\(path)"
+        let result = try classify(url, output: directory.path + "/x.csv", in: directory)
+        #expect(result.status != 0)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("mgpr: error:") }
+        #expect(errors.count == 1 && errors[0].contains(url) && errors[0].contains(status), "\(result.stderr)")
+    }
+}
