@@ -5,7 +5,10 @@ set -euo pipefail
 
 # Debian packages: GDAL to build and run; gdal-bin and python3-rasterio to cross-check
 # rasters in the tests.
-MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time)
+# A caller may name other packages instead (the tests add a browser).
+if [ -z "${MGPR_APT_PACKAGES+x}" ]; then
+    MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time)
+fi
 
 missing=()
 for package in "${MGPR_APT_PACKAGES[@]}"; do

@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# Headless Chromium renders the run report in the tests, as a browser shows it.
+MGPR_APT_PACKAGES=(chromium)
+source scripts/setup.sh
 scripts/fixtures.sh
 swift build --build-tests
 

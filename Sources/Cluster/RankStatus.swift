@@ -22,9 +22,12 @@ public struct RankStatus: Codable, Sendable {
     public var raster: RasterContext?
     /// The names of the model's classes by label index, when its weights name them.
     public var labels: [String]?
+    /// What ran, for the report: the model, backend and precision actually used, the
+    /// machine, the libraries.
+    public var environment: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case rank, host, state, output, summary, attempt, raster, labels
+        case rank, host, state, output, summary, attempt, raster, labels, environment
         case worldSize = "world_size"
         case tileCount = "tile_count"
         case shareStart = "share_start"
@@ -33,9 +36,9 @@ public struct RankStatus: Codable, Sendable {
 
     public init(
         rank: Int, worldSize: Int, attempt: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
-        summary: RunSummary?, raster: RasterContext?, labels: [String]? = nil
+        summary: RunSummary?, raster: RasterContext?, labels: [String]? = nil, environment: [String: String]? = nil
     ) {
-        (self.raster, self.labels) = (raster, labels)
+        (self.raster, self.labels, self.environment) = (raster, labels, environment)
         (self.rank, self.worldSize, self.attempt, self.tileCount, self.state, self.output, self.summary) =
             (rank, worldSize, attempt, tileCount, state, output, summary)
         (shareStart, shareEnd) = (share.lowerBound, share.upperBound)

@@ -16,6 +16,12 @@ public enum Main {
                 keys: ConfigSchema.mergeKeys, usage: "mgpr merge run_dir=DIR [output=PATH] [gather_timeout=S]") {
                 try MergeCommand(config: $0).run()
             }
+        case "report":
+            return dispatch(Array(arguments.dropFirst()), program: "mgpr report",
+                summary: "write report.html for a run (settings, throughput, time, memory, a map of the tiles): mgpr report run_dir=DIR",
+                keys: ConfigSchema.mergeKeys, usage: "mgpr report run_dir=DIR") {
+                try ReportCommand(config: $0).run()
+            }
         case "slurm":
             if arguments.contains("--help") || arguments.contains("-h") {
                 Terminal.standardOutput(
@@ -74,6 +80,7 @@ public enum Main {
           mgpr doctor [key=value ...]   check the machine, libraries, SLURM context and this run's inputs; smoke-run each device
           mgpr slurm gpus=N ...         print a SLURM job file for these options (mgpr slurm --help)
           mgpr merge run_dir=DIR        gather the ranks of a finished or stopped run into its results file
+          mgpr report run_dir=DIR       write DIR/report.html: settings, throughput, time, memory, a map of the tiles (runs write it too)
         """
 
     static let exitCodes = """

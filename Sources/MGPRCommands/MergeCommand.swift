@@ -58,6 +58,10 @@ struct MergeCommand {
             }
         }
         let notDone = gather.missingTiles(tileCount: tileCount)
+        // The report shows lost ranks and missing tiles first: written before they are thrown.
+        do { log.info("Report: \(try ReportCommand.write(root: layout.root))") } catch {
+            log.warning("The report could not be written: \(error)")
+        }
         if !lost.isEmpty {
             throw ClusterError.missingRanks(ranks: lost, tilesNotDone: notDone.count, listedIn: layout.missingTiles, waited: timeout)
         }

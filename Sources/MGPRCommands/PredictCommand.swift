@@ -78,6 +78,12 @@ public struct PredictCommand: Sendable {
                 + "in \(loader.batchCount) batches of \(config.batchSize) on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") "
                 + "with \(config.workers) workers")
         log.info(model.summary)
+        let environment = [
+            "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
+            "machine": String(format: "%@, %d cores, %.1f GB", ProcessInfo.processInfo.hostName, cores,
+                              Double(ProcessMemory.physicalBytes) / 1e9),
+            "devices": "\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), \(config.workers) reader threads",
+        ]
 
         let progress = ProgressBar(
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
@@ -102,13 +108,14 @@ public struct PredictCommand: Sendable {
         } catch {
             try? model.finish()
             journal.close()
-            try? layout.write(status(.failed, source: source, summary: nil, output: output))
+            try? layout.write(status(.failed, source: source, summary: nil, output: output, environment: environment))
             throw error
         }
         try model.finish()
         journal.close()
         let interrupted = signals.signalReceived
-        try layout.write(status(interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: output))
+        try layout.write(status(
+            interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: output, environment: environment))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: "CPU"))
         if config.profiler == "simple" {
             Terminal.standardOutput(SummaryReport.profile(summary, records: recorder.records))
@@ -174,11 +181,13 @@ public struct PredictCommand: Sendable {
         return nil
     }
 
-    private func status(_ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?) -> RankStatus {
+    private func status(
+        _ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?, environment: [String: String]
+    ) -> RankStatus {
         RankStatus(
             rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
             share: context.share(of: source.count), state: state, output: output, summary: summary,
-            raster: rasterContext(source), labels: config.labelNames)
+            raster: rasterContext(source), labels: config.labelNames, environment: environment)
     }
 
     private func rasterContext(_ source: any TileSource) -> RasterContext? {

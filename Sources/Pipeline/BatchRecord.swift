@@ -13,6 +13,8 @@ public struct BatchRecord: Sendable {
     public var readSeconds: Double
     /// Seconds the device spent on it (model forward).
     public var busySeconds: Double
+    /// Seconds spent writing its results and journal lines, after the model.
+    public var writeSeconds: Double = 0
     public var bytesRead: Int
     /// Seconds since the run started, when the batch finished.
     public var finishedAt: Double
@@ -22,12 +24,12 @@ public struct BatchRecord: Sendable {
     public var deviceBytes: Int
 
     public static let csvHeader =
-        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped"
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s"
 
     public var csvRow: String {
         [
             "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
-            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)",
+            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)", fmt(writeSeconds),
         ].joined(separator: ",")
     }
 

@@ -67,7 +67,7 @@ public final class InferenceRun: Sendable {
                     BatchRecord(
                         batch: batch.number, device: device, tiles: batch.count, skipped: batch.skipped.count,
                         waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
-                        busySeconds: busyEnd - busyStart, bytesRead: batch.bytesRead,
+                        busySeconds: busyEnd - busyStart, writeSeconds: now() - busyEnd, bytesRead: batch.bytesRead,
                         finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
                         deviceBytes: model.deviceBytes + loader.batchBytes))
                 loader.recycle(batch)

@@ -1,0 +1,30 @@
+import Cluster
+import Configuration
+import Foundation
+import Pipeline
+
+/// `mgpr report run_dir=DIR`: (re)writes `DIR/report.html` from what the run left, for
+/// a run of any number of ranks, finished or not. Runs write it themselves at the end.
+struct ReportCommand {
+    let config: RunConfig
+
+    func run() throws -> Int32 {
+        guard let root = config.runDir else {
+            throw ConfigError.invalidValue(key: "run_dir", value: "null", reason: "mgpr report needs the run directory to report on")
+        }
+        let path = try Self.write(root: root)
+        Terminal.standardOutput("Report: \(path)\n")
+        return 0
+    }
+
+    /// Writes the report of the run in `root`; returns its path.
+    @discardableResult
+    static func write(root: String) throws -> String {
+        let path = (root as NSString).appendingPathComponent("report.html")
+        let html = ReportPage.html(try RunReport.load(root))
+        do { try Gather.writeAtomically(html, to: path) } catch {
+            throw CommandError.writeFailed(path: path, reason: SystemError.reason(error))
+        }
+        return path
+    }
+}
