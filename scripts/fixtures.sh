@@ -35,4 +35,5 @@ reference() {  # NAME SCRIPT
 reference resnet50 Tests/ModelTests/reference/make_resnet50.py
 reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py
 reference detection_ops Tests/ModelTests/reference/make_detection_ops.py
+reference retinanet Tests/ModelTests/reference/make_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py

@@ -24,6 +24,13 @@ struct FasterRCNNTests {
 
     /// The reference detections of a case, tile after tile.
     static func expected(case name: String) throws -> [[Detection]] {
+        try expected(fixtures: FasterRCNNBackboneTests.fixtures, case: name)
+    }
+
+    /// The detections a reference script recorded for a case (`boxes`, `scores`,
+    /// `labels`, and `counts` per tile when there are several), tile after tile.
+    static func expected(fixtures: URL, case name: String) throws -> [[Detection]] {
+        func reference(_ key: String, case name: String) throws -> [Double] { try Reference.array(fixtures, case: name, key) }
         let boxes = try reference("boxes", case: name), scores = try reference("scores", case: name)
         let labels = try reference("labels", case: name)
         let counts = (try? reference("counts", case: name)).map { $0.map { Int($0) } } ?? [scores.count]
