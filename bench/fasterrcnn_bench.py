@@ -29,11 +29,12 @@ SIZE, TILE = int(os.environ.get("SIZE", 4096)), 1024
 BATCHES = [int(v) for v in os.environ.get("BATCHES", "1 4").split()]
 
 
-def mgpr(weights, image, batch, precision, run_dir):
+def mgpr(weights, image, batch, precision, run_dir, model="fasterrcnn", tile=TILE, extra=()):
+    """tiles/s of one mgpr run: tiles over the devices' busy seconds (summary.json)."""
     subprocess.run(
-        [f"{BIN}/mgpr", "model=fasterrcnn", f"weights={weights}", f"image_path={image}", f"tile_size={TILE}",
+        [f"{BIN}/mgpr", f"model={model}", f"weights={weights}", f"image_path={image}", f"tile_size={tile}",
          f"batch_size={batch}", f"precision={precision}", "workers=1", f"cpu_threads={THREADS}", "accelerator=cpu",
-         "output=none", f"run_dir={run_dir}"],
+         "output=none", f"run_dir={run_dir}", *extra],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(run_dir, "summary.json")) as f:
         s = json.load(f)

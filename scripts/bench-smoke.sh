@@ -18,6 +18,7 @@ run() {  # NAME COMMAND...
 run loader env SIZES=2048 REPEATS=1 bench/loader.sh
 run resnet50 env SIZES=224 BATCHES=1 SECONDS_PER_POINT=0.2 bench/resnet50.sh
 run fasterrcnn env SIZE=1024 BATCHES=1 bench/fasterrcnn.sh
+run retinanet env TILES=400 BATCHES=1 COUNT=1 bench/retinanet.sh
 if [ "$(id -u)" -eq 0 ]; then
     run scaling env COUNT=64 DELAY=0.001 REPEATS=1 WORKERS=1 bench/scaling.sh
 else
