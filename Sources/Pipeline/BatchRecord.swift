@@ -15,6 +15,9 @@ public struct BatchRecord: Sendable {
     public var busySeconds: Double
     /// Seconds spent writing its results and journal lines, after the model.
     public var writeSeconds: Double = 0
+    /// Of `busySeconds`, those in the network (transform and plans); the rest is the
+    /// model's post-processing (a detector's proposals, decoding, NMS).
+    public var networkSeconds: Double = 0
     public var bytesRead: Int
     /// Seconds since the run started, when the batch finished.
     public var finishedAt: Double
@@ -24,12 +27,12 @@ public struct BatchRecord: Sendable {
     public var deviceBytes: Int
 
     public static let csvHeader =
-        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s"
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s"
 
     public var csvRow: String {
         [
             "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
-            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)", fmt(writeSeconds),
+            "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)", fmt(writeSeconds), fmt(networkSeconds),
         ].joined(separator: ",")
     }
 

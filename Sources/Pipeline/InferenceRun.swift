@@ -67,7 +67,9 @@ public final class InferenceRun: Sendable {
                     BatchRecord(
                         batch: batch.number, device: device, tiles: batch.count, skipped: batch.skipped.count,
                         waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
-                        busySeconds: busyEnd - busyStart, writeSeconds: now() - busyEnd, bytesRead: batch.bytesRead,
+                        busySeconds: busyEnd - busyStart, writeSeconds: now() - busyEnd,
+                        networkSeconds: batch.count > 0 ? model.lastNetworkSeconds ?? busyEnd - busyStart : 0,
+                        bytesRead: batch.bytesRead,
                         finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
                         deviceBytes: model.deviceBytes + loader.batchBytes))
                 loader.recycle(batch)

@@ -87,4 +87,37 @@ struct ReportTests {
         #expect(size == [1100, 2400] && std > 20, "screenshot \(size), standard deviation \(std)")
         try? FileManager.default.removeItem(atPath: png.path + ".aux.xml")
     }
+
+    @Test("the report of a 100k-tile run is written in seconds and stays small")
+    func largeRun() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let runDirectory = try run(in: directory)
+        // Rewrite the run as one of 312 x 312 tiles over a 40000 px raster: a status
+        // saying so, 97k journal lines (some skipped), 6000 metrics rows.
+        let rank = runDirectory.appendingPathComponent("rank-0")
+        let statusURL = rank.appendingPathComponent("status.json")
+        var status = try JSONSerialization.jsonObject(with: Data(contentsOf: statusURL)) as! [String: Any]
+        var raster = status["raster"] as! [String: Any]
+        (raster["width"], raster["height"], raster["tile_size"]) = (40_000, 40_000, 128)
+        let tiles = 313 * 313
+        (status["raster"], status["tile_count"], status["share_end"]) = (raster, tiles, tiles)
+        try JSONSerialization.data(withJSONObject: status).write(to: statusURL)
+        let journal = (0..<(tiles - 500)).map { $0 % 7 == 0 ? "\($0) skipped" : "\($0)" }.joined(separator: "\n") + "\n"
+        try journal.write(to: rank.appendingPathComponent("journal.txt"), atomically: true, encoding: .utf8)
+        let header = "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s"
+        let rows = (0..<6000).map { "\($0),0,16,0.01,0.2,1.5,1000000,\(Double($0) * 1.6),\(2_000_000_000 + $0),1000000,2,0.01,1.2" }
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(
+            to: rank.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
+
+        let start = Date()
+        let result = try TestSupport.run(mgpr, ["report", "run_dir=\(runDirectory.path)"])
+        let seconds = Date().timeIntervalSince(start)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = runDirectory.appendingPathComponent("report.html")
+        let size = try FileManager.default.attributesOfItem(atPath: report.path)[.size] as! Int
+        #expect(seconds < 20 && size < 1_000_000, "\(seconds) s, \(size) bytes")
+        let html = try String(contentsOf: report, encoding: .utf8)
+        #expect(html.contains("500 of \(tiles) tiles not done") && html.contains("313 x 313 tiles of 128 px"))
+        _ = try elements(report)
+    }
 }

@@ -120,14 +120,16 @@ enum ReportPage {
         let group = max(1, (ordered.count + 119) / 120)
         let bars = stride(from: 0, to: ordered.count, by: group).map { start -> [Double] in
             let slice = ordered[start..<min(start + group, ordered.count)], n = Double(slice.count)
-            return [slice.map(\.wait).reduce(0, +) / n, slice.map(\.busy).reduce(0, +) / n, slice.map(\.write).reduce(0, +) / n]
+            func mean(_ value: (RunReport.Batch) -> Double) -> Double { slice.map(value).reduce(0, +) / n }
+            return [mean(\.read), mean(\.wait), mean(\.network), mean { max($0.busy - $0.network, 0) }, mean(\.write)]
         }
         html += "<h2>Where the time went, per batch</h2>"
-        html += chart.stacked(bars, parts: ["waiting for data", "model (transform, network, post-processing)", "writing results"],
+        html += "<p>Reading and converting (reader threads) overlaps the device's time; the device waits for data, "
+            + "runs the transform and the network, post-processes (proposals, decoding, NMS), and writes the results.</p>"
+        html += chart.stacked(bars, parts: ["read + convert (readers)", "waiting for data", "transform + network",
+                                            "post-processing", "writing results"],
                               xLabel: group == 1 ? "batch, in the order they finished" : "batches, in groups of \(group)",
                               yLabel: "seconds")
-        let read = r.batches.map(\.read).reduce(0, +) / Double(r.batches.count)
-        html += String(format: "<p>Readers spent %.3f s per batch reading and converting tiles, alongside the devices.</p>", read)
 
         var memory = Set(r.batches.map(\.rank)).sorted().map { rank in
             SVGChart.Series(name: multiRank ? "rank \(rank) process" : "process",

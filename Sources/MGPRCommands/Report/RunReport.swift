@@ -8,7 +8,7 @@ import Pipeline
 struct RunReport {
     struct Batch {
         var rank: Int, device: Int, tiles: Int, skipped: Int
-        var wait: Double, read: Double, busy: Double, write: Double, finishedAt: Double
+        var wait: Double, read: Double, busy: Double, write: Double, network: Double, finishedAt: Double
         var peakRSS: Int, deviceBytes: Int
     }
 
@@ -64,7 +64,8 @@ struct RunReport {
             guard f.count == header.count || f.count >= 10 else { return nil }
             return Batch(
                 rank: rank, device: int("device"), tiles: int("tiles"), skipped: int("skipped"), wait: double("wait_s"),
-                read: double("read_s"), busy: double("busy_s"), write: double("write_s"), finishedAt: double("finished_at_s"),
+                read: double("read_s"), busy: double("busy_s"), write: double("write_s"),
+                network: column("network_s") == nil ? double("busy_s") : double("network_s"), finishedAt: double("finished_at_s"),
                 peakRSS: int("peak_rss_bytes"), deviceBytes: int("device_bytes"))
         }
     }

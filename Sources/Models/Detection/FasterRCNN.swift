@@ -19,6 +19,7 @@ public final class FasterRCNN {
     private var headPlans: [Int: Compiled] = [:]
     private var input: [Float] = []
     private var pooled: [Float] = []
+    public private(set) var networkSeconds = 0.0
 
     /// The classes the weights were trained for (`roi_heads.box_predictor.cls_score.weight` is [classes, 1024]).
     public static func classes(in weights: WeightStore) -> Int? { weights["roi_heads.box_predictor.cls_score.weight"]?.shape.first }
@@ -80,6 +81,7 @@ public final class FasterRCNN {
         let step = max(1, settings.imagesPerPass), plane = channels * height * width
         var results: [[Detection]] = []
         results.reserveCapacity(count)
+        networkSeconds = 0
         for first in stride(from: 0, to: count, by: step) {
             results += try detectPass(
                 images + first * plane, count: min(step, count - first), channels: channels, height: height, width: width)
@@ -107,7 +109,9 @@ public final class FasterRCNN {
             // Rows past the proposals are padding; zero them so nothing stale reaches the head.
             (out.baseAddress! + rows * binSize).update(repeating: 0, count: (maxRows - rows) * binSize)
         }
-        try pooled.withUnsafeBufferPointer { try head.plan.run(input: $0.baseAddress!, outputs: head.outputs.map { $0.baseAddress! }) }
+        try timed(&networkSeconds) {
+            try pooled.withUnsafeBufferPointer { try head.plan.run(input: $0.baseAddress!, outputs: head.outputs.map { $0.baseAddress! }) }
+        }
 
         var results: [[Detection]] = []
         var row = 0
@@ -129,13 +133,15 @@ public final class FasterRCNN {
         let features = backbone.outputs
         let plane = channels * ph * pw
         if input.count < count * plane { input = [Float](repeating: 0, count: count * plane) }
-        input.withUnsafeMutableBufferPointer { out in
-            for i in 0..<count {
-                transform.apply(images + i * channels * height * width, channels: channels, height: height, width: width,
-                                into: out.baseAddress! + i * plane)
+        try timed(&networkSeconds) {
+            input.withUnsafeMutableBufferPointer { out in
+                for i in 0..<count {
+                    transform.apply(images + i * channels * height * width, channels: channels, height: height, width: width,
+                                    into: out.baseAddress! + i * plane)
+                }
             }
+            try input.withUnsafeBufferPointer { try backbone.plan.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
         }
-        try input.withUnsafeBufferPointer { try backbone.plan.run(input: $0.baseAddress!, outputs: features.map { $0.baseAddress! }) }
         let shapes = backbone.plan.outputShapes
         let proposals = (0..<count).map { i in
             self.proposals(image: i, features: features, shapes: shapes, height: rh, width: rw, paddedHeight: ph, paddedWidth: pw)

@@ -16,6 +16,7 @@ public final class RetinaNet {
     private let transform: DetectorTransform
     private var plans: [Int: CompiledPlan] = [:]
     private var input: [Float] = []
+    public private(set) var networkSeconds = 0.0
 
     public init(network: RetinaNetNetwork, backend: any Backend, weights: WeightStore, precision: Precision, settings: DetectorSettings) {
         self.network = network
@@ -44,9 +45,10 @@ public final class RetinaNet {
         let step = max(1, settings.imagesPerPass), plane = channels * height * width
         var results: [[Detection]] = []
         results.reserveCapacity(count)
+        networkSeconds = 0
         for first in stride(from: 0, to: count, by: step) {
             let n = min(step, count - first)
-            let compiled = try run(images + first * plane, count: n, channels: channels, height: height, width: width)
+            let compiled = try timed(&networkSeconds) { try run(images + first * plane, count: n, channels: channels, height: height, width: width) }
             results += (0..<n).map { detections(image: $0, of: compiled, height: height, width: width) }
         }
         return results

@@ -7,6 +7,7 @@ public final class DetectorTileModel: TileModel {
     public init(_ detector: any Detector) { self.detector = detector }
 
     public var deviceBytes: Int { detector.memoryBytes }
+    public var lastNetworkSeconds: Double? { detector.networkSeconds }
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let s = batch.tileShape

@@ -8,6 +8,13 @@ public protocol TileModel {
     func predict(_ batch: Batch) throws -> [TileOutput]
     /// Bytes of memory the model itself holds on its device (weights and arena).
     var deviceBytes: Int { get }
+    /// Of the last `predict`, the seconds in the network (transform and plans); the rest
+    /// is post-processing. A model that does not tell is all network.
+    var lastNetworkSeconds: Double? { get }
+}
+
+extension TileModel {
+    public var lastNetworkSeconds: Double? { nil }
 }
 
 /// What a model says about one tile.
