@@ -67,13 +67,16 @@ struct SVGChart {
         return svg
     }
 
+    /// Names with their colours across the top, wrapping to a second line when long.
     private func legend(_ names: [String]) -> String {
-        var svg = "", px = left + 8
+        var svg = "", px = left + 8, py = top + 2
         for (i, name) in names.enumerated() {
-            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%@\"/>", px, top + 2,
+            let needed = 22 + Double(name.count) * 6
+            if px + needed > width - right, px > left + 8 { (px, py) = (left + 8, py + 14) }
+            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%@\"/>", px, py,
                           Self.palette[i % Self.palette.count])
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">%@</text>", px + 14, top + 11, Self.escape(name))
-            px += 22 + Double(name.count) * 6.5
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">%@</text>", px + 14, py + 9, Self.escape(name))
+            px += needed
         }
         return svg
     }
