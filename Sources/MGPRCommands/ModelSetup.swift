@@ -84,13 +84,21 @@ struct ModelSetup {
         make: @escaping @Sendable () -> any Detector
     ) -> Prepared {
         let batchSize = config.batchSize
-        let model: InferenceRun.ModelFactory = { _ in
+        return prepared(config, description: description, precision: precision, backend: backend, model: { _ in
             let model = DetectorTileModel(make())
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
-        }
-        return { part in
-            let sink = try part.output.map { _ in try DetectionCSV(path: part.path, append: part.append) }
+        }, sink: { try DetectionCSV(path: $0.path, append: $0.append) })
+    }
+
+    /// A model's setup once its weights are checked: results to this rank's part (when
+    /// kept) as batches finish, closed at the end.
+    static func prepared(
+        _ config: RunConfig, description: String, precision: Precision, backend: CPUBackend,
+        model: @escaping InferenceRun.ModelFactory, sink makeSink: @escaping (ResultsPart) throws -> any ResultsSink
+    ) -> Prepared {
+        { part in
+            let sink = try part.output.map { _ in try makeSink(part) }
             return ModelSetup(
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },

@@ -26,13 +26,8 @@ enum ResNet50Setup {
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
-        return { part in
-            let sink = try part.output.map { _ in try ClassificationCSV(path: part.path, append: part.append) }
-            return ModelSetup(
-                makeModel: model,
-                handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
-                finish: { try sink?.close() },
-                summary: ModelSetup.summary(config, "\(classes) classes", precision, backend, output: part.output))
-        }
+        return ModelSetup.prepared(
+            config, description: "\(classes) classes", precision: precision, backend: backend, model: model,
+            sink: { try ClassificationCSV(path: $0.path, append: $0.append) })
     }
 }

@@ -240,11 +240,8 @@ public final class FasterRCNN {
                 labels.append(label)
             }
         }
-        let kept = NMS.batched(boxes, scores: scores, groups: labels, iou: settings.nmsThreshold).prefix(settings.detectionsPerImage)
-        let ratioW = Float(originalWidth) / Float(width), ratioH = Float(originalHeight) / Float(height)
-        return kept.map { j in
-            let b = boxes[j]
-            return Detection(box: Box(b.x1 * ratioW, b.y1 * ratioH, b.x2 * ratioW, b.y2 * ratioH), label: labels[j], score: scores[j])
-        }
+        return Detection.best(
+            boxes: boxes, scores: scores, labels: labels, iou: settings.nmsThreshold, limit: settings.detectionsPerImage,
+            scale: (Float(originalWidth) / Float(width), Float(originalHeight) / Float(height)))
     }
 }

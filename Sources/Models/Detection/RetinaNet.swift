@@ -104,12 +104,9 @@ public final class RetinaNet {
                 labels.append(label)
             }
         }
-        let kept = NMS.batched(boxes, scores: scores, groups: labels, iou: settings.nmsThreshold).prefix(settings.detectionsPerImage)
-        let ratioW = Float(width) / Float(rw), ratioH = Float(height) / Float(rh)
-        return kept.map { j in
-            let b = boxes[j]
-            return Detection(box: Box(b.x1 * ratioW, b.y1 * ratioH, b.x2 * ratioW, b.y2 * ratioH), label: labels[j], score: scores[j])
-        }
+        return Detection.best(
+            boxes: boxes, scores: scores, labels: labels, iou: settings.nmsThreshold, limit: settings.detectionsPerImage,
+            scale: (Float(width) / Float(rw), Float(height) / Float(rh)))
     }
 
     /// One level's scores above the threshold, best first, at most `topCandidates`;
