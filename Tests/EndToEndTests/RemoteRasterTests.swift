@@ -76,7 +76,8 @@ struct RemoteRasterTests {
               + "(\(requests.filter { $0.status == 206 }.count) ranged)")
         #expect(requests.contains { $0.status == 206 }, "GDAL should read by ranges")
         #expect(!requests.contains { $0.method == "GET" && $0.status == 200 }, "no request should fetch the whole file")
-        #expect(bytes <= 2 * size, "\(bytes) bytes served for a \(size)-byte file")
+        // Two readers, each with its own handle, may both fetch a block the other has: bounded, not exact.
+        #expect(bytes <= 3 * size, "\(bytes) bytes served for a \(size)-byte file")
     }
 
     @Test("a URL that fails is one error line with the HTTP status", arguments: [("missing.tif", "404"), ("forbidden/x.tif", "403")])
