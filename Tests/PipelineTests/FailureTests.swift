@@ -62,12 +62,25 @@ struct FailureTests {
     func stop() throws {
         let source = DummyTileSource(count: 1000, tileSize: 4, delay: 0.002, seed: 0)
         let loader = try Loader(source: source, batchSize: 1, workers: 2, consumers: 1)
+        // Another thread stops the run once a batch has been through (a fixed delay
+        // could pass before the first batch on a loaded machine).
+        let firstBatch = DispatchSemaphore(value: 0)
         let run = InferenceRun(
-            loader: loader, devices: 1, makeModel: { _ in NoModel() },
+            loader: loader, devices: 1, makeModel: { _ in SignallingModel(signal: firstBatch) },
             recorder: try RunRecorder(metricsPath: nil), progress: nil)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { run.stop() }
+        DispatchQueue.global().async { firstBatch.wait(); run.stop() }
         let summary = try run.run()
         #expect(summary.batches > 0 && summary.batches < 1000 && !summary.complete)
+    }
+
+    /// Signals after each batch it predicts.
+    struct SignallingModel: TileModel {
+        let signal: DispatchSemaphore
+        func predict(_ batch: Batch) throws -> [TileOutput] {
+            defer { signal.signal() }
+            return Array(repeating: .none, count: batch.count)
+        }
+        var deviceBytes: Int { 0 }
     }
 
     /// Stops the run from inside its first batch, once the readers have batches waiting.
