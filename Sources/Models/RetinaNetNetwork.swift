@@ -25,9 +25,6 @@ public struct RetinaNetNetwork: Sendable, Equatable {
         (self.classes, self.p6FromC5, self.groupNormHead) = (classes, p6FromC5, groupNormHead)
     }
 
-    public static let v1 = RetinaNetNetwork(classes: 91)
-    public static let v2 = RetinaNetNetwork(classes: 91, p6FromC5: true, groupNormHead: true)
-
     /// The variant and the number of classes a state_dict describes, or nil (naming the
     /// missing key) when it is not a RetinaNet's.
     public static func described(by weights: WeightStore) -> Result<RetinaNetNetwork, MissingKey> {
