@@ -7,10 +7,14 @@ import Weights
 public struct CPUBackend: Backend {
     /// OpenMP threads each plan runs with.
     public let threads: Int
+    /// Which of the run's CPU devices this is (a share of the cores each).
+    public let index: Int
 
-    public init(threads: Int) { self.threads = max(1, threads) }
+    public init(threads: Int, index: Int = 0) { (self.threads, self.index) = (max(1, threads), index) }
 
     public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaDescription), \(threads) threads)" }
+    public var deviceKind: String { "CPU" }
+    public var deviceName: String { "CPU \(index)" }
 
     public func resolve(_ requested: Precision) -> (Precision, notice: String?) {
         switch requested {

@@ -26,6 +26,9 @@ final class CPUPlan: Plan {
     private var outputMemories: [DNNLMemory] = []
     private var outputCopies: [(source: UnsafeRawPointer, bytes: Int)?] = []
     private var valueMemory: [Int: DNNLMemory] = [:]
+    /// The graph's input normalisation, applied into `scaledInput` before the first step.
+    private let inputScaling: Graph.InputScaling?
+    private var scaledInput: [Float] = []
 
     var memoryBytes: Int { arena.count + scratchpad.count + weightBytes }
 
@@ -34,6 +37,8 @@ final class CPUPlan: Plan {
         engine = try DNNLEngine()
         inputShape = graph.shape(of: graph.input)
         outputShapes = graph.outputs.map(graph.shape(of:))
+        inputScaling = graph.inputScaling
+        if inputScaling != nil { scaledInput = [Float](repeating: 0, count: inputShape.count) }
 
         // Mixed precision as AMP does it: convolutions compute in `type`, but the residual
         // stream (what skip connections carry and sum into) stays float32, so 16 blocks of
@@ -106,14 +111,7 @@ final class CPUPlan: Plan {
         for op in graph.ops {
             if case .convolution(let c) = op, let r = c.residual { root[c.output.id] = root[r.id] }
         }
-        var first = [Int](repeating: Int.max, count: shapes.count)
-        var last = [Int](repeating: -1, count: shapes.count)
-        for step in logical.indices {
-            for v in reads[step] + writes[step] {
-                first[root[v]] = min(first[root[v]], step)
-                last[root[v]] = max(last[root[v]], step)
-            }
-        }
+        let (first, last) = ArenaPlanner.lifetimes(reads: reads, writes: writes, root: root)
         let roots = Array(Set(root).filter { last[$0] >= 0 }).sorted()
         let requests = roots.map { r -> ArenaPlanner.Request in
             var d = descs[r]
@@ -194,7 +192,21 @@ final class CPUPlan: Plan {
     func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws {
         precondition(outputs.count == outputMemories.count)
         OpenMP.setThreads(threads)
-        try inputMemory.setPointer(UnsafeMutableRawPointer(mutating: input))
+        if let scaling = inputScaling {
+            let plane = inputShape.h * inputShape.w, channels = inputShape.c
+            scaledInput.withUnsafeMutableBufferPointer { out in
+                for image in 0..<inputShape.n {
+                    for c in 0..<channels {
+                        let base = (image * channels + c) * plane
+                        let (scale, shift) = (scaling.scale[c], scaling.shift[c])
+                        for i in base..<(base + plane) { out[i] = input[i] * scale + shift }
+                    }
+                }
+            }
+            try scaledInput.withUnsafeMutableBytes { try inputMemory.setPointer($0.baseAddress!) }
+        } else {
+            try inputMemory.setPointer(UnsafeMutableRawPointer(mutating: input))
+        }
         for (i, memory) in outputMemories.enumerated() { try memory.setPointer(outputs[i]) }
         for step in steps {
             switch step {

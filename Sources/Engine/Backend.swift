@@ -1,25 +1,54 @@
 import Weights
 
-/// A device family's compiler: turns a ``Graph`` and its weights into a ``Plan``.
-/// The CPU backend uses oneDNN; a CUDA backend plugs in behind the same protocol.
+/// One device's compiler: turns a ``Graph`` and its weights into a ``Plan`` that runs
+/// there. There is one backend instance per device (a CPU device, or one GPU), so names,
+/// memory figures and precision notices come from the backend itself.
 public protocol Backend: Sendable {
-    /// For logs and summaries, e.g. "CPU (oneDNN 2.6.3, avx512_core_bf16)".
+    /// For logs and summaries, e.g. "CPU (oneDNN 2.6.3, avx512_core_bf16, 2 threads)".
     var description: String { get }
+    /// The device kind, titling the usage summary: "CPU" or "GPU".
+    var deviceKind: String { get }
+    /// This device in per-device reports, e.g. "CPU 0" or "GPU 1 (NVIDIA H200)".
+    var deviceName: String { get }
     /// The precision this backend will actually use when `requested` is asked for,
-    /// with a one-line notice when it differs.
+    /// with a one-line notice when it differs or needs saying.
     func resolve(_ requested: Precision) -> (Precision, notice: String?)
     func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan
+    /// Where batches should be assembled for the fastest copies to this device (pinned
+    /// memory on a GPU); nil: ordinary host memory serves.
+    var hostMemory: (any HostMemory)? { get }
 }
 
-/// A compiled graph for one input shape: weights packed, memory planned. `run` does no
-/// allocation; it is used by one thread at a time.
+extension Backend {
+    public var hostMemory: (any HostMemory)? { nil }
+}
+
+/// An allocator of host memory for batch buffers.
+public protocol HostMemory: Sendable {
+    func allocate(byteCount: Int) throws -> UnsafeMutableRawPointer
+    func deallocate(_ pointer: UnsafeMutableRawPointer)
+}
+
+/// A compiled graph for one input shape and precision: weights packed, memory planned,
+/// intermediate values kept on the device. `run` does no allocation; it is used by one
+/// thread at a time.
 public protocol Plan: AnyObject {
     var inputShape: Shape4 { get }
     var outputShapes: [Shape4] { get }
-    /// Bytes the plan holds: packed weights, the activation arena, scratch space.
+    /// Bytes the plan holds on its device: packed weights, the activation arena, scratch space.
     var memoryBytes: Int { get }
-    /// Runs on `input` (NCHW float32) and writes each graph output (NCHW float32) to `outputs`.
+    /// Runs on `input` (NCHW float32 in host memory; from the backend's ``HostMemory``
+    /// where it has one) and writes each graph output (NCHW float32) to `outputs` in host
+    /// memory: only what the host needs crosses back.
     func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws
+}
+
+/// What a plan is compiled for: plans are cached by this, the whole input shape and the
+/// precision, never by batch size alone.
+public struct PlanKey: Hashable, Sendable {
+    public var input: Shape4
+    public var precision: Precision
+    public init(input: Shape4, precision: Precision) { (self.input, self.precision) = (input, precision) }
 }
 
 /// Failures of a backend, naming the call or the op.

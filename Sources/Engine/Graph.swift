@@ -88,7 +88,16 @@ public struct Graph: Sendable {
         }
     }
 
+    /// A per-channel affine applied to the input before the first op, `x * scale + shift`
+    /// (a model's mean/std normalisation), so that a device normalises the pixels where
+    /// they land instead of the host doing it batch by batch.
+    public struct InputScaling: Sendable {
+        public var scale: [Float]
+        public var shift: [Float]
+    }
+
     public internal(set) var ops: [Op] = []
+    public internal(set) var inputScaling: InputScaling?
     public internal(set) var shapes: [Shape4] = []
     public internal(set) var input: Value
     public internal(set) var outputs: [Value] = []
@@ -96,4 +105,12 @@ public struct Graph: Sendable {
     public internal(set) var parameters: [String: [Int]] = [:]
 
     public func shape(of value: Value) -> Shape4 { shapes[value.id] }
+
+    /// This graph with its input normalised first: `(x - mean[c]) / std[c]`.
+    public func normalizingInput(mean: [Float], std: [Float]) -> Graph {
+        precondition(mean.count == shape(of: input).c && std.count == mean.count, "one mean and std per input channel")
+        var graph = self
+        graph.inputScaling = InputScaling(scale: std.map { 1 / $0 }, shift: zip(mean, std).map { -$0 / $1 })
+        return graph
+    }
 }

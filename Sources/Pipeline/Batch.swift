@@ -1,3 +1,4 @@
+import Engine
 import Tiling
 
 /// A batch of tiles in one contiguous NCHW float buffer, reused from batch to batch.
@@ -21,13 +22,28 @@ public final class Batch: @unchecked Sendable {
     /// Seconds reader threads spent filling it.
     public internal(set) var readSeconds = 0.0
 
-    public init(capacity: Int, tileShape: TileShape) {
+    /// The device's host memory the buffer came from (pinned, for a GPU), if any.
+    private let memory: (any HostMemory)?
+
+    /// - Parameter memory: where to take the buffer from (a device's pinned memory, so
+    ///   copies to it run at full speed and overlap compute); ordinary memory if nil or
+    ///   if that allocation fails: a batch must never fail for want of pinned pages.
+    public init(capacity: Int, tileShape: TileShape, memory: (any HostMemory)? = nil) {
         self.capacity = capacity
         self.tileShape = tileShape
-        storage = Self.allocateLarge(floats: capacity * tileShape.elementCount)
+        let count = capacity * tileShape.elementCount
+        if let memory, let raw = try? memory.allocate(byteCount: count * MemoryLayout<Float>.stride) {
+            storage = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
+            self.memory = memory
+        } else {
+            storage = Self.allocateLarge(floats: count)
+            self.memory = nil
+        }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        if let memory { memory.deallocate(UnsafeMutableRawPointer(storage.baseAddress!)) } else { storage.deallocate() }
+    }
 
     /// Memory for a batch, left uninitialised: readers write every element of a tile
     /// before it is used. A fresh buffer costs page faults when first written (about

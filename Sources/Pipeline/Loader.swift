@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Engine
 import Tiling
 
 /// Turns a list of tiles into batches, read by `workers` threads ahead of the devices.
@@ -34,14 +35,16 @@ public final class Loader: Sendable {
     private let inlineReader: Mutex<(any TileReader)?>
     private let poolSize: Int
     private let buffersMade = Atomic<Int>(0)
+    private let hostMemory: (any HostMemory)?
 
     /// - Parameters:
     ///   - plan: the tile indices to read, in order (all of them: `Array(0..<source.count)`).
     ///   - consumers: threads that will hold a batch at once (device workers).
     public init(
         source: any TileSource, plan: [Int]? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
-        consumers: Int = 1, memoryBudget: Int = .max
+        consumers: Int = 1, memoryBudget: Int = .max, hostMemory: (any HostMemory)? = nil
     ) throws {
+        self.hostMemory = hostMemory
         precondition(batchSize > 0 && workers >= 0 && prefetch > 0 && consumers > 0)
         self.source = source
         self.plan = plan ?? Array(0..<source.count)
@@ -75,7 +78,7 @@ public final class Loader: Sendable {
     private func takeBuffer() -> Batch? {
         if let batch = free.tryPop() { return batch }
         if buffersMade.wrappingAdd(1, ordering: .relaxed).oldValue < poolSize {
-            return Batch(capacity: batchSize, tileShape: source.tileShape)
+            return Batch(capacity: batchSize, tileShape: source.tileShape, memory: hostMemory)
         }
         return free.pop()
     }

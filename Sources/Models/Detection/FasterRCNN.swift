@@ -15,8 +15,8 @@ public final class FasterRCNN {
     private let transform: DetectorTransform
     typealias Compiled = CompiledPlan
 
-    private var backbonePlans: [Int: Compiled] = [:]
-    private var headPlans: [Int: Compiled] = [:]
+    private var backbonePlans: [PlanKey: Compiled] = [:]
+    private var headPlans: [PlanKey: Compiled] = [:]
     private var input: [Float] = []
     private var pooled: [Float] = []
     public private(set) var networkSeconds = 0.0
@@ -150,18 +150,21 @@ public final class FasterRCNN {
     }
 
     private func backbonePlan(count: Int, height: Int, width: Int) throws -> Compiled {
-        if let compiled = backbonePlans[count] { return compiled }
+        let key = PlanKey(input: Shape4(n: count, c: 3, h: height, w: width), precision: precision)
+        if let compiled = backbonePlans[key] { return compiled }
         let compiled = Compiled(try backend.compile(
             FasterRCNNBackbone.graph(batch: count, height: height, width: width, bnEps: settings.bnEps), weights: weights,
             precision: precision))
-        backbonePlans[count] = compiled
+        backbonePlans[key] = compiled
         return compiled
     }
 
     private func headPlan(rows: Int) throws -> Compiled {
-        if let compiled = headPlans[rows] { return compiled }
-        let compiled = Compiled(try backend.compile(Self.boxHead(rows: rows, classes: classes), weights: weights, precision: precision))
-        headPlans[rows] = compiled
+        let graph = Self.boxHead(rows: rows, classes: classes)
+        let key = PlanKey(input: graph.shape(of: graph.input), precision: precision)
+        if let compiled = headPlans[key] { return compiled }
+        let compiled = Compiled(try backend.compile(graph, weights: weights, precision: precision))
+        headPlans[key] = compiled
         return compiled
     }
 

@@ -14,7 +14,7 @@ public final class RetinaNet {
     private let weights: WeightStore
     private let precision: Precision
     private let transform: DetectorTransform
-    private var plans: [Int: CompiledPlan] = [:]
+    private var plans: [PlanKey: CompiledPlan] = [:]
     private var input: [Float] = []
     public private(set) var networkSeconds = 0.0
 
@@ -71,10 +71,11 @@ public final class RetinaNet {
     }
 
     private func plan(count: Int, height: Int, width: Int) throws -> CompiledPlan {
-        if let compiled = plans[count] { return compiled }
+        let key = PlanKey(input: Shape4(n: count, c: 3, h: height, w: width), precision: precision)
+        if let compiled = plans[key] { return compiled }
         let compiled = CompiledPlan(try backend.compile(
             network.graph(batch: count, height: height, width: width, bnEps: settings.bnEps), weights: weights, precision: precision))
-        plans[count] = compiled
+        plans[key] = compiled
         return compiled
     }
 

@@ -3,10 +3,11 @@ import Foundation
 import Models
 import Weights
 
-/// A classification network as a ``TileModel``: normalises each batch, runs the compiled
-/// plan, and reports each tile's top-1 class and its softmax probability.
+/// A classification network as a ``TileModel``: runs the compiled plan on each batch
+/// (the plan normalises the pixels on its device), and reports each tile's top-1 class
+/// and its softmax probability.
 ///
-/// Plans are compiled per batch size on first use (the full size, and the last short
+/// Plans are compiled per input shape on first use (the full batch, and the last short
 /// batch's), so every batch runs a static plan without padding.
 public final class ClassifierTileModel: TileModel {
     public typealias GraphBuilder = @Sendable (_ batch: Int, _ height: Int, _ width: Int) -> Graph
@@ -17,8 +18,7 @@ public final class ClassifierTileModel: TileModel {
     private let makeGraph: GraphBuilder
     private let normalization: Normalization
     private let classes: Int
-    private var plans: [Int: any Plan] = [:]
-    private var input: [Float] = []
+    private var plans: [PlanKey: any Plan] = [:]
     private var logits: [Float] = []
 
     public init(
@@ -34,34 +34,30 @@ public final class ClassifierTileModel: TileModel {
     }
 
     public var deviceBytes: Int {
-        plans.values.reduce(0) { $0 + $1.memoryBytes } + (input.count + logits.count) * MemoryLayout<Float>.stride
+        plans.values.reduce(0) { $0 + $1.memoryBytes } + logits.count * MemoryLayout<Float>.stride
     }
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let n = batch.count, shape = batch.tileShape
-        let plan = try plan(for: n, height: shape.height, width: shape.width)
-        if input.count < batch.capacity * shape.elementCount {
-            input = [Float](repeating: 0, count: batch.capacity * shape.elementCount)
-            logits = [Float](repeating: 0, count: batch.capacity * classes)
-        }
-        input.withUnsafeMutableBufferPointer {
-            normalization.apply(batch.storage.baseAddress!, to: $0.baseAddress!, images: n, plane: shape.height * shape.width)
-        }
+        let plan = try plan(for: Shape4(n: n, c: shape.channels, h: shape.height, w: shape.width))
+        if logits.count < batch.capacity * classes { logits = [Float](repeating: 0, count: batch.capacity * classes) }
         try logits.withUnsafeMutableBufferPointer { out in
-            try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: [out.baseAddress!]) }
+            try plan.run(input: batch.storage.baseAddress!, outputs: [out.baseAddress!])
         }
         return (0..<n).map { i in Self.top1(logits[(i * classes)..<((i + 1) * classes)]) }
     }
 
     /// Compiles the plan for full batches now, so the first batch's time is its own.
     public func prepare(batchSize: Int, tileShape: TileShape) throws {
-        _ = try plan(for: batchSize, height: tileShape.height, width: tileShape.width)
+        _ = try plan(for: Shape4(n: batchSize, c: tileShape.channels, h: tileShape.height, w: tileShape.width))
     }
 
-    private func plan(for n: Int, height: Int, width: Int) throws -> any Plan {
-        if let plan = plans[n] { return plan }
-        let plan = try backend.compile(makeGraph(n, height, width), weights: weights, precision: precision)
-        plans[n] = plan
+    private func plan(for input: Shape4) throws -> any Plan {
+        let key = PlanKey(input: input, precision: precision)
+        if let plan = plans[key] { return plan }
+        let graph = makeGraph(input.n, input.h, input.w).normalizingInput(mean: normalization.mean, std: normalization.std)
+        let plan = try backend.compile(graph, weights: weights, precision: precision)
+        plans[key] = plan
         return plan
     }
 

@@ -1,0 +1,169 @@
+"""A seeded ResNet50 test case for mgpr's GPU checks: weights and image-like inputs.
+
+usage: resnet50_case.py --out DIR [--seed 0] [--count 256] [--size 224] [--device cpu|cuda]
+
+Writes to DIR:
+  resnet50.pth   torchvision resnet50 (weights=None, 1000 classes) state_dict, torch.save's
+                 zip format (what mgpr's weights= loads)
+  inputs.npy     [N, 3, S, S] float32 pixels in [0, 1], NOT normalised (mgpr normalises)
+  case.json      seed, shapes and the logits' statistics printed below
+
+A freshly initialised network is a weak oracle (as Tests/ModelTests/reference/
+make_resnet50.py explains): its BatchNorm statistics let activations grow through 50
+layers, and every image gets the same top class because the pooled features share one
+large positive component. So, as there:
+  1. BatchNorm gets realistic running statistics: train-mode passes over image-like
+     calibration inputs (a separate seeded stream, not the test inputs), cumulative
+     averages (momentum=None);
+  2. the classifier is centred on the calibration images' mean pooled feature (its bias
+     absorbs -W @ mean), so each image's top class comes from what sets it apart, not
+     from what all images share: many distinct top-1 classes;
+  3. the classifier is scaled so that the median top-1 probability is about 0.5: logits
+     neither saturated nor all near-ties.
+The weights depend on --seed only (calibration is always 4 x 32 images at 224 px); the
+inputs on --seed, --count and --size. Model init and images are made on the CPU with
+seeded generators, so they are the same on any machine.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def images(n, size, g):
+    """Image-like inputs in [0, 1]: a colour gradient, soft elliptical blobs and smooth
+    multi-scale (1/f-like) texture with correlated colour. iid pixel noise would be
+    unlike anything a raster holds, and would make every image look alike to the net."""
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    out = torch.empty(n, 3, size, size)
+    for i in range(n):
+        # Background: a linear gradient between two random colours in a random direction.
+        angle = torch.rand(1, generator=g) * 2 * np.pi
+        t = ((torch.cos(angle) * xx + torch.sin(angle) * yy) + 1.5) / 3  # in [0, 1]
+        c0, c1 = torch.rand(3, 1, 1, generator=g), torch.rand(3, 1, 1, generator=g)
+        img = c0 * (1 - t) + c1 * t
+        # Blobs: soft-edged rotated ellipses, alpha-blended, a few to a few dozen.
+        for _ in range(int(torch.randint(2, 30, (1,), generator=g))):
+            cx, cy = (torch.rand(2, generator=g) * 2.4 - 1.2).tolist()
+            ax, ay = (0.03 + torch.rand(2, generator=g) * 0.5).tolist()
+            th = float(torch.rand(1, generator=g)) * np.pi
+            u = (xx - cx) * np.cos(th) + (yy - cy) * np.sin(th)
+            v = -(xx - cx) * np.sin(th) + (yy - cy) * np.cos(th)
+            r = (u / ax) ** 2 + (v / ay) ** 2
+            alpha = torch.sigmoid((1 - r) * float(2 + torch.rand(1, generator=g) * 20)) * float(0.4 + 0.6 * torch.rand(1, generator=g))
+            img = img * (1 - alpha) + torch.rand(3, 1, 1, generator=g) * alpha
+        # Texture: octaves of bicubically upsampled noise, amplitude halving with scale;
+        # one luminance field for all channels plus weaker per-channel ones.
+        tex = torch.zeros(1, 4, size, size)
+        amp, cells = float(0.08 + 0.25 * torch.rand(1, generator=g)), 4
+        while cells <= size // 2:
+            low = torch.randn(1, 4, cells, cells, generator=g)
+            tex += amp * F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False)
+            amp, cells = amp * 0.55, cells * 2
+        img = img + tex[0, :1] + 0.3 * tex[0, 1:]
+        # Contrast and brightness vary per image, as between scenes.
+        gain = float(0.6 + 0.8 * torch.rand(1, generator=g))
+        out[i] = ((img - img.mean()) * gain + img.mean()).clamp(0, 1)
+    return out
+
+
+def logits_stats(logits):
+    """What makes a useful oracle: spread logits, many top classes, margins not near-ties."""
+    top2 = logits.topk(2, dim=1).values
+    margin = top2[:, 0] - top2[:, 1]
+    relative = margin / logits.abs().max(1).values
+    p = torch.softmax(logits, 1).max(1).values
+    return {
+        "logits_std": logits.std().item(),
+        "logits_max_abs": logits.abs().max().item(),
+        "distinct_top1": len(set(logits.argmax(1).tolist())),
+        "inputs": len(logits),
+        "top2_margin_median": margin.median().item(),
+        "top2_margin_min": margin.min().item(),
+        "top2_relative_margin_median": relative.median().item(),
+        "top2_relative_margin_min": relative.min().item(),
+        "inputs_with_relative_margin_below_1e-4": int((relative < 1e-4).sum()),
+        "top1_probability_median": p.median().item(),
+    }
+
+
+def features(model, x):
+    """Pooled 2048-d features (everything but the classifier)."""
+    m = model
+    x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+    return torch.flatten(m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(x))))), 1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--count", type=int, default=256)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="where calibration runs (float32, TF32 off); init and images are CPU-made")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":  # full float32 for calibration (see resnet50_reference.py)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    torch.manual_seed(args.seed)  # torchvision's init draws from the global generator
+    model = torchvision.models.resnet50(weights=None, num_classes=1000)
+    calib = torch.Generator().manual_seed(args.seed * 1000 + 1)
+    test = torch.Generator().manual_seed(args.seed * 1000 + 2)
+
+    # 1. BatchNorm statistics: cumulative averages over calibration images.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.to(dev).train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(((images(32, 224, calib) - MEAN) / STD).to(dev))
+    model.eval()
+
+    # 2-3. Centre the classifier on the mean feature, then scale it (bisection on a log
+    # scale; logits are linear in the scale) to a median top-1 probability of 0.5.
+    with torch.no_grad():
+        probe = torch.cat([features(model, ((images(32, 224, calib) - MEAN) / STD).to(dev)) for _ in range(2)])
+        fc = model.fc
+        fc.bias.copy_(-fc.weight @ probe.mean(0))
+        lo, hi = 1e-3, 1e4
+        for _ in range(60):
+            k = (lo * hi) ** 0.5
+            top1 = torch.softmax(k * fc(probe), 1).max(1).values.median().item()
+            lo, hi = (k, hi) if top1 < 0.5 else (lo, k)
+        fc.weight.mul_(k)
+        fc.bias.mul_(k)
+    model.cpu()
+    torch.save(model.state_dict(), os.path.join(args.out, "resnet50.pth"))
+
+    x = images(args.count, args.size, test)
+    np.save(os.path.join(args.out, "inputs.npy"), x.numpy().astype(np.float32))
+
+    # Statistics of the test inputs' logits (float32 here; the reference script's
+    # float64 pass is the oracle).
+    model.to(dev)
+    with torch.no_grad():
+        logits = torch.cat([model(((x[i:i + 32] - MEAN) / STD).to(dev)).cpu() for i in range(0, len(x), 32)])
+    stats = logits_stats(logits.double())
+    info = {"seed": args.seed, "count": args.count, "size": args.size, "classes": 1000,
+            "fc_scale": k, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "calibration_device": str(dev), "float32_logits": stats}
+    with open(os.path.join(args.out, "case.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    print(json.dumps(info, indent=1))
+
+
+if __name__ == "__main__":
+    main()
