@@ -31,6 +31,10 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Weights"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
+        // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
+        .target(name: "CUDABackend", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
+        // Each op on every backend present, held to the CPU backend (tests and `mgpr conformance`).
+        .target(name: "Conformance", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         .target(
@@ -38,7 +42,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Pipeline"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
-            dependencies: ["CMalloc", "Cluster", "Configuration", "CPUBackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
+            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -51,6 +55,7 @@ let package = Package(
             name: "WeightsTests", dependencies: ["Engine", "Models", "Weights", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
+        .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),

@@ -37,3 +37,15 @@ reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py
 reference detection_ops Tests/ModelTests/reference/make_detection_ops.py
 reference retinanet Tests/ModelTests/reference/make_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py
+
+# NVRTC, CUDA's run-time compiler, from PyPI into a private folder: the tests compile
+# every CUDA kernel with it for sm_80 and sm_90, so a kernel that does not compile fails
+# here, on machines with no GPU and no CUDA.
+nvrtc_version=13.5.37
+if [ "$(cat "$dest/nvrtc/version" 2>/dev/null)" != "$nvrtc_version" ]; then
+    echo "fixtures: installing NVRTC $nvrtc_version (PyPI nvidia-cuda-nvrtc) into $dest/nvrtc" >&2
+    rm -rf "$dest/nvrtc.partial" "$dest/nvrtc"
+    python3 -m pip install --quiet --no-deps --no-compile --target "$dest/nvrtc.partial" "nvidia-cuda-nvrtc==$nvrtc_version"
+    echo "$nvrtc_version" >"$dest/nvrtc.partial/version"
+    mv "$dest/nvrtc.partial" "$dest/nvrtc"
+fi

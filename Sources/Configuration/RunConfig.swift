@@ -30,6 +30,7 @@ public struct RunConfig: Sendable, Equatable {
     public var output: String?
     /// CPU threads for the model; 0 means all cores.
     public var cpuThreads: Int
+    public var tf32: Bool
     public var scoreThreshold: Double
     public var nmsThreshold: Double
     public var detectionsPerTile: Int
@@ -117,6 +118,7 @@ public struct RunConfig: Sendable, Equatable {
         weights = string("weights")
         output = string("output")
         cpuThreads = int("cpu_threads")
+        tf32 = bool("tf32")
         scoreThreshold = double("score_threshold")
         nmsThreshold = double("nms_threshold")
         detectionsPerTile = int("detections_per_tile")

@@ -1,3 +1,4 @@
+import Cluster
 import Configuration
 import Foundation
 import Pipeline
@@ -11,7 +12,9 @@ enum BatchTime {
         var probe = config
         probe.output = nil
         let shape = TileShape(channels: config.bands.count, height: config.tileSize, width: config.tileSize)
-        let setup = try ModelSetup.check(probe, tileShape: shape, log: Log(name: "mgpr.probe", quiet: true))(
+        let log = Log(name: "mgpr.probe", quiet: true)
+        let devices = try Devices.choose(probe, context: RankContext.discover(ProcessInfo.processInfo.environment), log: log)
+        let setup = try ModelSetup.check(probe, tileShape: shape, devices: devices, log: log)(
             ModelSetup.ResultsPart(path: "/dev/null", append: false, output: nil))
         let model = try setup.makeModel(0)
         let source = DummyTileSource(count: 1, tileSize: config.tileSize, channels: config.bands.count, delay: 0, seed: config.seed)

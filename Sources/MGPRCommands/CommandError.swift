@@ -1,7 +1,7 @@
 /// Failures of the commands themselves (not of the configuration or the raster).
 public enum CommandError: Error, CustomStringConvertible {
     case runDirectory(path: String, reason: String)
-    case noGPUBackend(accelerator: String)
+    case gpuUnavailable(accelerator: String, reason: String)
     case writeFailed(path: String, reason: String)
     case resultsNotWritten(path: String, reason: String, runDirectory: String)
 
@@ -9,8 +9,8 @@ public enum CommandError: Error, CustomStringConvertible {
         switch self {
         case .runDirectory(let path, let reason):
             "cannot write the run directory \(path): \(reason) (set run_dir to a writable folder)"
-        case .noGPUBackend(let accelerator):
-            "accelerator=\(accelerator): this build of mgpr runs on the CPU only; use accelerator=cpu or accelerator=auto"
+        case .gpuUnavailable(let accelerator, let reason):
+            "accelerator=\(accelerator) but no NVIDIA GPU is usable: \(reason) (or use accelerator=cpu, or auto to fall back to the CPU)"
         case .writeFailed(let path, let reason):
             "cannot write \(path): \(reason)"
         case .resultsNotWritten(let path, let reason, let runDirectory):

@@ -1,4 +1,5 @@
 import CPUBackend
+import CUDABackend
 import Cluster
 import Configuration
 import Engine
@@ -19,10 +20,11 @@ struct DoctorCommand {
 
     init(config: RunConfig) { self.config = config }
 
-    /// Whether this build has a GPU backend. Until it has, advice about arranging GPUs
-    /// (tasks per GPU, visible devices) would contradict the one fix that helps: ask
+    /// Whether this machine's GPUs are usable (the driver, cuDNN and NVRTC found, a GPU
+    /// seen), or why not. Where they are not, advice about arranging GPUs (tasks per GPU,
+    /// visible devices) would contradict the fixes that help: make CUDA usable, or ask
     /// for CPUs.
-    static let computesOnGPUs = false
+    let cuda: Result<CUDA, CUDAError> = CUDA.shared
 
     final class Problems {
         var count = 0
@@ -50,10 +52,10 @@ struct DoctorCommand {
         for library in ["libgdal.so", "libdnnl.so", "libgomp.so"] {
             line(library, Self.loadedPath(library) ?? "not loaded")
         }
-        let cuda = Self.findLibrary(["libcuda.so.1", "libcuda.so"])
-        line("CUDA driver", cuda ?? "not found (searched libcuda.so.1, libcuda.so on the loader path; LD_LIBRARY_PATH=\(environment["LD_LIBRARY_PATH"] ?? ""))")
         let nvidiaGPUs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/driver/nvidia/gpus"))?.count ?? 0
         line("NVIDIA GPUs", "\(nvidiaGPUs) (from /proc/driver/nvidia/gpus)")
+        section("CUDA")
+        CUDAReport.lines(cuda).forEach { line($0.key, $0.value) }
         for name in drivers where !GDALLibrary.hasDriver(name) && ["GTiff", "VRT"].contains(name) {
             problems.flag("GDAL has no \(name) driver", why: "mgpr reads rasters through GDAL", fix: "install a full GDAL (Debian: libgdal32)")
         }
@@ -70,8 +72,16 @@ struct DoctorCommand {
         section("This run's inputs")
         checkInputs()
 
-        section("Smoke run (\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
-        try smokeRun()
+        let devices: Devices
+        do {
+            devices = try Devices.choose(config, context: context, log: Log(name: "mgpr.doctor", quiet: true))
+        } catch {
+            problems.flag("no device to run on", why: "\(error)", fix: "install what the line above names, or use accelerator=cpu")
+            Terminal.standardOutput("\n\(problems.count) problem\(problems.count == 1 ? "" : "s") found (see PROBLEM above).\n")
+            return 1
+        }
+        section("Smoke run (\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s"), resnet50 seeded, 64 px tiles)")
+        try smokeRun(devices)
 
         if context.launcher == .slurm, config.model != .none { checkWarningTime() }
 
@@ -89,7 +99,7 @@ struct DoctorCommand {
         // This build computes on CPUs only: where GPUs were given, the one fix is to ask
         // for CPUs instead (flagged below), so no advice may tell to arrange GPUs.
         let gpusGiven = !gpuList.isEmpty || gpusOnNode > 0 || (environment["CUDA_VISIBLE_DEVICES"].map { !$0.isEmpty } ?? false)
-        let gpuAdvice = Self.computesOnGPUs
+        let gpuAdvice = (try? cuda.get())?.deviceCount ?? 0 > 0
         if gpuAdvice, let perNode = Int((environment["SLURM_NTASKS_PER_NODE"] ?? "").prefix { $0.isNumber }), gpusOnNode > 0,
             perNode != gpusOnNode
         {
@@ -120,16 +130,21 @@ struct DoctorCommand {
                     fix: "unset CUDA_VISIBLE_DEVICES in the job file and let SLURM set it")
             }
         }
-        if gpusGiven && !gpuAdvice {
+        let unusable: String? = switch cuda {
+        case .success(let c) where c.deviceCount > 0: nil
+        case .success: "the NVIDIA driver reports no GPU\(CUDA.visibleDevicesNote)"
+        case .failure(let error): "\(error)"
+        }
+        if gpusGiven, let unusable {
             problems.flag(
-                "this rank was given GPUs, but this mgpr build runs on CPUs only",
-                why: "the GPUs would idle while the CPUs do the work",
-                fix: "request CPUs only (mgpr slurm accelerator=cpu ...), or use a build with the CUDA backend")
-        } else if config.accelerator == .gpu {
+                "this rank was given GPUs, but no NVIDIA GPU is usable here",
+                why: unusable,
+                fix: "install what is named above (the NVIDIA driver, cuDNN 9), or request CPUs only (mgpr slurm accelerator=cpu ...)")
+        } else if config.accelerator == .gpu, let unusable {
             problems.flag(
-                "accelerator=gpu but this rank sees no GPU",
-                why: "no GPU was given to this rank (no SLURM_JOB_GPUS, no CUDA_VISIBLE_DEVICES)",
-                fix: "request GPUs (sbatch --gpus=N) or use accelerator=cpu")
+                "accelerator=gpu but this rank has no usable GPU",
+                why: unusable,
+                fix: "request GPUs (sbatch --gpus=N) and install what is named above, or use accelerator=cpu")
         }
     }
 
@@ -154,7 +169,8 @@ struct DoctorCommand {
         do {
             var modelOnly = config
             modelOnly.output = nil  // checked on its own below
-            _ = try ModelSetup.check(modelOnly, tileShape: tileShape, log: Log(name: "mgpr.doctor"))
+            let devices = try Devices.choose(modelOnly, context: RankContext.discover(environment), log: Log(name: "mgpr.doctor", quiet: true))
+            _ = try ModelSetup.check(modelOnly, tileShape: tileShape, devices: devices, log: Log(name: "mgpr.doctor"))
             line("model", "\(config.model.rawValue), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
         } catch {
             problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(error)",
@@ -189,17 +205,15 @@ struct DoctorCommand {
         }
     }
 
-    private func smokeRun() throws {
-        let source = DummyTileSource(count: 8 * config.devices, tileSize: 64, delay: 0, seed: config.seed)
+    private func smokeRun(_ devices: Devices) throws {
+        let source = DummyTileSource(count: 8 * devices.count, tileSize: 64, delay: 0, seed: config.seed)
         let weights = Models.ResNet50.seededWeights(seed: config.seed)
-        let threads = max(1, (config.cpuThreads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.cpuThreads) / config.devices)
-        let backend = CPUBackend(threads: threads)
-        let loader = try Loader(source: source, batchSize: 2, workers: min(config.workers, 2), consumers: config.devices)
+        let loader = try Loader(source: source, batchSize: 2, workers: min(config.workers, 2), consumers: devices.count)
         let run = InferenceRun(
-            loader: loader, devices: config.devices,
-            makeModel: { _ in
+            loader: loader, devices: devices.count, deviceName: { [backends = devices.backends] in backends[$0].deviceName },
+            makeModel: { device in
                 ClassifierTileModel(
-                    backend: backend, weights: weights, precision: .f32, classes: 1000,
+                    backend: devices.backends[device], weights: weights, precision: devices.precision, classes: 1000,
                     normalization: Models.ResNet50.preprocessing,
                     graph: { Models.ResNet50.graph(batch: $0, height: $1, width: $2, classes: 1000) })
             },

@@ -30,6 +30,22 @@ public enum Main {
                 return 0
             }
             return guarded(program: "mgpr slurm") { try SlurmCommand.run(Array(arguments.dropFirst())) }
+        case "conformance":
+            return guarded(program: "mgpr conformance") { try ConformanceCommand.run() }
+        case "forward":
+            let paths = arguments.dropFirst().prefix { !$0.contains("=") && !$0.hasPrefix("-") }
+            let keys = Array(arguments.dropFirst(1 + paths.count))
+            guard paths.count == 2 || keys.contains(where: { $0.hasPrefix("-") }) else {
+                Terminal.standardError("mgpr forward: error: give INPUT.npy OUTPUT.npy, then key=value settings\n")
+                return 2
+            }
+            let (input, output) = (paths.first ?? "", paths.last ?? "")
+            return dispatch(keys, program: "mgpr forward",
+                summary: "ResNet50's logits for a float32 [N,3,H,W] .npy of pixels in [0,1], written as [N,classes] .npy "
+                    + "(the network alone, on the device and precision the keys choose: for checking against PyTorch)",
+                keys: ConfigSchema.runKeys, usage: "mgpr forward INPUT.npy OUTPUT.npy [model=resnet50 weights=W precision=P accelerator=A tf32=B]") {
+                try ForwardCommand(input: input, output: output, config: $0).run()
+            }
         case "doctor":
             return dispatch(Array(arguments.dropFirst()), program: "mgpr doctor",
                 summary: "check this machine, its libraries and its SLURM context, what a run with these keys would use "

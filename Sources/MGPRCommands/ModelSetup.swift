@@ -27,12 +27,12 @@ struct ModelSetup {
     typealias Prepared = (ResultsPart) throws -> ModelSetup
 
     /// Checks the model's settings and loads its weights; nothing is written yet.
-    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> Prepared {
+    static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> Prepared {
         if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         switch config.model {
-        case .resnet50: return try ResNet50Setup.check(config, tileShape: tileShape, log: log)
-        case .fasterrcnn: return try FasterRCNNSetup.check(config, tileShape: tileShape, log: log)
-        case .retinanet: return try RetinaNetSetup.check(config, tileShape: tileShape, log: log)
+        case .resnet50: return try ResNet50Setup.check(config, tileShape: tileShape, devices: devices, log: log)
+        case .fasterrcnn: return try FasterRCNNSetup.check(config, tileShape: tileShape, devices: devices, log: log)
+        case .retinanet: return try RetinaNetSetup.check(config, tileShape: tileShape, devices: devices, log: log)
         case .none:
             return { _ in
                 ModelSetup(
@@ -49,16 +49,6 @@ struct ModelSetup {
         case .bf16: .bf16
         case .f32, nil: .f32
         }
-    }
-
-    /// The CPU backend for this run's threads and devices, with its precision.
-    static func backend(_ config: RunConfig, log: Log) -> (CPUBackend, Precision) {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
-        let backend = CPUBackend(threads: threads)
-        let (precision, notice) = backend.resolve(precision(config.precision))
-        if let notice { log.info("precision=\(config.precision.rawValue): \(notice)") }
-        return (backend, precision)
     }
 
     /// The networks here read RGB: three bands.
@@ -80,12 +70,12 @@ struct ModelSetup {
 
     /// A detector's setup: detections to this rank's part as batches finish.
     static func detector(
-        _ config: RunConfig, tileShape: TileShape, description: String, precision: Precision, backend: CPUBackend,
-        make: @escaping @Sendable () -> any Detector
+        _ config: RunConfig, tileShape: TileShape, description: String, devices: Devices,
+        make: @escaping @Sendable (_ backend: any Backend, _ precision: Precision) -> any Detector
     ) -> Prepared {
         let batchSize = config.batchSize
-        return prepared(config, description: description, precision: precision, backend: backend, model: { _ in
-            let model = DetectorTileModel(make())
+        return prepared(config, description: description, devices: devices, model: { device in
+            let model = DetectorTileModel(make(devices.backends[device], devices.precision))
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }, sink: { try DetectionCSV(path: $0.path, append: $0.append) })
@@ -94,7 +84,7 @@ struct ModelSetup {
     /// A model's setup once its weights are checked: results to this rank's part (when
     /// kept) as batches finish, closed at the end.
     static func prepared(
-        _ config: RunConfig, description: String, precision: Precision, backend: CPUBackend,
+        _ config: RunConfig, description: String, devices: Devices,
         model: @escaping InferenceRun.ModelFactory, sink makeSink: @escaping (ResultsPart) throws -> any ResultsSink
     ) -> Prepared {
         { part in
@@ -103,13 +93,13 @@ struct ModelSetup {
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
                 finish: { try sink?.close() },
-                summary: summary(config, description, precision, backend, output: part.output))
+                summary: summary(config, description, devices, output: part.output))
         }
     }
 
-    static func summary(_ config: RunConfig, _ description: String, _ precision: Precision, _ backend: CPUBackend, output: String?) -> String {
+    static func summary(_ config: RunConfig, _ description: String, _ devices: Devices, output: String?) -> String {
         "model=\(config.model.rawValue) (\(description), weights \(config.weights ?? "seeded")), "
-            + "\(precision.rawValue) on \(backend.description) per device"
+            + "\(devices.precision.rawValue) on \(devices.backends[0].description) per device"
             + (output.map { ", results to \($0)" } ?? ", results not kept (output=none)")
     }
 }

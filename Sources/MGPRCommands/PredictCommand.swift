@@ -1,5 +1,7 @@
 import Cluster
+import CUDABackend
 import Configuration
+import Engine
 import Foundation
 import Pipeline
 import Raster
@@ -29,19 +31,14 @@ public struct PredictCommand: Sendable {
         defer { signals.cancel() }
         if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
         announce()
-        if config.accelerator == .gpu { throw CommandError.noGPUBackend(accelerator: config.settings["accelerator"].yaml) }
-        log.info("GPU available: False, used: False")
-
-        // Check the input and the model before creating anything.
+        // The devices, the input and the model are checked before anything is created.
+        let devices = try Devices.choose(config, context: context, log: log)
+        if let reason = devices.cpuReason { log.info("accelerator=auto: running on the CPU: \(reason)") }
+        log.info("GPU available: \(devices.onGPU ? "True (cuda)" : "False"), used: \(devices.onGPU ? "True" : "False")")
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard config.devices <= cores else {
-            throw ConfigError.invalidValue(
-                key: "gpus", value: "\(config.devices)",
-                reason: "on CPU each device needs a core of its own and this machine has \(cores); use gpus=\(cores) or fewer")
-        }
         let source = try makeSource()
         try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
-        let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, log: log)
+        let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
 
         let runDirectory = try RunDirectory(configured: try runDirectoryPath())
         let output = ResultsTarget.resolve(config, runDirectory: runDirectory.path)
@@ -72,17 +69,18 @@ public struct PredictCommand: Sendable {
         let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
             source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
-            consumers: config.devices, memoryBudget: config.loaderMemoryBytes)
+            consumers: devices.count, memoryBudget: config.loaderMemoryBytes, hostMemory: devices.backends[0].hostMemory)
+        let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
         log.info(
             "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
-                + "in \(loader.batchCount) batches of \(config.batchSize) on \(config.devices) CPU device\(config.devices == 1 ? "" : "s") "
+                + "in \(loader.batchCount) batches of \(config.batchSize) on \(deviceCount) "
                 + "with \(config.workers) workers")
         log.info(model.summary)
         let environment = [
             "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
             "machine": String(format: "%@, %d cores, %.1f GB", ProcessInfo.processInfo.hostName, cores,
                               Double(ProcessMemory.physicalBytes) / 1e9),
-            "devices": "\(config.devices) CPU device\(config.devices == 1 ? "" : "s"), \(config.workers) reader threads",
+            "devices": "\(deviceCount), \(config.workers) reader threads",
         ]
 
         let progress = ProgressBar(
@@ -92,7 +90,8 @@ public struct PredictCommand: Sendable {
         let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
         let rank = context.rank, distributed = context.isDistributed
         let run = InferenceRun(
-            loader: loader, devices: config.devices, deviceName: { distributed ? "Rank \(rank) CPU \($0)" : "CPU \($0)" },
+            loader: loader, devices: devices.count,
+            deviceName: { [backends = devices.backends] in (distributed ? "Rank \(rank) " : "") + backends[$0].deviceName },
             makeModel: model.makeModel,
             handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
                 try handleOutputs(batch, outputs)
@@ -101,9 +100,11 @@ public struct PredictCommand: Sendable {
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
+        let monitor = devices.onGPU ? UtilizationMonitor(devices: devices.backends.compactMap { ($0 as? CUDABackend)?.device }) : nil
         var summary: RunSummary
         do {
             summary = try run.run()
+            if let readings = monitor?.stop() { summary.record(readings, devices: devices) }
             if let earlier { summary = summary.continuing(earlier) }
         } catch {
             try? model.finish()
@@ -116,7 +117,7 @@ public struct PredictCommand: Sendable {
         let interrupted = signals.signalReceived
         try layout.write(status(
             interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: output, environment: environment))
-        Terminal.standardOutput(SummaryReport.text(summary, deviceKind: "CPU"))
+        Terminal.standardOutput(SummaryReport.text(summary, deviceKind: devices.kind))
         if config.profiler == "simple" {
             Terminal.standardOutput(SummaryReport.profile(summary, records: recorder.records))
         }

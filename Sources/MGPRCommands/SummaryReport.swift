@@ -18,6 +18,11 @@ enum SummaryReport {
                 String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
                 String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
             ]
+            if let utilization = d.nvmlUtilization, let peak = d.nvmlPeakMemoryBytes {
+                lines.append(String(format: "  GPU Utilization (NVML): %.1f%% mean, %.0f%% max; GPU memory in use (NVML) peak %@; mgpr's allocations peak %@",
+                                    utilization * 100, (d.nvmlMaxUtilization ?? 0) * 100,
+                                    String(format: "%.2f GB", Double(peak) / 1e9), String(format: "%.2f GB", Double(d.allocatorPeakBytes ?? 0) / 1e9)))
+            }
         }
         lines.append(
             String(

@@ -15,6 +15,12 @@ public struct RunSummary: Codable, Sendable {
         /// Memory the device held for the run: model (weights, arena) plus its batches.
         public var averageMemoryBytesPerBatch: Int
         public var peakMemoryBytes: Int
+        /// On a GPU: NVML's mean and highest utilisation (0...1) over the run, the most
+        /// memory in use on it (all processes), and mgpr's own allocator's peak.
+        public var nvmlUtilization: Double?
+        public var nvmlMaxUtilization: Double?
+        public var nvmlPeakMemoryBytes: Int?
+        public var allocatorPeakBytes: Int?
     }
 
     public var tiles: Int
@@ -57,6 +63,10 @@ extension RunSummary.Device {
         case tilesPerSecond = "tiles_per_second"
         case averageMemoryBytesPerBatch = "average_memory_bytes_per_batch"
         case peakMemoryBytes = "peak_memory_bytes"
+        case nvmlUtilization = "nvml_utilization"
+        case nvmlMaxUtilization = "nvml_max_utilization"
+        case nvmlPeakMemoryBytes = "nvml_peak_memory_bytes"
+        case allocatorPeakBytes = "allocator_peak_bytes"
     }
 }
 

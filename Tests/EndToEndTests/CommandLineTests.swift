@@ -22,6 +22,9 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("tile_size: 64\n") && result.stdout.contains("use_fake_data: true\n"))
         #expect(result.stdout.contains("CPU Usage Summary:\nCPU 0:\n  Average Memory Usage per Batch: "))
+        // No GPU here: auto says why it runs on the CPU, in the seed's words too.
+        #expect(result.stderr.contains("accelerator=auto: running on the CPU: libcuda.so.1 (the NVIDIA driver's CUDA library) not found"))
+        #expect(result.stderr.contains("GPU available: False, used: False"))
         #expect(result.stderr.contains("Predicting DataLoader 0: 100%|"))
         #expect(result.stderr.contains(" 5/5 ["))
         // Not a terminal: plain lines at 0% (the start), at 2 and 4 batches, and at the end.
@@ -184,8 +187,8 @@ struct CommandLineTests {
             (["image_path=\(text.path)"], "\(text.path) is not a raster GDAL can read"),
             (["image_path=\(try TestSupport.neonCrop)", "bands=[1,5]"],
              "bands: band 5 does not exist in \(try TestSupport.neonCrop), which has 3 bands (valid: 1...3)"),
-            (["accelerator=gpu"], "accelerator=gpu: this build of mgpr runs on the CPU only"),
-            (["accelerator=cuda"], "accelerator=cuda: this build of mgpr runs on the CPU only"),
+            (["accelerator=gpu"], "accelerator=gpu but no NVIDIA GPU is usable: libcuda.so.1 (the NVIDIA driver's CUDA library) not found; tried "),
+            (["accelerator=cuda"], "accelerator=cuda but no NVIDIA GPU is usable: "),
         ]
         for (arguments, message) in cases {
             let result = try TestSupport.run(mgpr, arguments + ["run_dir=\(directory.path)/run"])

@@ -56,17 +56,17 @@ struct SlurmAndDoctorTests {
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "2"], "this job has 2 tasks but mgpr was not started by srun"),
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_NTASKS_PER_NODE": "1",
               "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"],
-             "this rank was given GPUs, but this mgpr build runs on CPUs only"),
+             "this rank was given GPUs, but no NVIDIA GPU is usable here"),
             (["SLURM_JOB_ID": "7", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_STEP_ID": "0", "SLURM_CPUS_PER_TASK": "2"],
              "SLURM_CPUS_PER_TASK is 2, fewer than workers=8"),
-            (["SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0"], "this rank was given GPUs, but this mgpr build runs on CPUs only"),
+            (["SLURM_JOB_GPUS": "0,1", "CUDA_VISIBLE_DEVICES": "0"], "this rank was given GPUs, but no NVIDIA GPU is usable here"),
         ]
         for (env, problem) in cases {
             let result = try TestSupport.run(mgpr, ["doctor", "workers=8"], environment: environment(env))
             #expect(result.status == 1, "\(env)")
             #expect(result.stdout.contains("PROBLEM: \(problem)"), "\(env): \(result.stdout)")
             #expect(result.stdout.contains("    fix: "))
-            // No fix contradicts another: a CPU-only build never advises arranging GPUs.
+            // No fix contradicts another: where no GPU is usable, none advises arranging GPUs.
             let fixes = result.stdout.split(separator: "\n").filter { $0.contains("fix: ") }
             #expect(!fixes.contains { $0.contains("--gpus=") || $0.contains("CUDA_VISIBLE_DEVICES") }, "\(fixes)")
         }

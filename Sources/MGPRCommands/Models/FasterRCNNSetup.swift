@@ -5,9 +5,8 @@ import Weights
 
 /// `model=fasterrcnn`: torchvision's fasterrcnn_resnet50_fpn (v1).
 enum FasterRCNNSetup {
-    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup.Prepared {
+    static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
         try ModelSetup.requireRGB(config, tileShape)
-        let (backend, precision) = ModelSetup.backend(config, log: log)
         var weights = try ModelSetup.weights(config, log: log) { FasterRCNN.seededWeights(seed: config.seed) }
         weights.rename(FasterRCNNBackbone.modernKey)
         if let path = config.weights, path.contains("258fb6c6"), !config.settings.explicit.contains("bn_eps") {
@@ -19,8 +18,8 @@ enum FasterRCNNSetup {
         try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
         let settings = DetectorSettings(config)
         return ModelSetup.detector(
-            config, tileShape: tileShape, description: "\(classes) classes", precision: precision, backend: backend
-        ) { [weights] in
+            config, tileShape: tileShape, description: "\(classes) classes", devices: devices
+        ) { [weights] backend, precision in
             FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
         }
     }

@@ -6,9 +6,8 @@ import Weights
 
 /// `model=resnet50`: torchvision's classifier, a class per tile.
 enum ResNet50Setup {
-    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup.Prepared {
+    static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
         try ModelSetup.requireRGB(config, tileShape)
-        let (backend, precision) = ModelSetup.backend(config, log: log)
         let weights = try ModelSetup.weights(config, log: log) { ResNet50.seededWeights(seed: config.seed) }
         guard let classes = ResNet50.classes(in: weights) else {
             throw WeightsError.missingKey(path: weights.path, key: "fc.weight")
@@ -18,16 +17,16 @@ enum ResNet50Setup {
             ignored: ResNet50.isIgnored)
 
         let batchSize = config.batchSize
-        let model: InferenceRun.ModelFactory = { _ in
+        let model: InferenceRun.ModelFactory = { device in
             let model = ClassifierTileModel(
-                backend: backend, weights: weights, precision: precision, classes: classes,
+                backend: devices.backends[device], weights: weights, precision: devices.precision, classes: classes,
                 normalization: ResNet50.preprocessing,
                 graph: { ResNet50.graph(batch: $0, height: $1, width: $2, classes: classes) })
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
         return ModelSetup.prepared(
-            config, description: "\(classes) classes", precision: precision, backend: backend, model: model,
+            config, description: "\(classes) classes", devices: devices, model: model,
             sink: { try ClassificationCSV(path: $0.path, append: $0.append) })
     }
 }

@@ -6,9 +6,8 @@ import Weights
 /// `model=retinanet`: torchvision's retinanet_resnet50_fpn or _v2 (told apart by the
 /// weights), as DeepForest's tree and bird models are.
 enum RetinaNetSetup {
-    static func check(_ config: RunConfig, tileShape: TileShape, log: Log) throws -> ModelSetup.Prepared {
+    static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
         try ModelSetup.requireRGB(config, tileShape)
-        let (backend, precision) = ModelSetup.backend(config, log: log)
         var weights = try ModelSetup.weights(config, log: log) {
             SeededWeights.make(RetinaNetNetwork(classes: config.labelNames?.count ?? 91).parameters, seed: config.seed)
         }
@@ -29,8 +28,8 @@ enum RetinaNetSetup {
         let variant = network.p6FromC5 || network.groupNormHead ? "v2" : "v1"
         let classes = config.labelNames.map { "classes \($0.joined(separator: ", "))" } ?? "\(network.classes) classes"
         return ModelSetup.detector(
-            config, tileShape: tileShape, description: "\(variant), \(classes)", precision: precision, backend: backend
-        ) { [weights] in
+            config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices
+        ) { [weights] backend, precision in
             RetinaNet(network: network, backend: backend, weights: weights, precision: precision, settings: settings)
         }
     }

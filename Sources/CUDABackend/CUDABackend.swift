@@ -1,0 +1,67 @@
+import Engine
+import Foundation
+import Synchronization
+import Weights
+
+/// Runs graphs on one NVIDIA GPU: cuDNN for convolutions and pooling, NVRTC kernels for
+/// the rest, batches from pinned memory. Precision as PyTorch on CUDA: float32 with TF32
+/// convolutions unless `tf32` is false; float16 and bfloat16 on tensor cores with
+/// float32 accumulation.
+public final class CUDABackend: Backend, @unchecked Sendable {
+    public let device: CUDADevice
+    public let tf32: Bool
+    public let cudnnVersion: String
+    public let nvrtcVersion: String
+    private let cache = KernelCache()
+    private let modules = Mutex<[ElementType: KernelModule]>([:])
+
+    /// The backend for GPU `ordinal`; fails with the reason (missing library, no such
+    /// GPU) before any work starts.
+    public init(ordinal: Int, tf32: Bool = true) throws(CUDAError) {
+        let cuda = try CUDA.shared.get()
+        device = try cuda.device(ordinal)
+        self.tf32 = tf32
+        cudnnVersion = try cuda.cudnn().version
+        nvrtcVersion = try cuda.nvrtc().version
+    }
+
+    public var description: String {
+        let gib = Double(device.totalMemory) / Double(1 << 30)
+        return "\(device.name) (sm_\(device.architecture), \(String(format: "%.0f", gib)) GiB; CUDA driver \(device.cuda.driverVersion), cuDNN \(cudnnVersion), NVRTC \(nvrtcVersion))"
+    }
+
+    public var deviceKind: String { "GPU" }
+    public var deviceName: String { "GPU \(device.ordinal) (\(device.name))" }
+    public var hostMemory: (any HostMemory)? { PinnedMemory(device: device) }
+
+    public func resolve(_ requested: Precision) -> (Precision, notice: String?) {
+        switch requested {
+        case .f32:
+            return (.f32, tf32 ? "convolutions use TF32 tensor cores, as PyTorch does on CUDA by default (tf32=false for full float32)" : nil)
+        case .f16: return (.f16, nil)
+        case .bf16:
+            if device.computeCapability.major >= 8 { return (.bf16, nil) }
+            return (.f16, "bfloat16 needs compute capability 8.0; \(device.name) has \(device.computeCapability.major).\(device.computeCapability.minor): running in float16")
+        }
+    }
+
+    public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
+        let type: ElementType = switch precision {
+        case .f32: .f32
+        case .f16: .f16
+        case .bf16: .bf16
+        }
+        return try CUDAPlan(graph: graph, weights: weights, type: type, tf32: tf32, device: device, module: try module(type))
+    }
+
+    /// The kernels for `type` on this GPU, compiled (or read from the cache) once.
+    func module(_ type: ElementType) throws -> KernelModule {
+        let result = modules.withLock { modules -> Result<KernelModule, any Error> in
+            if let module = modules[type] { return .success(module) }
+            let result = Result { try KernelModule(device: device, type: type, cache: cache) }
+            if case .success(let module) = result { modules[type] = module }
+            return result
+        }
+        return try result.get()
+    }
+}

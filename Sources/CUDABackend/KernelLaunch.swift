@@ -1,0 +1,82 @@
+import Engine
+
+/// The kernels of ``Kernels/source`` loaded on one GPU for one element type.
+final class KernelModule: @unchecked Sendable {
+    let type: ElementType
+    private let functions: [String: OpaquePointer]
+
+    init(device: CUDADevice, type: ElementType, cache: KernelCache) throws {
+        self.type = type
+        let compiler = try device.cuda.nvrtc()
+        let cubin = try cache.cubin(
+            source: Kernels.source, name: "mgpr_kernels_\(type.rawValue).cu", options: Kernels.options(for: type),
+            architecture: device.architecture, compiler: compiler)
+        try device.makeCurrent()
+        let d = device.driver
+        var module: OpaquePointer?
+        try cubin.withUnsafeBytes { raw in
+            try d.check(d.cuModuleLoadData(&module, raw.baseAddress!), "cuModuleLoadData (kernels, \(type.rawValue))")
+        }
+        var functions: [String: OpaquePointer] = [:]
+        for name in Kernels.names {
+            var function: OpaquePointer?
+            try d.check(d.cuModuleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
+            functions[name] = function!
+        }
+        self.functions = functions
+    }
+
+    func function(_ name: String) -> OpaquePointer { functions[name]! }
+}
+
+/// One kernel launch, its arguments marshalled once when the plan is built, so running
+/// it allocates nothing.
+final class KernelLaunch {
+    enum Argument {
+        case address(UInt64)
+        case int(Int32)
+        case long(Int64)
+        case float(Float)
+    }
+
+    let name: String
+    private let function: OpaquePointer
+    private let grid: UInt32
+    private let block: UInt32
+    private let slots: UnsafeMutableRawPointer
+    private let parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+
+    /// - Parameters: `count` elements for a grid-stride kernel (a grid that fills the GPU),
+    ///   or `blocks` explicitly for a kernel with one block per item.
+    init(_ module: KernelModule, _ name: String, device: CUDADevice, count: Int? = nil, blocks: Int? = nil,
+         threads: Int = 256, _ arguments: [Argument]) {
+        self.name = name
+        function = module.function(name)
+        block = UInt32(threads)
+        let wanted = blocks ?? ((count ?? 1) + threads - 1) / threads
+        grid = UInt32(max(1, blocks ?? min(wanted, device.multiprocessors * 32)))
+        // Each argument in its own 8-byte slot; the driver reads each one's own size.
+        slots = .allocate(byteCount: max(1, arguments.count) * 8, alignment: 8)
+        parameters = .allocate(capacity: max(1, arguments.count))
+        for (i, argument) in arguments.enumerated() {
+            let slot = slots + i * 8
+            switch argument {
+            case .address(let a): slot.storeBytes(of: a, as: UInt64.self)
+            case .int(let v): slot.storeBytes(of: v, as: Int32.self)
+            case .long(let v): slot.storeBytes(of: v, as: Int64.self)
+            case .float(let v): slot.storeBytes(of: v, as: Float.self)
+            }
+            parameters[i] = slot
+        }
+    }
+
+    deinit {
+        slots.deallocate()
+        parameters.deallocate()
+    }
+
+    func launch(_ driver: Driver, stream: OpaquePointer?) throws(CUDAError) {
+        try driver.check(
+            driver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, parameters, nil), "cuLaunchKernel(\(name))")
+    }
+}

@@ -1,0 +1,64 @@
+import CPUBackend
+import CUDABackend
+import Cluster
+import Configuration
+import Engine
+import Foundation
+
+/// The devices a run computes on, one backend each, from `accelerator`, `gpus` and the
+/// rank: `accelerator=gpu` takes this rank's GPUs or fails naming what is missing;
+/// `auto` takes them when they are usable and otherwise says why it runs on the CPU.
+struct Devices: Sendable {
+    let backends: [any Backend]
+    let precision: Precision
+    /// Why a GPU was not used under accelerator=auto (nil when one is, or when cpu was asked).
+    let cpuReason: String?
+
+    var kind: String { backends[0].deviceKind }
+    var count: Int { backends.count }
+    var onGPU: Bool { kind == "GPU" }
+
+    static func choose(_ config: RunConfig, context: RankContext, log: Log) throws -> Devices {
+        var reason: String?
+        if config.accelerator != .cpu {
+            switch gpus(config, context: context) {
+            case .success(let backends): return resolved(backends, config, log: log, cpuReason: nil)
+            case .failure(let error):
+                if config.accelerator == .gpu {
+                    throw CommandError.gpuUnavailable(accelerator: config.settings["accelerator"].yaml, reason: "\(error)")
+                }
+                reason = "\(error)"
+            }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard config.devices <= cores else {
+            throw ConfigError.invalidValue(
+                key: "gpus", value: "\(config.devices)",
+                reason: "on CPU each device needs a core of its own and this machine has \(cores); use gpus=\(cores) or fewer")
+        }
+        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
+        return resolved((0..<config.devices).map { CPUBackend(threads: threads, index: $0) }, config, log: log, cpuReason: reason)
+    }
+
+    /// This rank's `gpus` GPUs: under SLURM or torchrun, ranks on one node that all see
+    /// every GPU take consecutive ones by local rank; a rank that sees only its own
+    /// (CUDA_VISIBLE_DEVICES set per task) takes those from 0.
+    static func gpus(_ config: RunConfig, context: RankContext) -> Result<[any Backend], CUDAError> {
+        Result { () throws(CUDAError) -> [any Backend] in
+            let cuda = try CUDA.shared.get()
+            guard cuda.deviceCount > 0 else { throw .noDevice("the NVIDIA driver reports no GPU\(CUDA.visibleDevicesNote)") }
+            let wanted = config.devices
+            let first = context.isDistributed && cuda.deviceCount >= (context.localRank + 1) * wanted ? context.localRank * wanted : 0
+            guard first + wanted <= cuda.deviceCount else {
+                throw .noDevice("gpus=\(wanted) but this rank sees \(cuda.deviceCount) GPU(s)\(CUDA.visibleDevicesNote); use gpus=\(cuda.deviceCount) or fewer")
+            }
+            return try (first..<(first + wanted)).map { ordinal throws(CUDAError) in try CUDABackend(ordinal: ordinal, tf32: config.tf32) }
+        }
+    }
+
+    private static func resolved(_ backends: [any Backend], _ config: RunConfig, log: Log, cpuReason: String?) -> Devices {
+        let (precision, notice) = backends[0].resolve(ModelSetup.precision(config.precision))
+        if let notice { log.info("precision=\(config.precision.rawValue): \(notice)") }
+        return Devices(backends: backends, precision: precision, cpuReason: cpuReason)
+    }
+}
