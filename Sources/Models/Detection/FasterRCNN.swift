@@ -181,8 +181,8 @@ public final class FasterRCNN {
             // Scores in the RPN's flattening order: location-major, then anchor.
             var scores = [Float](repeating: 0, count: n)
             for p in 0..<hw { for k in 0..<a { scores[p * a + k] = objectness[k * hw + p] } }
-            let top = Array(scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                .prefix(settings.rpnPreNMSTopN))
+            // topk: the best rpnPreNMSTopN, best first, ties by position (selected, not a sort of every anchor).
+            let top = TopK.indices(scores, count: settings.rpnPreNMSTopN)
             let anchors = Anchors.level(level, featureHeight: shape.h, featureWidth: shape.w, imageHeight: paddedHeight, imageWidth: paddedWidth)
             let coder = BoxCoder(weights: (1, 1, 1, 1))
             for index in top {
