@@ -69,7 +69,18 @@ final class CUDAPlan: Plan {
 
         // Memory: every value NHWC in `type`, placed in one arena by lifetime. A
         // convolution with a residual writes over it (cuDNN's beta = 1), so the two share.
+        // A 16-bit input with few channels (RGB) is padded with zero channels to 8, the
+        // tensor cores' width, where only convolutions read it.
         let size = type.byteCount
+        var shapes = graph.shapes
+        let onlyConvolved = graph.ops.allSatisfy { op in
+            if case .convolution(let c) = op { return c.residual != graph.input }
+            return op.io.input != graph.input
+        }
+        if type != .f32, inputShape.c % 8 != 0, onlyConvolved {
+            shapes[graph.input.id].c = (inputShape.c + 7) / 8 * 8
+        }
+        let paddedInput = shapes[graph.input.id]
         var root = Array(graph.shapes.indices)
         for op in graph.ops {
             if case .convolution(let c) = op, let r = c.residual { root[c.output.id] = root[r.id] }
@@ -88,7 +99,7 @@ final class CUDAPlan: Plan {
         let (first, last) = ArenaPlanner.lifetimes(reads: reads, writes: writes, root: root)
         let roots = Array(Set(root).filter { last[$0] >= 0 }).sorted()
         let (offsets, arenaSize) = ArenaPlanner.plan(
-            roots.map { ArenaPlanner.Request(size: graph.shapes[$0].count * size, first: first[$0], last: last[$0]) }, alignment: 256)
+            roots.map { ArenaPlanner.Request(size: shapes[$0].count * size, first: first[$0], last: last[$0]) }, alignment: 256)
         let arena = try device.allocate(arenaSize)
         buffers.append(arena)
         var offsetOf: [Int: Int] = [:]
@@ -113,11 +124,10 @@ final class CUDAPlan: Plan {
             let buffer = try upload(s.scale + s.shift)
             scaling = buffer.address
         }
-        let inputCount = inputShape.count
-        steps.append(.kernel(KernelLaunch(module, "mgpr_input", device: device, count: inputCount, [
+        steps.append(.kernel(KernelLaunch(module, "mgpr_input", device: device, count: paddedInput.count, [
             .address(inputStaging.address), .address(address(graph.input)), .address(scaling),
             .address(scaling == 0 ? 0 : scaling + UInt64(inputShape.c * 4)), .int(Int32(inputShape.c)),
-            .long(Int64(inputShape.h * inputShape.w)), .long(Int64(inputCount)),
+            .int(Int32(paddedInput.c)), .long(Int64(inputShape.h * inputShape.w)), .long(Int64(paddedInput.count)),
         ])))
 
         var workspaceBytes = 0
@@ -128,8 +138,12 @@ final class CUDAPlan: Plan {
                 let folded = BatchNormFolding.fold(
                     weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values },
                     outChannels: graph.shape(of: c.output).c, batchNorm: c.batchNorm, weights: weights)
+                let input = shapes[c.input.id]
+                let weight = input.c == graph.shape(of: c.input).c ? folded.weight : Self.padInputChannels(
+                    folded.weight, out: graph.shape(of: c.output).c, from: graph.shape(of: c.input).c, to: input.c,
+                    kernel: c.kernel.h * c.kernel.w)
                 let (step, bytes) = try convolution(
-                    name: c.weight, input: graph.shape(of: c.input), output: graph.shape(of: c.output), weight: folded.weight,
+                    name: c.weight, input: input, output: graph.shape(of: c.output), weight: weight,
                     kernel: c.kernel, stride: c.stride, padding: c.padding, dilation: c.dilation,
                     addresses: (address(c.input), address(c.output)), accumulate: c.residual != nil, tf32: tf32, search: search)
                 steps.append(.convolution(step))
@@ -225,6 +239,17 @@ final class CUDAPlan: Plan {
     }
 
     private func pointer(_ address: UInt64) -> UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: UInt(address)) }
+
+    /// OIHW weights with zero weights for the input's padding channels.
+    static func padInputChannels(_ weight: [Float], out: Int, from: Int, to: Int, kernel: Int) -> [Float] {
+        var padded = [Float](repeating: 0, count: out * to * kernel)
+        for o in 0..<out {
+            for i in 0..<from {
+                for k in 0..<kernel { padded[(o * to + i) * kernel + k] = weight[(o * from + i) * kernel + k] }
+            }
+        }
+        return padded
+    }
 
     // MARK: - Building steps
 

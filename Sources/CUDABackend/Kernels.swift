@@ -36,15 +36,19 @@ __device__ __forceinline__ T store(float f) { return f; }
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (count); i += (long long)gridDim.x * blockDim.x)
 
 // The batch as the host sent it (NCHW float32 pixels) to the first value (NHWC, T),
-// normalised per channel on the way when scale is given.
+// normalised per channel on the way when scale is given. The value may have more
+// channels than the batch (padded to a multiple of 8 for the tensor cores): those are 0.
 extern "C" __global__ void mgpr_input(const float* src, T* dst, const float* scale, const float* shift,
-                                      int channels, long long plane, long long count) {
+                                      int channels, int paddedChannels, long long plane, long long count) {
     GRID_STRIDE(i, count) {
-        int c = (int)(i % channels);
-        long long pixel = i / channels;
+        int c = (int)(i % paddedChannels);
+        long long pixel = i / paddedChannels;
         long long image = pixel / plane, p = pixel % plane;
-        float v = src[(image * channels + c) * plane + p];
-        if (scale) v = v * scale[c] + shift[c];
+        float v = 0.f;
+        if (c < channels) {
+            v = src[(image * channels + c) * plane + p];
+            if (scale) v = v * scale[c] + shift[c];
+        }
         dst[i] = store(v);
     }
 }

@@ -54,7 +54,7 @@ struct MergeCommand {
             try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))
             if printRanks {
                 log.info("Gathered \(statuses.count) of \(worldSize) ranks")
-                Terminal.standardOutput(SummaryReport.text(combined, deviceKind: "CPU"))
+                Terminal.standardOutput(SummaryReport.text(combined, deviceKind: SummaryReport.kind(of: combined)))
             }
         }
         let notDone = gather.missingTiles(tileCount: tileCount)

@@ -3,6 +3,11 @@ import Pipeline
 
 /// The end-of-run report in the seed's shape (a block per device, then the totals).
 enum SummaryReport {
+    /// The device kind of a gathered summary, from its devices' names ("Rank 1 GPU 0 (...)").
+    static func kind(of s: RunSummary) -> String {
+        s.devices.contains { $0.name.split(separator: " ").contains("GPU") } ? "GPU" : "CPU"
+    }
+
     static func text(_ s: RunSummary, deviceKind: String) -> String {
         let total = Double(ProcessMemory.physicalBytes)
         func gb(_ bytes: Int) -> String {
