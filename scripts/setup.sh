@@ -4,10 +4,10 @@
 set -euo pipefail
 
 # Debian packages: GDAL to build and run; gdal-bin and python3-rasterio to cross-check
-# rasters in the tests.
+# rasters in the tests; patchelf for scripts/bundle.sh (a relocatable binary bundle).
 # A caller may name other packages instead (the tests add a browser).
 if [ -z "${MGPR_APT_PACKAGES+x}" ]; then
-    MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time)
+    MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time patchelf)
 fi
 
 missing=()

@@ -2,8 +2,9 @@
 # The test command: installs what is missing, fetches the real imagery and makes the
 # torchvision references, runs every Swift test as on an AVX2-only CPU and again
 # natively where the CPU has more, then every benchmark once at a tiny size
-# (scripts/bench-smoke.sh) and the SLURM tests on a real local cluster
-# (scripts/slurm-tests.sh); the last two need root to install and start SLURM.
+# (scripts/bench-smoke.sh), the SLURM tests on a real local cluster
+# (scripts/slurm-tests.sh), and the portable bundle, unpacked and run in a chroot that
+# holds only glibc besides it (scripts/bundle-check.sh); the last three need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -26,6 +27,7 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
     scripts/bench-smoke.sh
     scripts/slurm-tests.sh
+    scripts/bundle-check.sh "$(scripts/bundle.sh)"
 else
-    echo "SLURM tests and benchmark smoke runs skipped: they install and start a local SLURM cluster, which needs root" >&2
+    echo "SLURM tests, benchmark smoke runs and the bundle check skipped: they install packages, start SLURM and chroot, which needs root" >&2
 fi

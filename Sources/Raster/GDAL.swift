@@ -11,7 +11,20 @@ enum GDAL {
     /// A global `let` is initialised exactly once, thread-safely.
     static func ensureInitialized() { _ = initialized }
 
+    /// In the bundle scripts/bundle.sh makes (bin/mgpr beside lib/ and share/gdal): GDAL's
+    /// data from share/gdal, and no plugins from the machine's own GDAL, whose other
+    /// version would load a second libgdal into the process; the environment still wins.
+    /// PROJ finds share/proj by itself, relative to lib/libproj.so.
+    private static func useRelocatableInstall() {
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
+        let prefix = URL(fileURLWithPath: executable).deletingLastPathComponent().deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: prefix + "/share/gdal/gdalvrt.xsd") else { return }
+        if getenv("GDAL_DATA") == nil { CPLSetConfigOption("GDAL_DATA", prefix + "/share/gdal") }
+        if getenv("GDAL_DRIVER_PATH") == nil { CPLSetConfigOption("GDAL_DRIVER_PATH", "disable") }
+    }
+
     private static let initialized: Bool = {
+        useRelocatableInstall()
         GDALAllRegister()
         CPLSetErrorHandler(CPLQuietErrorHandler)
         return true
