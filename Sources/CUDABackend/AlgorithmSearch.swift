@@ -2,7 +2,8 @@
 /// buffers (as `torch.backends.cudnn.benchmark` does), within a scratch workspace made
 /// for the search; where measuring fails it takes cuDNN's heuristic first choice.
 final class AlgorithmSearch {
-    private let scratch: DeviceBuffer
+    /// Workspace for the search, and for trying an algorithm before a plan keeps it.
+    let scratch: DeviceBuffer
 
     init(device: CUDADevice) throws(CUDAError) {
         // A quarter of what is free, at most 1 GiB: the algorithms that need more are

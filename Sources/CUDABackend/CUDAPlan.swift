@@ -19,6 +19,9 @@ final class CUDAPlan: Plan {
         /// 1 where the output already holds a residual to add to (in place), else 0.
         var accumulate: Bool
         var name: String
+        /// Bias and ReLU done by cuDNN in the same call (y = relu(conv + residual + bias)),
+        /// where it supports this convolution; else a kernel follows.
+        var fused: (bias: OpaquePointer?, address: UInt64, activation: OpaquePointer?)?
     }
 
     private struct Pooling {
@@ -39,6 +42,7 @@ final class CUDAPlan: Plan {
     private var filterDescriptors: [OpaquePointer?] = []
     private var convolutionDescriptors: [OpaquePointer?] = []
     private var poolingDescriptors: [OpaquePointer?] = []
+    private var activationDescriptors: [OpaquePointer?] = []
     private let inputStaging: DeviceBuffer
     private let outputStaging: DeviceBuffer
     private let hostOutputs: UnsafeMutableRawPointer
@@ -142,13 +146,18 @@ final class CUDAPlan: Plan {
                 let weight = input.c == graph.shape(of: c.input).c ? folded.weight : Self.padInputChannels(
                     folded.weight, out: graph.shape(of: c.output).c, from: graph.shape(of: c.input).c, to: input.c,
                     kernel: c.kernel.h * c.kernel.w)
-                let (step, bytes) = try convolution(
+                var (step, bytes) = try convolution(
                     name: c.weight, input: input, output: graph.shape(of: c.output), weight: weight,
                     kernel: c.kernel, stride: c.stride, padding: c.padding, dilation: c.dilation,
                     addresses: (address(c.input), address(c.output)), accumulate: c.residual != nil, tf32: tf32, search: search)
-                steps.append(.convolution(step))
                 workspaceBytes = max(workspaceBytes, bytes)
-                steps.append(try biasActivation(module, address(c.output), graph.shape(of: c.output), folded.bias, relu: c.relu))
+                if c.relu, let fused = try fuse(step, bias: folded.bias, channels: graph.shape(of: c.output).c, search: search, bytes: bytes) {
+                    step.fused = fused
+                    steps.append(.convolution(step))
+                } else {
+                    steps.append(.convolution(step))
+                    steps.append(try biasActivation(module, address(c.output), graph.shape(of: c.output), folded.bias, relu: c.relu))
+                }
 
             case .linear(let l):
                 // A fully connected layer is a convolution whose kernel covers its whole
@@ -203,6 +212,7 @@ final class CUDAPlan: Plan {
         filterDescriptors.forEach { _ = cudnn.cudnnDestroyFilterDescriptor($0) }
         convolutionDescriptors.forEach { _ = cudnn.cudnnDestroyConvolutionDescriptor($0) }
         poolingDescriptors.forEach { _ = cudnn.cudnnDestroyPoolingDescriptor($0) }
+        activationDescriptors.forEach { _ = cudnn.cudnnDestroyActivationDescriptor($0) }
         _ = cudnn.cudnnDestroy(handle)
         _ = device.driver.cuStreamDestroy(stream)
         PinnedMemory(device: device).deallocate(hostOutputs)
@@ -219,6 +229,15 @@ final class CUDAPlan: Plan {
             case .kernel(let launch):
                 try launch.launch(d, stream: stream)
             case .convolution(let c):
+                if let fused = c.fused {
+                    try cudnn.check(
+                        cudnn.cudnnConvolutionBiasActivationForward(
+                            handle, scalars, c.x, pointer(c.input), c.w, pointer(c.weight), c.descriptor, c.algorithm,
+                            workspace?.pointer, workspace?.bytes ?? 0, c.accumulate ? scalars : scalars + 1, c.y, pointer(c.output),
+                            fused.bias, pointer(fused.address), fused.activation, c.y, pointer(c.output)),
+                        "cudnnConvolutionBiasActivationForward (\(c.name))")
+                    continue
+                }
                 try cudnn.check(
                     cudnn.cudnnConvolutionForward(
                         handle, scalars, c.x, pointer(c.input), c.w, pointer(c.weight), c.descriptor, c.algorithm,
@@ -331,6 +350,37 @@ final class CUDAPlan: Plan {
             cudnn: cudnn, handle: handle, step: (step.x, step.input, step.w, step.weight, step.descriptor, step.y, step.output), name: name)
         step.algorithm = choice.algorithm
         return (step, choice.memory)
+    }
+
+    /// cuDNN's fused convolution + bias + ReLU for `step`, if it runs this convolution
+    /// with the chosen algorithm: tried once now, with the bias in the data's type and
+    /// then in float32; nil where neither runs, and a kernel then adds bias and ReLU.
+    private func fuse(
+        _ step: Convolution, bias: [Float], channels: Int, search: AlgorithmSearch, bytes: Int
+    ) throws -> (bias: OpaquePointer?, address: UInt64, activation: OpaquePointer?)? {
+        var activation: OpaquePointer?
+        try cudnn.check(cudnn.cudnnCreateActivationDescriptor(&activation), "cudnnCreateActivationDescriptor")
+        activationDescriptors.append(activation)
+        try cudnn.check(cudnn.cudnnSetActivationDescriptor(activation, CUDNN.activationReLU, CUDNN.notPropagateNaN, 0),
+                        "cudnnSetActivationDescriptor")
+        for biasType in Set([type, .f32]).sorted(by: { $0 == type && $1 != type }) {
+            var descriptor: OpaquePointer?
+            try cudnn.check(cudnn.cudnnCreateTensorDescriptor(&descriptor), "cudnnCreateTensorDescriptor")
+            tensorDescriptors.append(descriptor)
+            try cudnn.check(
+                cudnn.cudnnSetTensor4dDescriptor(descriptor, CUDNN.formatNHWC, CUDNN.dataType(biasType), 1, Int32(channels), 1, 1),
+                "cudnnSetTensor4dDescriptor (bias)")
+            let buffer = try upload(bytes: HalfPrecision.bytes(bias, as: biasType))
+            let status = cudnn.cudnnConvolutionBiasActivationForward(
+                handle, scalars, step.x, pointer(step.input), step.w, pointer(step.weight), step.descriptor, step.algorithm,
+                search.scratch.pointer, bytes, step.accumulate ? scalars : scalars + 1, step.y, pointer(step.output),
+                descriptor, buffer.pointer, activation, step.y, pointer(step.output))
+            if status == 0 {
+                try device.driver.check(device.driver.cuStreamSynchronize(stream), "cuStreamSynchronize (\(step.name))")
+                return (descriptor, buffer.address, activation)
+            }
+        }
+        return nil
     }
 
     private func pooling(_ p: Graph.Pool, input: Shape4, output: Shape4, addresses: (input: UInt64, output: UInt64)) throws -> Pooling {

@@ -24,6 +24,7 @@ struct CUDNN: Sendable {
     static let defaultMath: Int32 = 0, tensorOpMath: Int32 = 1, fmaMath: Int32 = 3
     static let poolingMax: Int32 = 0, poolingAverageExcludingPadding: Int32 = 2
     static let notPropagateNaN: Int32 = 0
+    static let activationReLU: Int32 = 1
 
     let library: String
     let cudnnGetVersion: @convention(c) () -> Int
@@ -52,6 +53,14 @@ struct CUDNN: Sendable {
         Handle, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Int32,
         UnsafeMutableRawPointer?, Int, UnsafeRawPointer, Handle, UnsafeMutableRawPointer?
     ) -> Status
+    let cudnnConvolutionBiasActivationForward: @convention(c) (
+        Handle, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Int32,
+        UnsafeMutableRawPointer?, Int, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Handle,
+        UnsafeMutableRawPointer?
+    ) -> Status
+    let cudnnCreateActivationDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    let cudnnSetActivationDescriptor: @convention(c) (Handle, Int32, Int32, Double) -> Status
+    let cudnnDestroyActivationDescriptor: @convention(c) (Handle) -> Status
     let cudnnCreatePoolingDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
     let cudnnSetPooling2dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
     let cudnnDestroyPoolingDescriptor: @convention(c) (Handle) -> Status
@@ -79,6 +88,10 @@ struct CUDNN: Sendable {
         cudnnGetConvolutionForwardAlgorithm_v7 = try lib.function("cudnnGetConvolutionForwardAlgorithm_v7")
         cudnnFindConvolutionForwardAlgorithmEx = try lib.function("cudnnFindConvolutionForwardAlgorithmEx")
         cudnnConvolutionForward = try lib.function("cudnnConvolutionForward")
+        cudnnConvolutionBiasActivationForward = try lib.function("cudnnConvolutionBiasActivationForward")
+        cudnnCreateActivationDescriptor = try lib.function("cudnnCreateActivationDescriptor")
+        cudnnSetActivationDescriptor = try lib.function("cudnnSetActivationDescriptor")
+        cudnnDestroyActivationDescriptor = try lib.function("cudnnDestroyActivationDescriptor")
         cudnnCreatePoolingDescriptor = try lib.function("cudnnCreatePoolingDescriptor")
         cudnnSetPooling2dDescriptor = try lib.function("cudnnSetPooling2dDescriptor")
         cudnnDestroyPoolingDescriptor = try lib.function("cudnnDestroyPoolingDescriptor")

@@ -17,6 +17,10 @@ struct Devices: Sendable {
     var kind: String { backends[0].deviceKind }
     var count: Int { backends.count }
     var onGPU: Bool { kind == "GPU" }
+    /// Device threads per device: two on a GPU, so one batch's copy in (and the host's
+    /// work on the last one's results) overlaps the other's compute; one on a CPU, whose
+    /// threads are all the plan's already.
+    var lanes: Int { onGPU ? 2 : 1 }
 
     static func choose(_ config: RunConfig, context: RankContext, log: Log) throws -> Devices {
         var reason: String?

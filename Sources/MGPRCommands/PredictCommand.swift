@@ -69,7 +69,8 @@ public struct PredictCommand: Sendable {
         let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
             source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
-            consumers: devices.count, memoryBudget: config.loaderMemoryBytes, hostMemory: devices.backends[0].hostMemory)
+            consumers: devices.count * devices.lanes, memoryBudget: config.loaderMemoryBytes,
+            hostMemory: devices.backends[0].hostMemory)
         let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
         log.info(
             "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
@@ -90,7 +91,7 @@ public struct PredictCommand: Sendable {
         let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
         let rank = context.rank, distributed = context.isDistributed
         let run = InferenceRun(
-            loader: loader, devices: devices.count,
+            loader: loader, devices: devices.count, lanes: devices.lanes,
             deviceName: { [backends = devices.backends] in (distributed ? "Rank \(rank) " : "") + backends[$0].deviceName },
             makeModel: model.makeModel,
             handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in

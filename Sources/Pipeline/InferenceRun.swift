@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// One run: a loader feeding `devices` device workers, each a thread driving its own
+/// One run: a loader feeding `devices` x `lanes` device workers, each a thread driving its own
 /// model, all pulling from the loader's one queue, so a faster device takes more
 /// batches and none idles while another has a backlog.
 public final class InferenceRun: Sendable {
@@ -10,6 +10,10 @@ public final class InferenceRun: Sendable {
 
     public let loader: Loader
     public let devices: Int
+    /// Workers per device: on a GPU two, so that one batch's copy to the device and the
+    /// host's work around it overlap the other's compute. Each lane has its own model
+    /// (plans, stream); a device's summary adds its lanes up.
+    public let lanes: Int
     public let deviceName: @Sendable (Int) -> String
     private let makeModel: ModelFactory
     private let handleOutputs: OutputHandler
@@ -18,11 +22,12 @@ public final class InferenceRun: Sendable {
     private let failure = Mutex<(any Error)?>(nil)
 
     public init(
-        loader: Loader, devices: Int, deviceName: @escaping @Sendable (Int) -> String = { "CPU \($0)" },
+        loader: Loader, devices: Int, lanes: Int = 1, deviceName: @escaping @Sendable (Int) -> String = { "CPU \($0)" },
         makeModel: @escaping ModelFactory, handleOutputs: @escaping OutputHandler = { _, _ in },
         recorder: RunRecorder, progress: ProgressBar?
     ) {
-        precondition(devices > 0)
+        precondition(devices > 0 && lanes > 0)
+        self.lanes = lanes
         self.loader = loader
         self.devices = devices
         self.deviceName = deviceName
@@ -41,8 +46,8 @@ public final class InferenceRun: Sendable {
         let start = now()
         loader.start()
         progress?.begin()
-        let workers = (0..<devices).map { device in
-            JoinableThread(name: "mgpr-device-\(device)") { [self] in drive(device: device, start: start) }
+        let workers = (0..<(devices * lanes)).map { worker in
+            JoinableThread(name: "mgpr-device-\(worker / lanes)-\(worker % lanes)") { [self] in drive(device: worker / lanes, start: start) }
         }
         for worker in workers { worker.join() }
         loader.stop()
