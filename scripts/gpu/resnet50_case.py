@@ -8,21 +8,33 @@ Writes to DIR:
   inputs.npy     [N, 3, S, S] float32 pixels in [0, 1], NOT normalised (mgpr normalises)
   case.json      seed, shapes and the logits' statistics printed below
 
-A freshly initialised network is a weak oracle (as Tests/ModelTests/reference/
-make_resnet50.py explains): its BatchNorm statistics let activations grow through 50
-layers, and every image gets the same top class because the pooled features share one
-large positive component. So, as there:
-  1. BatchNorm gets realistic running statistics: train-mode passes over image-like
+A freshly initialised network is a weak oracle (see Tests/ModelTests/reference/
+make_resnet50.py): its BatchNorm statistics let activations grow through 50 layers,
+every image gets the same top class (the pooled features share one large positive
+component), and, measured here, bfloat16 autocast already changes its pooled features
+by ~9% (rounding errors grow through 16 full-strength residual branches), so that
+torch's own bf16 agreed with its f32 on the top class of 8 images in 32. So:
+  1. Each bottleneck's last BatchNorm weight (the residual branch's scale) is set to
+     0.1, as trained ResNets' tend to be small (torchvision's zero_init_residual even
+     starts them at 0): bf16's feature error drops to ~0.7%.
+  2. BatchNorm gets realistic running statistics: train-mode passes over image-like
      calibration inputs (a separate seeded stream, not the test inputs), cumulative
-     averages (momentum=None);
-  2. the classifier is centred on the calibration images' mean pooled feature (its bias
-     absorbs -W @ mean), so each image's top class comes from what sets it apart, not
-     from what all images share: many distinct top-1 classes;
-  3. the classifier is scaled so that the median top-1 probability is about 0.5: logits
-     neither saturated nor all near-ties.
-The weights depend on --seed only (calibration is always 4 x 32 images at 224 px); the
-inputs on --seed, --count and --size. Model init and images are made on the CPU with
-seeded generators, so they are the same on any machine.
+     averages (momentum=None).
+  3. The classifier reads the 8 leading principal components of the pooled features
+     (over 64 calibration images), whitened, through seeded random weights, its bias
+     centring them: each image's class comes from what sets it apart, along the
+     directions least disturbed by rounding, not from what all images share. Measured
+     on 128 images, bf16 autocast on the CPU, mean of 10 draws: 8 components gave 61
+     distinct top-1 classes and 99.4% bf16-f32 top-1 agreement; 16 gave 80 and 98.6%;
+     32 gave 95 and 97.7%; plain centring or standardising all 2048 features far
+     lower agreement; the raw classifier 3-4 classes.
+  4. The classifier is scaled so that the median top-1 probability is about 0.5:
+     logits neither saturated nor all near-ties.
+The weights depend on --seed only (calibration is always at 224 px); the inputs on
+--seed, --count and --size. Model init and images are made on the CPU with seeded
+generators; calibration runs on --device. torch 1.13 (CPU) and 2.11 gave the same
+weights and inputs to rounding (max differences 7e-5 on fc.bias of magnitude 20, 1e-5 on
+pixels); a case is made once and all its outputs computed from those files anyway.
 """
 import argparse
 import json
@@ -32,6 +44,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
+
+from resnet50_reference import set_tf32  # this folder is on sys.path when run
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -112,16 +126,19 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device(args.device)
-    if dev.type == "cuda":  # full float32 for calibration (see resnet50_reference.py)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+    if dev.type == "cuda":  # full float32 for calibration
+        set_tf32(False)
 
     torch.manual_seed(args.seed)  # torchvision's init draws from the global generator
     model = torchvision.models.resnet50(weights=None, num_classes=1000)
     calib = torch.Generator().manual_seed(args.seed * 1000 + 1)
     test = torch.Generator().manual_seed(args.seed * 1000 + 2)
 
-    # 1. BatchNorm statistics: cumulative averages over calibration images.
+    # 1. Residual branches at a tenth of full strength.
+    for m in model.modules():
+        if isinstance(m, torchvision.models.resnet.Bottleneck):
+            torch.nn.init.constant_(m.bn3.weight, 0.1)
+    # 2. BatchNorm statistics: cumulative averages over calibration images.
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.reset_running_stats()
@@ -132,12 +149,21 @@ def main():
             model(((images(32, 224, calib) - MEAN) / STD).to(dev))
     model.eval()
 
-    # 2-3. Centre the classifier on the mean feature, then scale it (bisection on a log
-    # scale; logits are linear in the scale) to a median top-1 probability of 0.5.
+    # 3. The classifier on whitened leading principal components (float64 here):
+    # logits = R diag(1/sigma) V (f - mean), R [1000, 8] seeded N(0, 1).
     with torch.no_grad():
-        probe = torch.cat([features(model, ((images(32, 224, calib) - MEAN) / STD).to(dev)) for _ in range(2)])
+        probe = torch.cat([features(model, ((images(32, 224, calib) - MEAN) / STD).to(dev)).cpu()
+                           for _ in range(2)]).double()
+        mean = probe.mean(0)
+        _, sigma, vh = torch.linalg.svd(probe - mean, full_matrices=False)
+        r = torch.randn(1000, 8, generator=calib, dtype=torch.float64)
+        w = r @ (vh[:8] / sigma[:8, None])
         fc = model.fc
-        fc.bias.copy_(-fc.weight @ probe.mean(0))
+        fc.weight.copy_(w.float())
+        fc.bias.copy_((-w @ mean).float())
+        probe = probe.float().to(dev)
+        # 4. Scale (bisection on a log scale; logits are linear in the scale) to a median
+        # top-1 probability of 0.5.
         lo, hi = 1e-3, 1e4
         for _ in range(60):
             k = (lo * hi) ** 0.5
