@@ -97,6 +97,9 @@ public enum Main {
           mgpr slurm gpus=N ...         print a SLURM job file for these options (mgpr slurm --help)
           mgpr merge run_dir=DIR        gather the ranks of a finished or stopped run into its results file
           mgpr report run_dir=DIR       write DIR/report.html: settings, throughput, time, memory, a map of the tiles (runs write it too)
+          mgpr conformance              hold every op on each GPU to the CPU backend (exit 3 when there is no GPU, saying why)
+          mgpr forward IN.npy OUT.npy [key=value ...]
+                                        ResNet50's logits for a float32 [N,3,H,W] batch of pixels in [0,1], for checks against PyTorch
         """
 
     static let exitCodes = """
