@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
+            name: "EndToEndTests", dependencies: ["CUDABackend", "Cluster", "MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
             exclude: ["support"], swiftSettings: swiftSettings),
     ]
 )

@@ -51,13 +51,18 @@ struct Devices: Sendable {
         Result { () throws(CUDAError) -> [any Backend] in
             let cuda = try CUDA.shared.get()
             guard cuda.deviceCount > 0 else { throw .noDevice("the NVIDIA driver reports no GPU\(CUDA.visibleDevicesNote)") }
-            let wanted = config.devices
-            let first = context.isDistributed && cuda.deviceCount >= (context.localRank + 1) * wanted ? context.localRank * wanted : 0
-            guard first + wanted <= cuda.deviceCount else {
-                throw .noDevice("gpus=\(wanted) but this rank sees \(cuda.deviceCount) GPU(s)\(CUDA.visibleDevicesNote); use gpus=\(cuda.deviceCount) or fewer")
-            }
-            return try (first..<(first + wanted)).map { ordinal throws(CUDAError) in try CUDABackend(ordinal: ordinal, tf32: config.tf32) }
+            let ordinals = try ordinals(wanted: config.devices, visible: cuda.deviceCount, context: context).get()
+            return try ordinals.map { ordinal throws(CUDAError) in try CUDABackend(ordinal: ordinal, tf32: config.tf32) }
         }
+    }
+
+    /// Which of the `visible` GPUs this rank takes for `wanted` devices.
+    static func ordinals(wanted: Int, visible: Int, context: RankContext) -> Result<Range<Int>, CUDAError> {
+        let first = context.isDistributed && visible >= (context.localRank + 1) * wanted ? context.localRank * wanted : 0
+        guard first + wanted <= visible else {
+            return .failure(.noDevice("gpus=\(wanted) but this rank sees \(visible) GPU(s)\(CUDA.visibleDevicesNote); use gpus=\(visible) or fewer"))
+        }
+        return .success(first..<(first + wanted))
     }
 
     private static func resolved(_ backends: [any Backend], _ config: RunConfig, log: Log, cpuReason: String?) -> Devices {
