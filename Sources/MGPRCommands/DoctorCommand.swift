@@ -243,15 +243,4 @@ struct DoctorCommand {
             return String(path)
         }.first
     }
-
-    /// The first of `names` the dynamic loader can open.
-    static func findLibrary(_ names: [String]) -> String? {
-        for name in names {
-            if let handle = dlopen(name, RTLD_LAZY) {
-                dlclose(handle)
-                return name
-            }
-        }
-        return nil
-    }
 }
