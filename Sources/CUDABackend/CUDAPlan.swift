@@ -35,7 +35,9 @@ final class CUDAPlan: Plan {
     private let device: CUDADevice
     private let cudnn: CUDNN
     private let handle: OpaquePointer
-    private let stream: OpaquePointer
+    let stream: OpaquePointer
+    /// Whether the plan made its stream (else a caller's: it queues on that one).
+    private let ownsStream: Bool
     private var steps: [Step] = []
     private var buffers: [DeviceBuffer] = []
     private var tensorDescriptors: [OpaquePointer?] = []
@@ -45,14 +47,20 @@ final class CUDAPlan: Plan {
     private var activationDescriptors: [OpaquePointer?] = []
     private let inputStaging: DeviceBuffer
     private let outputStaging: DeviceBuffer
-    private let hostOutputs: UnsafeMutableRawPointer
+    /// Pinned memory the outputs come back through, made by the first `run` (a plan
+    /// whose outputs stay on the device never needs it).
+    private var hostOutputs: UnsafeMutableRawPointer?
     private let outputOffsets: [Int]
     private var workspace: DeviceBuffer?
     private let scalars: UnsafeMutablePointer<Float>  // 1, 0
 
     var memoryBytes: Int { buffers.reduce(0) { $0 + $1.bytes } + (workspace?.bytes ?? 0) }
 
-    init(graph: Graph, weights: WeightStore, type: ElementType, tf32: Bool, device: CUDADevice, module: KernelModule) throws {
+    /// - Parameter stream: the stream to queue on; nil: the plan's own.
+    init(
+        graph: Graph, weights: WeightStore, type: ElementType, tf32: Bool, device: CUDADevice, module: KernelModule,
+        stream given: OpaquePointer? = nil
+    ) throws {
         self.type = type
         self.device = device
         inputShape = graph.shape(of: graph.input)
@@ -63,9 +71,10 @@ final class CUDAPlan: Plan {
         scalars[1] = 0
         try device.makeCurrent()
         let d = device.driver
-        var stream: OpaquePointer?
-        try d.check(d.cuStreamCreate(&stream, Driver.streamNonBlocking), "cuStreamCreate")
+        var stream = given
+        if stream == nil { try d.check(d.cuStreamCreate(&stream, Driver.streamNonBlocking), "cuStreamCreate") }
         self.stream = stream!
+        ownsStream = given == nil
         var handle: OpaquePointer?
         try cudnn.check(cudnn.cudnnCreate(&handle), "cudnnCreate")
         self.handle = handle!
@@ -120,7 +129,6 @@ final class CUDAPlan: Plan {
         self.outputOffsets = outputOffsets
         outputStaging = try device.allocate(total)
         buffers.append(outputStaging)
-        hostOutputs = try PinnedMemory(device: device).allocate(byteCount: total)
 
         // The input: normalised and turned NHWC in `type` on the device.
         var scaling: UInt64 = 0
@@ -214,8 +222,8 @@ final class CUDAPlan: Plan {
         poolingDescriptors.forEach { _ = cudnn.cudnnDestroyPoolingDescriptor($0) }
         activationDescriptors.forEach { _ = cudnn.cudnnDestroyActivationDescriptor($0) }
         _ = cudnn.cudnnDestroy(handle)
-        _ = device.driver.cuStreamDestroy(stream)
-        PinnedMemory(device: device).deallocate(hostOutputs)
+        if ownsStream { _ = device.driver.cuStreamDestroy(stream) }
+        if let hostOutputs { PinnedMemory(device: device).deallocate(hostOutputs) }
         scalars.deallocate()
     }
 
@@ -224,6 +232,29 @@ final class CUDAPlan: Plan {
         try device.makeCurrent()
         let d = device.driver
         try d.check(d.cuMemcpyHtoDAsync(inputStaging.address, input, inputShape.count * 4, stream), "cuMemcpyHtoDAsync (batch)")
+        try enqueue()
+        let bytes = outputStaging.bytes
+        if hostOutputs == nil { hostOutputs = try PinnedMemory(device: device).allocate(byteCount: bytes) }
+        let host = hostOutputs!
+        try d.check(d.cuMemcpyDtoHAsync(host, outputStaging.address, bytes, stream), "cuMemcpyDtoHAsync (outputs)")
+        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (GPU \(device.ordinal))")
+        for (k, shape) in outputShapes.enumerated() {
+            UnsafeMutableRawPointer(outputs[k]).copyMemory(from: host + outputOffsets[k], byteCount: shape.count * 4)
+        }
+    }
+
+    /// Where the plan reads its input: NCHW float32, `inputShape`.
+    var inputAddress: UInt64 { inputStaging.address }
+
+    /// Where output `k` is once the plan has run: NCHW float32, `outputShapes[k]`.
+    func outputAddress(_ k: Int) -> UInt64 { outputStaging.address + UInt64(outputOffsets[k]) }
+
+    /// Queues every step on the stream, from the input at `inputAddress` to the outputs
+    /// at `outputAddress(_:)`, without copying or waiting: the caller's steps may follow
+    /// on the same stream, and the whole may be captured as a CUDA graph.
+    func enqueue() throws {
+        try device.makeCurrent()
+        let d = device.driver
         for step in steps {
             switch step {
             case .kernel(let launch):
@@ -248,12 +279,6 @@ final class CUDAPlan: Plan {
                     cudnn.cudnnPoolingForward(handle, p.descriptor, scalars, p.x, pointer(p.input), scalars + 1, p.y, pointer(p.output)),
                     "cudnnPoolingForward")
             }
-        }
-        let bytes = outputStaging.bytes
-        try d.check(d.cuMemcpyDtoHAsync(hostOutputs, outputStaging.address, bytes, stream), "cuMemcpyDtoHAsync (outputs)")
-        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (GPU \(device.ordinal))")
-        for (k, shape) in outputShapes.enumerated() {
-            UnsafeMutableRawPointer(outputs[k]).copyMemory(from: hostOutputs + outputOffsets[k], byteCount: shape.count * 4)
         }
     }
 

@@ -23,6 +23,7 @@ struct Driver: Sendable {
     let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> Result
     let cuMemcpyHtoDAsync: @convention(c) (UInt64, UnsafeRawPointer?, Int, Handle) -> Result
     let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer?, UInt64, Int, Handle) -> Result
+    let cuMemsetD32Async: @convention(c) (UInt64, UInt32, Int, Handle) -> Result
     let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
     let cuStreamDestroy: @convention(c) (Handle) -> Result
     let cuStreamSynchronize: @convention(c) (Handle) -> Result
@@ -38,7 +39,33 @@ struct Driver: Sendable {
         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> Result
     let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    /// CUDA graphs (driver 11.4 and later): nil where the driver lacks them.
+    let graphs: Graphs?
     let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+
+    /// Stream capture into a graph, and replaying it.
+    struct Graphs: Sendable {
+        let cuStreamBeginCapture: @convention(c) (Handle, Int32) -> Result
+        let cuStreamEndCapture: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result
+        let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result
+        let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
+        let cuGraphExecDestroy: @convention(c) (Handle) -> Result
+        let cuGraphDestroy: @convention(c) (Handle) -> Result
+
+        init?(_ lib: DynamicLibrary) {
+            guard lib.hasSymbol("cuStreamBeginCapture_v2"), lib.hasSymbol("cuGraphInstantiateWithFlags"),
+                  let begin: @convention(c) (Handle, Int32) -> Result = try? lib.function("cuStreamBeginCapture_v2"),
+                  let end: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result = try? lib.function("cuStreamEndCapture"),
+                  let instantiate: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result =
+                      try? lib.function("cuGraphInstantiateWithFlags"),
+                  let launch: @convention(c) (Handle, Handle) -> Result = try? lib.function("cuGraphLaunch"),
+                  let execDestroy: @convention(c) (Handle) -> Result = try? lib.function("cuGraphExecDestroy"),
+                  let destroy: @convention(c) (Handle) -> Result = try? lib.function("cuGraphDestroy")
+            else { return nil }
+            (cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiateWithFlags) = (begin, end, instantiate)
+            (cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy) = (launch, execDestroy, destroy)
+        }
+    }
 
     // cuda.h's values for the attributes and flags used here.
     static let attributeMultiprocessorCount: Int32 = 16
@@ -47,6 +74,9 @@ struct Driver: Sendable {
     static let hostAllocPortable: UInt32 = 1
     static let streamNonBlocking: UInt32 = 1
     static let errorNoDevice: Int32 = 100
+    /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls end a capture
+    /// (another device thread may allocate meanwhile).
+    static let captureThreadLocal: Int32 = 1
 
     init(_ lib: DynamicLibrary) throws(CUDAError) {
         library = lib.path
@@ -67,6 +97,7 @@ struct Driver: Sendable {
         cuMemFreeHost = try lib.function("cuMemFreeHost")
         cuMemcpyHtoDAsync = try lib.function("cuMemcpyHtoDAsync_v2")
         cuMemcpyDtoHAsync = try lib.function("cuMemcpyDtoHAsync_v2")
+        cuMemsetD32Async = try lib.function("cuMemsetD32Async")
         cuStreamCreate = try lib.function("cuStreamCreate")
         cuStreamDestroy = try lib.function("cuStreamDestroy_v2")
         cuStreamSynchronize = try lib.function("cuStreamSynchronize")
@@ -80,6 +111,7 @@ struct Driver: Sendable {
         cuLaunchKernel = try lib.function("cuLaunchKernel")
         cuGetErrorName = try lib.function("cuGetErrorName")
         cuGetErrorString = try lib.function("cuGetErrorString")
+        graphs = Graphs(lib)
     }
 
     /// The status-to-error funnel: every driver call goes through here.

@@ -1,24 +1,28 @@
 import Engine
 
-/// The kernels of ``Kernels/source`` loaded on one GPU for one element type.
+/// CUDA C kernels compiled by NVRTC (or read from the cache) and loaded on one GPU.
 final class KernelModule: @unchecked Sendable {
-    let type: ElementType
     private let functions: [String: OpaquePointer]
 
-    init(device: CUDADevice, type: ElementType, cache: KernelCache) throws {
-        self.type = type
+    /// The kernels of ``Kernels/source`` for one element type.
+    convenience init(device: CUDADevice, type: ElementType, cache: KernelCache) throws {
+        try self.init(
+            device: device, source: Kernels.source, name: "mgpr_kernels_\(type.rawValue).cu", options: Kernels.options(for: type),
+            functions: Kernels.names, cache: cache)
+    }
+
+    init(device: CUDADevice, source: String, name: String, options: [String], functions names: [String], cache: KernelCache) throws {
         let compiler = try device.cuda.nvrtc()
         let cubin = try cache.cubin(
-            source: Kernels.source, name: "mgpr_kernels_\(type.rawValue).cu", options: Kernels.options(for: type),
-            architecture: device.architecture, compiler: compiler)
+            source: source, name: name, options: options, architecture: device.architecture, compiler: compiler)
         try device.makeCurrent()
         let d = device.driver
         var module: OpaquePointer?
         try cubin.withUnsafeBytes { raw in
-            try d.check(d.cuModuleLoadData(&module, raw.baseAddress!), "cuModuleLoadData (kernels, \(type.rawValue))")
+            try d.check(d.cuModuleLoadData(&module, raw.baseAddress!), "cuModuleLoadData (\(name))")
         }
         var functions: [String: OpaquePointer] = [:]
-        for name in Kernels.names {
+        for name in names {
             var function: OpaquePointer?
             try d.check(d.cuModuleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
             functions[name] = function!

@@ -17,7 +17,15 @@ enum Kernels {
         }
     }
 
-    static let source = #"""
+    /// A loop over `count` elements by every thread of the grid (grids are sized to fill
+    /// the GPU, not the data).
+    static let gridStride = #"""
+#define GRID_STRIDE(i, count) \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (count); i += (long long)gridDim.x * blockDim.x)
+
+"""#
+
+    static let source = gridStride + #"""
 #if defined(MGPR_F16)
 typedef unsigned short T;
 __device__ __forceinline__ float load(T v) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v)); return f; }
@@ -32,8 +40,6 @@ __device__ __forceinline__ float load(T v) { return v; }
 __device__ __forceinline__ T store(float f) { return f; }
 #endif
 
-#define GRID_STRIDE(i, count) \
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (count); i += (long long)gridDim.x * blockDim.x)
 
 // The batch as the host sent it (NCHW float32 pixels) to the first value (NHWC, T),
 // normalised per channel on the way when scale is given. The value may have more
