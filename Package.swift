@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
         // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
-        .target(name: "CUDABackend", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Weights"], swiftSettings: swiftSettings),
         // Each op on every backend present, held to the CPU backend (tests and `mgpr conformance`).
         .target(name: "Conformance", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),

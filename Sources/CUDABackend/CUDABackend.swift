@@ -14,6 +14,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let nvrtcVersion: String
     private let cache = KernelCache()
     private let modules = Mutex<[ElementType: KernelModule]>([:])
+    private let detection = Mutex<KernelModule?>(nil)
 
     /// The backend for GPU `ordinal`; fails with the reason (missing library, no such
     /// GPU) before any work starts.
@@ -63,5 +64,17 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             return result
         }
         return try result.get()
+    }
+
+    /// The detector's kernels on this GPU (float32 only), compiled or read from the cache once.
+    func detectionModule() throws -> KernelModule {
+        try detection.withLock { module in
+            if let module { return module }
+            let made = try KernelModule(
+                device: device, source: DetectionKernels.source, name: "mgpr_detection.cu", options: DetectionKernels.options,
+                functions: DetectionKernels.names, cache: cache)
+            module = made
+            return made
+        }
     }
 }

@@ -6,7 +6,8 @@ import Engine
 import Foundation
 
 /// `mgpr conformance`: the conformance suite on every GPU this process sees, in float32
-/// (TF32 off and on), float16 and bfloat16, against the CPU backend. Exits 1 when a case
+/// (TF32 off and on), float16 and bfloat16, against the CPU backend, then the detector's
+/// kernels against the CPU implementation they mirror. Exits 1 when a case
 /// fails, 3 when there is no GPU to check (saying why).
 enum ConformanceCommand {
     static func run() throws -> Int32 {
@@ -27,6 +28,9 @@ enum ConformanceCommand {
             outcomes += try ConformanceSuite.check(tf32, modes: [.init(precision: .f32, label: "tf32", tolerance: 5e-3)], reference: reference)
             Terminal.standardOutput(ConformanceSuite.table(outcomes, backend: exact.deviceName))
             failed += outcomes.filter { !$0.passed }.count
+            let detection = try DetectionKernelChecks.run(on: exact)
+            Terminal.standardOutput(DetectionKernelChecks.table(detection, backend: exact.deviceName))
+            failed += detection.filter { !$0.passed }.count
         }
         return failed == 0 ? 0 : 1
     }

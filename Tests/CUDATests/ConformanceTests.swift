@@ -51,4 +51,19 @@ struct ConformanceTests {
             for o in outcomes { #expect(o.passed, "GPU \(ordinal) \(o.caseName) \(o.mode): \(o.error)") }
         }
     }
+
+    @Test("the detector's kernels on each GPU present against the CPU implementation (skipped, with the reason, without one)")
+    func detectionKernels() throws {
+        let cuda: CUDA
+        switch CUDA.shared {
+        case .success(let c) where c.deviceCount > 0: cuda = c
+        case .success: print("skipped: no GPU: the NVIDIA driver reports none"); return
+        case .failure(let error): print("skipped: no GPU: \(error)"); return
+        }
+        for ordinal in 0..<cuda.deviceCount {
+            let outcomes = try DetectionKernelChecks.run(on: try CUDABackend(ordinal: ordinal, tf32: false))
+            #expect(outcomes.count == 7)
+            for o in outcomes { #expect(o.passed, "GPU \(ordinal) \(o.name): \(o.error) (\(o.detail))") }
+        }
+    }
 }

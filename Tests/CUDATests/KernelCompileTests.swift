@@ -36,6 +36,19 @@ struct KernelCompileTests {
         }
     }
 
+    @Test("the detector's kernels compile for sm_80 and sm_90", arguments: [80, 90])
+    func detectionCompiles(architecture: Int) throws {
+        guard let nvrtc = try privateNVRTC() else {
+            print("skipped: \(nvrtcMissing)")
+            return
+        }
+        let cubin = try nvrtc.compile(
+            DetectionKernels.source, name: "detection.cu", architecture: architecture, options: DetectionKernels.options)
+        #expect(cubin.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
+        let text = String(decoding: cubin.map { $0 == 0 ? 10 : $0 }, as: UTF8.self)
+        for name in DetectionKernels.names { #expect(text.contains(name), "\(name) in the sm_\(architecture) cubin") }
+    }
+
     @Test("a kernel that does not compile is an error naming it, the architecture and the compiler's message")
     func compileError() throws {
         guard let nvrtc = try privateNVRTC() else {

@@ -1,4 +1,5 @@
 import Configuration
+import CUDABackend
 import Models
 import Pipeline
 import Weights
@@ -17,10 +18,17 @@ enum FasterRCNNSetup {
         }
         try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
         let settings = DetectorSettings(config)
+        // A GPU runs the whole batch in one pass unless images_per_pass says otherwise:
+        // its memory, not the host's, holds the pass.
+        var gpuSettings = settings
+        if !config.settings.explicit.contains("images_per_pass") { gpuSettings.imagesPerPass = config.batchSize }
         return ModelSetup.detector(
             config, tileShape: tileShape, description: "\(classes) classes", devices: devices
-        ) { [weights] backend, precision in
-            FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
+        ) { [weights, gpuSettings] backend, precision in
+            if let gpu = backend as? CUDABackend {
+                return CUDAFasterRCNN(backend: gpu, weights: weights, precision: precision, classes: classes, settings: gpuSettings)
+            }
+            return FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
         }
     }
 }

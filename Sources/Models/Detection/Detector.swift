@@ -12,6 +12,12 @@ public protocol Detector: AnyObject {
     /// Seconds the last `detect` spent in the transform and the network's plans; the
     /// rest of its time is the detector's own steps (proposals, decoding, NMS, ...).
     var networkSeconds: Double { get }
+    /// Seconds the last `detect` spent copying tiles to the device and results back.
+    var copySeconds: Double { get }
+}
+
+extension Detector {
+    public var copySeconds: Double { 0 }
 }
 
 /// Seconds on a monotonic clock, for the stage times a detector reports.

@@ -45,7 +45,8 @@ public final class FasterRCNN {
         SeededWeights.make(parameters(classes: classes), seed: seed)
     }
 
-    static func boxHead(rows: Int, classes: Int) -> Graph {
+    /// The box head and predictor over `rows` pooled proposals: class logits, then box deltas.
+    public static func boxHead(rows: Int, classes: Int) -> Graph {
         var b = GraphBuilder(input: Shape4(n: rows, c: FasterRCNNBackbone.channels, h: 7, w: 7))
         var x = b.linear(b.graph.input, weight: "roi_heads.box_head.fc6.weight", bias: "roi_heads.box_head.fc6.bias", outFeatures: 1024, relu: true)
         x = b.linear(x, weight: "roi_heads.box_head.fc7.weight", bias: "roi_heads.box_head.fc7.bias", outFeatures: 1024, relu: true)

@@ -7,9 +7,9 @@
 /// and the first k of it by selection, without sorting the rest: the same positions in
 /// the same order as the closure sort. With a NaN (which makes that comparison no order
 /// at all) it is the closure sort itself, so even then the results are the ones it gives.
-enum TopK {
+public enum TopK {
     /// The positions of the `k` best of `values`, best first (all of them when `k` >= count).
-    static func indices(_ values: [Float], count k: Int) -> [Int] {
+    public static func indices(_ values: [Float], count k: Int) -> [Int] {
         precondition(k >= 0, "negative count \(k)")
         return values.withUnsafeBufferPointer { best(of: 0..<$0.count, values: $0, count: k) }
     }

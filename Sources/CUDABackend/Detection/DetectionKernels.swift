@@ -1,0 +1,371 @@
+/// The detector's own steps on the GPU (cuDNN has none of them): the transform,
+/// top-k selection, box decoding, NMS, MultiScaleRoIAlign and torchvision's
+/// post-processing. Each mirrors the CPU implementation in `Models` expression for
+/// expression, in float32, compiled with `--fmad=false` so that no multiply-add is
+/// fused where the CPU rounds twice; exp and log2 go through double, as close to
+/// correctly rounded as the host's float functions. Shapes are fixed per pass: counts
+/// live on the device and everything past them is masked, so a pass can be replayed as
+/// one CUDA graph.
+enum DetectionKernels {
+    static let names = [
+        "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms",
+        "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates", "mgpr_det_gather",
+    ]
+    static let options = ["--fmad=false"]
+
+    static let source = Kernels.gridStride + #"""
+typedef unsigned long long u64;
+#define NO_KEY 0xFFFFFFFFFFFFFFFFull
+
+__device__ __forceinline__ float exp_f(float x) { return (float)exp((double)x); }
+__device__ __forceinline__ float log2_f(float x) { return (float)log2((double)x); }
+
+// TopK's key: ascending keys are decreasing values, then increasing positions (-0 as +0).
+__device__ __forceinline__ u64 rank_key(float v, unsigned int position) {
+    unsigned int bits = __float_as_uint(v == 0.f ? 0.f : v);
+    unsigned int ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+    return ((u64)(~ordered) << 32) | position;
+}
+
+// Sorts n (a power of two) keys ascending, by the whole block, in global memory.
+__device__ void block_sort(u64* a, int n) {
+    for (int size = 2; size <= n; size <<= 1) {
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            for (int i = threadIdx.x; i < n / 2; i += blockDim.x) {
+                int lo = 2 * i - (i & (stride - 1)), hi = lo + stride;
+                bool ascending = (lo & size) == 0;
+                u64 x = a[lo], y = a[hi];
+                if ((x > y) == ascending) { a[lo] = y; a[hi] = x; }
+            }
+            __syncthreads();
+        }
+    }
+}
+
+// BoxCoder.decode, then the box clipped to width x height.
+__device__ void decode(float d0, float d1, float d2, float d3, const float* box, float wx, float wy, float ww, float wh,
+                       float clip, float width, float height, float* out) {
+    float bw = box[2] - box[0], bh = box[3] - box[1];
+    float ctrX = box[0] + 0.5f * bw, ctrY = box[1] + 0.5f * bh;
+    float dx = d0 / wx, dy = d1 / wy;
+    float dw = fminf(d2 / ww, clip), dh = fminf(d3 / wh, clip);
+    float predCtrX = dx * bw + ctrX, predCtrY = dy * bh + ctrY;
+    float predW = exp_f(dw) * bw, predH = exp_f(dh) * bh;
+    float halfW = 0.5f * predW, halfH = 0.5f * predH;
+    out[0] = fminf(fmaxf(predCtrX - halfW, 0.f), width);
+    out[1] = fminf(fmaxf(predCtrY - halfH, 0.f), height);
+    out[2] = fminf(fmaxf(predCtrX + halfW, 0.f), width);
+    out[3] = fminf(fmaxf(predCtrY + halfH, 0.f), height);
+}
+
+// DetectorTransform.apply: normalise the four neighbours, interpolate (bilinear,
+// align_corners=False), zero padding to ph x pw. NCHW float32 in and out.
+extern "C" __global__ void mgpr_det_transform(const float* src, float* dst, const float* scale, const float* shift,
+                                              int channels, int height, int width, int rh, int rw, int ph, int pw,
+                                              long long count) {
+    GRID_STRIDE(i, count) {
+        int x = (int)(i % pw);
+        long long rest = i / pw;
+        int y = (int)(rest % ph);
+        rest /= ph;
+        int c = (int)(rest % channels);
+        long long image = rest / channels;
+        float v = 0.f;
+        if (y < rh && x < rw) {
+            float sy = (float)height / (float)rh, sx = (float)width / (float)rw;
+            float fy = fmaxf(sy * ((float)y + 0.5f) - 0.5f, 0.f), fx = fmaxf(sx * ((float)x + 0.5f) - 0.5f, 0.f);
+            int y0 = (int)fy, x0 = (int)fx;
+            int y1 = y0 + (y0 < height - 1 ? 1 : 0), x1 = x0 + (x0 < width - 1 ? 1 : 0);
+            float wy1 = fy - (float)y0, wx1 = fx - (float)x0, wy0 = 1.f - wy1, wx0 = 1.f - wx1;
+            const float* plane = src + (image * channels + c) * (long long)height * width;
+            float s = scale[c], t = shift[c];
+            float a = plane[(long long)y0 * width + x0] * s + t, b = plane[(long long)y0 * width + x1] * s + t;
+            float c0 = plane[(long long)y1 * width + x0] * s + t, d = plane[(long long)y1 * width + x1] * s + t;
+            v = wy0 * (wx0 * a + wx1 * b) + wy1 * (wx0 * c0 + wx1 * d);
+        }
+        dst[i] = v;
+    }
+}
+
+// One level's objectness [n, anchors, plane] as keys in the RPN's order (location-major,
+// then anchor), [n, anchors * plane].
+extern "C" __global__ void mgpr_det_rpn_keys(const float* objectness, u64* keys, int anchors, long long plane, long long count) {
+    GRID_STRIDE(i, count) {
+        long long perImage = anchors * plane, image = i / perImage, j = i % perImage;
+        long long p = j / anchors;
+        int k = (int)(j % anchors);
+        keys[i] = rank_key(objectness[image * perImage + k * plane + p], (unsigned int)j);
+    }
+}
+
+// One block per segment of `length` distinct keys (segments `stride` apart): its k
+// smallest, ascending, to out (k slots per segment, NO_KEY past the segment's length).
+// The k-th smallest is found digit by digit (radix selection), then the keys up to it
+// are sorted in scratch (`width` slots per segment, a power of two >= k).
+extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, long long stride, int k, u64* scratch,
+                                           int width, u64* out) {
+    __shared__ unsigned int histogram[256];
+    __shared__ u64 prefixShared;
+    __shared__ unsigned int rankShared, taken;
+    const u64* segment = keys + blockIdx.x * stride;
+    u64* sorted = scratch + (long long)blockIdx.x * width;
+    u64 threshold = NO_KEY;
+    if (length > k) {
+        u64 prefix = 0, mask = 0;
+        unsigned int rank = (unsigned int)k;  // of the wanted key among those under the prefix, from 1
+        for (int shift = 56; shift >= 0; shift -= 8) {
+            for (int b = threadIdx.x; b < 256; b += blockDim.x) histogram[b] = 0;
+            __syncthreads();
+            for (long long i = threadIdx.x; i < length; i += blockDim.x) {
+                u64 key = segment[i];
+                if ((key & mask) == prefix) atomicAdd(&histogram[(key >> shift) & 255], 1u);
+            }
+            __syncthreads();
+            if (threadIdx.x == 0) {
+                unsigned int below = 0;
+                int digit = 0;
+                for (; digit < 255; digit++) {
+                    if (below + histogram[digit] >= rank) break;
+                    below += histogram[digit];
+                }
+                rankShared = rank - below;
+                prefixShared = prefix | ((u64)digit << shift);
+            }
+            __syncthreads();
+            rank = rankShared;
+            prefix = prefixShared;
+            mask |= (u64)255 << shift;
+            __syncthreads();
+        }
+        threshold = prefix;
+    }
+    if (threadIdx.x == 0) taken = 0;
+    __syncthreads();
+    for (long long i = threadIdx.x; i < length; i += blockDim.x) {
+        u64 key = segment[i];
+        if (key <= threshold) sorted[atomicAdd(&taken, 1u)] = key;
+    }
+    __syncthreads();
+    for (int i = (int)taken + threadIdx.x; i < width; i += blockDim.x) sorted[i] = NO_KEY;
+    __syncthreads();
+    block_sort(sorted, width);
+    for (int i = threadIdx.x; i < k; i += blockDim.x) out[(long long)blockIdx.x * k + i] = sorted[i];
+}
+
+// The RPN's candidates of one level: each selected anchor's box decoded (weights 1) and
+// clipped to the resized image, its objectness as a probability, valid when both sides
+// are at least 1e-3. Written at level * k + rank of the image's levels * k slots.
+extern "C" __global__ void mgpr_det_rpn_decode(const u64* selected, int k, const float* objectness, const float* deltas,
+                                               int anchors, int featureWidth, long long plane, float strideX,
+                                               float strideY, const float* cell, int level, int levels, float width,
+                                               float height, float clip, float* boxes, float* scores, int* groups,
+                                               int* valid, long long count) {
+    GRID_STRIDE(i, count) {
+        long long image = i / k;
+        int rank = (int)(i % k);
+        long long slot = (image * levels + level) * k + rank;
+        u64 key = selected[i];
+        if (key == NO_KEY) { valid[slot] = 0; continue; }
+        unsigned int j = (unsigned int)(key & 0xFFFFFFFFull);
+        long long p = j / anchors;
+        int a = (int)(j % anchors);
+        float logit = objectness[(image * anchors + a) * plane + p];
+        const float* d = deltas + (image * 4 * anchors + 4 * a) * plane + p;
+        float sx = (float)(p % featureWidth) * strideX, sy = (float)(p / featureWidth) * strideY;
+        float anchor[4] = {cell[a * 4] + sx, cell[a * 4 + 1] + sy, cell[a * 4 + 2] + sx, cell[a * 4 + 3] + sy};
+        float* box = boxes + slot * 4;
+        decode(d[0], d[plane], d[2 * plane], d[3 * plane], anchor, 1.f, 1.f, 1.f, 1.f, clip, width, height, box);
+        valid[slot] = (box[2] - box[0] >= 1e-3f && box[3] - box[1] >= 1e-3f) ? 1 : 0;
+        scores[slot] = 1.f / (1.f + exp_f(-logit));
+        groups[slot] = level;
+    }
+}
+
+// NMS.batched over each image's valid candidates (one block per image, `perImage`
+// slots): by decreasing score (equal scores by slot), each kept unless an earlier kept
+// box of its group overlaps it by IoU above the threshold; stops at `limit` kept. Up to
+// 1000 candidates the groups are apart by coordinate offsets, as torchvision does
+// there, rounding included. `kept`: limit x 6 floats per image (the box as compared,
+// its area, its group); `keptSlots` and `keptCounts` say which.
+extern "C" __global__ void mgpr_det_nms(const float* boxes, const float* scores, const int* groups, const int* valid,
+                                        int perImage, u64* scratch, int width, float threshold, int limit, float* kept,
+                                        int* keptSlots, int* keptCounts) {
+    __shared__ float largest[1024];
+    __shared__ unsigned int countShared;
+    long long image = blockIdx.x;
+    const float* b = boxes + image * perImage * 4;
+    const float* s = scores + image * perImage;
+    const int* g = groups + image * perImage;
+    const int* ok = valid + image * perImage;
+    u64* keys = scratch + image * width;
+    float* mine = kept + image * limit * 6;
+    if (threadIdx.x == 0) countShared = 0;
+    __syncthreads();
+    unsigned int count = 0;
+    float top = -__int_as_float(0x7f800000);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        if (i < perImage && ok[i]) {
+            keys[i] = rank_key(s[i], (unsigned int)i);
+            count++;
+            top = fmaxf(top, fmaxf(fmaxf(b[i * 4], b[i * 4 + 1]), fmaxf(b[i * 4 + 2], b[i * 4 + 3])));
+        } else {
+            keys[i] = NO_KEY;
+        }
+    }
+    atomicAdd(&countShared, count);
+    largest[threadIdx.x] = top;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+        if (threadIdx.x < half) largest[threadIdx.x] = fmaxf(largest[threadIdx.x], largest[threadIdx.x + half]);
+        __syncthreads();
+    }
+    int n = (int)countShared;
+    bool offsets = n * 4 <= 4000;
+    float step = largest[0] + 1.f;
+    block_sort(keys, width);
+
+    int keptCount = 0;
+    for (int r = 0; r < n && keptCount < limit; r++) {
+        int i = (int)(keys[r] & 0xFFFFFFFFull);
+        float offset = offsets ? (float)g[i] * step : 0.f;
+        float x1 = b[i * 4] + offset, y1 = b[i * 4 + 1] + offset, x2 = b[i * 4 + 2] + offset, y2 = b[i * 4 + 3] + offset;
+        float area = (x2 - x1) * (y2 - y1);
+        int suppressed = 0;
+        for (int j = threadIdx.x; j < keptCount; j += blockDim.x) {
+            const float* o = mine + j * 6;
+            if (offsets || (int)o[5] == g[i]) {
+                float w = fmaxf(0.f, fminf(o[2], x2) - fmaxf(o[0], x1));
+                float h = fmaxf(0.f, fminf(o[3], y2) - fmaxf(o[1], y1));
+                float inter = w * h;
+                if (inter / (o[4] + area - inter) > threshold) suppressed = 1;
+            }
+        }
+        if (__syncthreads_or(suppressed)) continue;
+        if (threadIdx.x == 0) {
+            float* o = mine + keptCount * 6;
+            o[0] = x1; o[1] = y1; o[2] = x2; o[3] = y2; o[4] = area; o[5] = (float)g[i];
+            keptSlots[image * limit + keptCount] = i;
+        }
+        keptCount++;
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) keptCounts[image] = keptCount;
+}
+
+// The kept candidates' boxes (as they were, before any offset), limit per image; zero
+// past the count.
+extern "C" __global__ void mgpr_det_gather_boxes(const float* boxes, const int* keptSlots, const int* keptCounts,
+                                                 int perImage, int limit, float* out, long long count) {
+    GRID_STRIDE(i, count) {
+        long long image = i / limit;
+        int j = (int)(i % limit);
+        for (int c = 0; c < 4; c++)
+            out[i * 4 + c] = j < keptCounts[image] ? boxes[(image * perImage + keptSlots[i]) * 4 + c] : 0.f;
+    }
+}
+
+// MultiScaleRoIAlign (7 x 7, sampling ratio 2, aligned=False) of rows `first`... of the
+// proposals ([images, rowsPerImage, 4], counts per image) into out (NCHW float32, 0 for
+// rows past an image's count). The level by the box's size; the levels' maps (NCHW
+// float32), heights and widths, and scales in `levels`, `sizes` and `scales`.
+extern "C" __global__ void mgpr_det_roi_align(const u64* levels, const int* sizes, const float* scales, int channels,
+                                              const float* proposals, const int* counts, int rowsPerImage, long long first,
+                                              float* out, long long count) {
+    GRID_STRIDE(i, count) {
+        int bin = (int)(i % 49);
+        long long rest = i / 49;
+        int c = (int)(rest % channels);
+        long long row = first + rest / channels;
+        long long image = row / rowsPerImage;
+        if (row % rowsPerImage >= counts[image]) { out[i] = 0.f; continue; }
+        const float* box = proposals + row * 4;
+        float area = (box[2] - box[0]) * (box[3] - box[1]);
+        float k = floorf(4.f + log2_f(sqrtf(area) / 224.f) + 1e-6f);
+        int level = (int)fminf(fmaxf(k, 2.f), 5.f) - 2;
+        int height = sizes[2 * level], width = sizes[2 * level + 1];
+        float scale = scales[level];
+        const float* map = (const float*)levels[level] + (image * channels + c) * (long long)height * width;
+        float startW = box[0] * scale, startH = box[1] * scale;
+        float roiW = fmaxf(box[2] * scale - startW, 1.f), roiH = fmaxf(box[3] * scale - startH, 1.f);
+        float binH = roiH / 7.f, binW = roiW / 7.f;
+        int ph = bin / 7, pw = bin % 7;
+        float sum = 0.f;
+        for (int iy = 0; iy < 2; iy++) {
+            float y = startH + (float)ph * binH + ((float)iy + 0.5f) * binH / 2.f;
+            for (int ix = 0; ix < 2; ix++) {
+                float x = startW + (float)pw * binW + ((float)ix + 0.5f) * binW / 2.f;
+                if (y < -1.f || y > (float)height || x < -1.f || x > (float)width) continue;
+                float yy = fmaxf(y, 0.f), xx = fmaxf(x, 0.f);
+                int yLow = (int)yy, xLow = (int)xx, yHigh, xHigh;
+                if (yLow >= height - 1) { yLow = height - 1; yHigh = yLow; yy = (float)yLow; } else { yHigh = yLow + 1; }
+                if (xLow >= width - 1) { xLow = width - 1; xHigh = xLow; xx = (float)xLow; } else { xHigh = xLow + 1; }
+                float ly = yy - (float)yLow, lx = xx - (float)xLow, hy = 1.f - ly, hx = 1.f - lx;
+                sum += hy * hx * map[yLow * width + xLow] + hy * lx * map[yLow * width + xHigh] +
+                       ly * hx * map[yHigh * width + xLow] + ly * lx * map[yHigh * width + xHigh];
+            }
+        }
+        out[i] = sum / 4.f;
+    }
+}
+
+// torchvision's postprocess_detections for rows `first`... : softmax over the classes,
+// each foreground class's box decoded (weights 10, 10, 5, 5) on the proposal and
+// clipped, kept when its score passes the threshold and both sides are at least 1e-2.
+// At most perRow per row (no more can pass: their scores sum to at most 1); a row
+// that had more raises `overflow`.
+extern "C" __global__ void mgpr_det_box_candidates(const float* logits, const float* regression, const float* proposals,
+                                                   const int* counts, int rowsPerImage, long long first, int classes,
+                                                   int perRow, float threshold, float width, float height, float clip,
+                                                   float* boxes, float* scores, int* labels, int* valid, int* overflow,
+                                                   long long count) {
+    GRID_STRIDE(local, count) {
+        long long row = first + local;
+        long long image = row / rowsPerImage;
+        int slot = 0;
+        if (row % rowsPerImage < counts[image]) {
+            const float* l = logits + local * classes;
+            float top = l[0];
+            for (int j = 1; j < classes; j++) top = fmaxf(top, l[j]);
+            float sum = 0.f;
+            for (int j = 0; j < classes; j++) sum += exp_f(l[j] - top);
+            for (int label = 1; label < classes; label++) {
+                float score = exp_f(l[label] - top) / sum;
+                if (!(score > threshold)) continue;
+                const float* r = regression + (local * classes + label) * 4;
+                float box[4];
+                decode(r[0], r[1], r[2], r[3], proposals + row * 4, 10.f, 10.f, 5.f, 5.f, clip, width, height, box);
+                if (!(box[2] - box[0] >= 1e-2f && box[3] - box[1] >= 1e-2f)) continue;
+                if (slot == perRow) { atomicAdd(overflow, 1); break; }
+                long long at = row * perRow + slot;
+                for (int c = 0; c < 4; c++) boxes[at * 4 + c] = box[c];
+                scores[at] = score;
+                labels[at] = label;
+                valid[at] = 1;
+                slot++;
+            }
+        }
+        for (; slot < perRow; slot++) valid[row * perRow + slot] = 0;
+    }
+}
+
+// The detections: per image its count, then limit x (x1, y1, x2, y2, score, label)
+// with the boxes scaled from the resized image back to the tile.
+extern "C" __global__ void mgpr_det_gather(const float* boxes, const float* scores, const int* labels, const int* keptSlots,
+                                           const int* keptCounts, int perImage, int limit, float scaleX, float scaleY,
+                                           float* out, long long count) {
+    GRID_STRIDE(i, count) {
+        long long image = i / limit;
+        int j = (int)(i % limit);
+        float* o = out + image * (1 + 6 * limit);
+        if (j == 0) o[0] = (float)keptCounts[image];
+        if (j >= keptCounts[image]) continue;
+        long long at = image * perImage + keptSlots[i];
+        const float* b = boxes + at * 4;
+        float* d = o + 1 + 6 * j;
+        d[0] = b[0] * scaleX; d[1] = b[1] * scaleY; d[2] = b[2] * scaleX; d[3] = b[3] * scaleY;
+        d[4] = scores[at];
+        d[5] = (float)labels[at];
+    }
+}
+"""#
+}
