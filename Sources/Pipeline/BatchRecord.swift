@@ -18,6 +18,11 @@ public struct BatchRecord: Sendable {
     /// Of `busySeconds`, those in the network (transform and plans); the rest is the
     /// model's post-processing (a detector's proposals, decoding, NMS).
     public var networkSeconds: Double = 0
+    /// Of `busySeconds`, those copying tiles to the device and results back, where the
+    /// model tells them apart.
+    public var copySeconds: Double = 0
+    /// The rest of `busySeconds`: the model's own steps after (and between) the network's.
+    public var postprocessSeconds: Double { max(0, busySeconds - networkSeconds - copySeconds) }
     public var bytesRead: Int
     /// Seconds since the run started, when the batch finished.
     public var finishedAt: Double
@@ -27,12 +32,13 @@ public struct BatchRecord: Sendable {
     public var deviceBytes: Int
 
     public static let csvHeader =
-        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s"
+        "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s,copy_s,postprocess_s"
 
     public var csvRow: String {
         [
             "\(batch)", "\(device)", "\(tiles)", fmt(waitSeconds), fmt(readSeconds), fmt(busySeconds),
             "\(bytesRead)", fmt(finishedAt), "\(peakRSSBytes)", "\(deviceBytes)", "\(skipped)", fmt(writeSeconds), fmt(networkSeconds),
+            fmt(copySeconds), fmt(postprocessSeconds),
         ].joined(separator: ",")
     }
 

@@ -74,6 +74,7 @@ public final class InferenceRun: Sendable {
                         waitSeconds: busyStart - waitStart, readSeconds: batch.readSeconds,
                         busySeconds: busyEnd - busyStart, writeSeconds: now() - busyEnd,
                         networkSeconds: batch.count > 0 ? model.lastNetworkSeconds ?? busyEnd - busyStart : 0,
+                        copySeconds: batch.count > 0 ? model.lastCopySeconds ?? 0 : 0,
                         bytesRead: batch.bytesRead,
                         finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
                         deviceBytes: model.deviceBytes + loader.batchBytes))

@@ -39,7 +39,7 @@ struct CommandLineTests {
         }
         let metrics = try String(contentsOf: runDir.appendingPathComponent("rank-0/metrics.csv"), encoding: .utf8)
             .split(separator: "\n")
-        #expect(metrics.first == "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s")
+        #expect(metrics.first == "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes,skipped,write_s,network_s,copy_s,postprocess_s")
         #expect(metrics.count == 6)
         let saved = try String(contentsOf: runDir.appendingPathComponent("config.yaml"), encoding: .utf8)
         #expect(saved.contains("batch_size: 4\n"))

@@ -8,6 +8,7 @@ public final class DetectorTileModel: TileModel {
 
     public var deviceBytes: Int { detector.memoryBytes }
     public var lastNetworkSeconds: Double? { detector.networkSeconds }
+    public var lastCopySeconds: Double? { detector.copySeconds }
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let s = batch.tileShape

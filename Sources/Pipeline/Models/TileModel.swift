@@ -11,10 +11,14 @@ public protocol TileModel {
     /// Of the last `predict`, the seconds in the network (transform and plans); the rest
     /// is post-processing. A model that does not tell is all network.
     var lastNetworkSeconds: Double? { get }
+    /// Of the last `predict`, the seconds copying tiles to the device and results back
+    /// (nil: none, or not told apart from the rest).
+    var lastCopySeconds: Double? { get }
 }
 
 extension TileModel {
     public var lastNetworkSeconds: Double? { nil }
+    public var lastCopySeconds: Double? { nil }
 }
 
 /// What a model says about one tile.
