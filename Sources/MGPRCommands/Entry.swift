@@ -43,7 +43,7 @@ public enum Main {
             return dispatch(keys, program: "mgpr forward",
                 summary: "ResNet50's logits for a float32 [N,3,H,W] .npy of pixels in [0,1], written as [N,classes] .npy "
                     + "(the network alone, on the device and precision the keys choose: for checking against PyTorch)",
-                keys: ConfigSchema.runKeys, usage: "mgpr forward INPUT.npy OUTPUT.npy [model=resnet50 weights=W precision=P accelerator=A tf32=B]") {
+                keys: ConfigSchema.runKeys, usage: "mgpr forward INPUT.npy OUTPUT.npy [model=resnet50|fasterrcnn weights=W precision=P accelerator=A tf32=B]") {
                 try ForwardCommand(input: input, output: output, config: $0).run()
             }
         case "doctor":
@@ -99,7 +99,7 @@ public enum Main {
           mgpr report run_dir=DIR       write DIR/report.html: settings, throughput, time, memory, a map of the tiles (runs write it too)
           mgpr conformance              hold every op on each GPU to the CPU backend (exit 3 when there is no GPU, saying why)
           mgpr forward IN.npy OUT.npy [key=value ...]
-                                        ResNet50's logits for a float32 [N,3,H,W] batch of pixels in [0,1], for checks against PyTorch
+                                        ResNet50's logits or Faster R-CNN's detections for a float32 [N,3,H,W] batch of pixels in [0,1], for checks against PyTorch
         """
 
     static let exitCodes = """

@@ -1,22 +1,25 @@
 import Cluster
 import Configuration
+import CUDABackend
 import Engine
 import Foundation
 import Models
 import Weights
 
-/// `mgpr forward INPUT.npy OUTPUT.npy [key=value ...]`: ResNet50's logits for a float32
-/// [N, 3, H, W] batch of pixels in [0, 1], on the device and precision the keys choose,
-/// written as [N, classes]: the network alone, for holding each backend to PyTorch on
-/// the same weights and pixels.
+/// `mgpr forward INPUT.npy OUTPUT.npy [key=value ...]`: for a float32 [N, 3, H, W] batch
+/// of pixels in [0, 1], on the device and precision the keys choose, ResNet50's logits
+/// ([N, classes]) or Faster R-CNN's detections ([N, detections_per_tile, 6]): the model
+/// alone, for holding each backend to PyTorch and to each other on the same weights
+/// and pixels.
 struct ForwardCommand {
     let input: String
     let output: String
     let config: RunConfig
 
     func run() throws -> Int32 {
-        guard config.model == .resnet50 else {
-            throw ConfigError.invalidValue(key: "model", value: config.model.rawValue, reason: "mgpr forward runs model=resnet50")
+        guard config.model == .resnet50 || config.model == .fasterrcnn else {
+            throw ConfigError.invalidValue(
+                key: "model", value: config.model.rawValue, reason: "mgpr forward runs model=resnet50 or model=fasterrcnn")
         }
         let log = Log(name: "mgpr.forward")
         let devices = try Devices.choose(config, context: RankContext.discover(ProcessInfo.processInfo.environment), log: log)
@@ -24,6 +27,7 @@ struct ForwardCommand {
         guard pixels.shape.count == 4, pixels.shape[1] == 3 else {
             throw NPY.FormatError(path: input, reason: "shape \(pixels.shape) is not [N, 3, H, W]")
         }
+        if config.model == .fasterrcnn { return try detect(pixels, devices: devices, log: log) }
         let weights = try ModelSetup.weights(config, log: log) { ResNet50.seededWeights(seed: config.seed) }
         guard let classes = ResNet50.classes(in: weights) else { throw WeightsError.missingKey(path: weights.path, key: "fc.weight") }
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
@@ -47,6 +51,49 @@ struct ForwardCommand {
         try NPY.write(HostTensor(shape: [n, classes], values: logits), to: output)
         log.info(String(format: "%d images of %dx%d through resnet50 (%@) on %@ in %.3f s, logits to %@", n, h, w,
                         devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), output))
+        return 0
+    }
+
+    /// Faster R-CNN's detections per image as [N, detections_per_tile, 6] rows of
+    /// (x1, y1, x2, y2, score, label) in the image's pixels, best first; rows past an
+    /// image's detections are -1.
+    private func detect(_ pixels: HostTensor, devices: Devices, log: Log) throws -> Int32 {
+        var weights = try ModelSetup.weights(config, log: log) { FasterRCNN.seededWeights(seed: config.seed) }
+        weights.rename(FasterRCNNBackbone.modernKey)
+        guard let classes = FasterRCNN.classes(in: weights) else {
+            throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
+        }
+        try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
+        let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        let chunk = min(n, config.batchSize), limit = config.detectionsPerTile
+        var settings = DetectorSettings(config)
+        let backend = devices.backends[0]
+        let detector: any Detector
+        if let gpu = backend as? CUDABackend {
+            if !config.settings.explicit.contains("images_per_pass") { settings.imagesPerPass = chunk }
+            detector = CUDAFasterRCNN(backend: gpu, weights: weights, precision: devices.precision, classes: classes, settings: settings)
+        } else {
+            detector = FasterRCNN(backend: backend, weights: weights, precision: devices.precision, classes: classes, settings: settings)
+        }
+        var rows = [Float](repeating: -1, count: n * limit * 6)
+        let start = Date()
+        var found = 0
+        for first in stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - first), plane = 3 * h * w
+            let detections = try pixels.values.withUnsafeBufferPointer {
+                try detector.detect($0.baseAddress! + first * plane, count: count, channels: 3, height: h, width: w)
+            }
+            for (i, image) in detections.enumerated() {
+                for (j, d) in image.prefix(limit).enumerated() {
+                    let at = ((first + i) * limit + j) * 6
+                    rows.replaceSubrange(at..<(at + 6), with: [d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.score, Float(d.label)])
+                    found += 1
+                }
+            }
+        }
+        try NPY.write(HostTensor(shape: [n, limit, 6], values: rows), to: output)
+        log.info(String(format: "%d images of %dx%d through fasterrcnn (%@) on %@ in %.3f s: %d detections to %@", n, h, w,
+                        devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), found, output))
         return 0
     }
 }
