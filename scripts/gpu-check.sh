@@ -11,31 +11,7 @@
 #    and PyTorch eager and torch.compile on the same GPU, in one table.
 # Each step has its own time limit and log in OUT_DIR; a failed step does not stop the next.
 set -uo pipefail
-bundle="$1"
-results="${2:-/tmp}"
-root="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-out="$work/gpu-check"
-mkdir -p "$out" "$results"
-trap 'tar -czf "$results/gpu-check.tar.gz" -C "$work" gpu-check' EXIT
-tar -xf "$bundle" -C "$work"
-mgpr="$(ls "$work"/*/bin/mgpr)"
-export MGPR_KERNEL_CACHE="$work/kernels" PYTHONUNBUFFERED=1
-python="${PYTHON:-python3}"
-
-step() {  # NAME SECONDS COMMAND...
-    local name="$1" limit="$2"
-    shift 2
-    local start=$SECONDS
-    timeout "$limit" "$@" >"$out/$name.log" 2>&1
-    local rc=$?
-    echo "== $name: exit $rc in $((SECONDS - start)) s"
-    tail -n "${TAIL:-12}" "$out/$name.log" | cut -c1-400
-}
-
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
-echo "$(ldd --version | head -1); $(nproc) cores; python: $("$python" -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.version.cuda, torch.backends.cudnn.version())')"
-"$mgpr" --version || { ldd "$mgpr" | grep -v "$work"; exit 1; }
+source "$(dirname "$0")/gpu/common.sh" gpu-check "$@"
 TAIL=40 step doctor 90 "$mgpr" doctor accelerator=gpu workers=2 model=resnet50
 TAIL=60 step conformance 120 "$mgpr" conformance
 

@@ -1,0 +1,105 @@
+"""A Faster R-CNN case for the GPU checks, and PyTorch's results on it.
+
+usage: fasterrcnn_case.py --crop OSBS_029.npy --out DIR [--device cuda]
+
+The crop is a real NEON orthophoto (uint8 [3, 400, 400], as stored). Writes to DIR:
+  fasterrcnn.pth   torchvision's fasterrcnn_resnet50_fpn (v1, 91 classes), seeded, with
+                   realistic BatchNorm statistics (train-mode passes over the crop and
+                   noise) and its classifier scaled so that scores spread across (0, 1),
+                   as Tests/ModelTests/reference/make_fasterrcnn.py makes the CPU tests'
+                   model: detections then have real scores and sensible boxes.
+  inputs.npy       float32 [8, 3, 400, 400] in [0, 1]: the crop in its 8 orientations
+                   (4 rotations x mirror), so no two tiles are alike.
+  torch_f32.npy, torch_f16.npy, torch_bf16.npy
+                   PyTorch's detections on the device, float32 (TF32 off) and autocast,
+                   as [N, 100, 6] rows (x1, y1, x2, y2, score, label), -1 past the count:
+                   the layout `mgpr forward model=fasterrcnn` writes.
+  torch_levels.json  per FPN level, max |autocast - f32| / max |f32| for float16 and
+                   bfloat16 on the first tile: PyTorch's own 16-bit error.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+import torchvision
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--crop", required=True)
+parser.add_argument("--out", required=True)
+parser.add_argument("--device", default="cuda")
+args = parser.parse_args()
+os.makedirs(args.out, exist_ok=True)
+torch.manual_seed(0)
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+crop = torch.from_numpy(np.load(args.crop).astype(np.float32) / 255)
+g = torch.Generator().manual_seed(1)
+model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+for m in model.modules():
+    if isinstance(m, torch.nn.BatchNorm2d):
+        m.reset_running_stats()
+        m.momentum = None
+model.train()
+with torch.no_grad():
+    for _ in range(3):
+        images = [crop[:, :, torch.randperm(400, generator=g)[:400].sort().values] for _ in range(2)]
+        images += [torch.rand(3, 400, 400, generator=g)]
+        batch, _ = model.transform(images)
+        model.backbone.body(batch.tensors)
+model.eval()
+with torch.no_grad():
+    batch, _ = model.transform([crop])
+    features = model.backbone(batch.tensors)
+    proposals, _ = model.rpn(batch, features)
+    pooled = model.roi_heads.box_head(model.roi_heads.box_roi_pool(features, proposals, batch.image_sizes))
+    logits = model.roi_heads.box_predictor.cls_score(pooled)
+    lo, hi = 1e-2, 1e3
+    for _ in range(60):
+        k = (lo * hi) ** 0.5
+        best = torch.softmax(k * logits, 1)[:, 1:].max(1).values.median().item()
+        lo, hi = (k, hi) if best < 0.3 else (lo, k)
+    model.roi_heads.box_predictor.cls_score.weight.mul_(k)
+    model.roi_heads.box_predictor.cls_score.bias.mul_(k)
+torch.save(model.state_dict(), os.path.join(args.out, "fasterrcnn.pth"))
+
+tiles = []
+for flip in (False, True):
+    base = crop.flip(2) if flip else crop
+    tiles += [torch.rot90(base, r, (1, 2)) for r in range(4)]
+inputs = torch.stack(tiles).contiguous()
+np.save(os.path.join(args.out, "inputs.npy"), inputs.numpy())
+
+model = model.to(args.device)
+x = inputs.to(args.device)
+
+
+def rows(results, limit=100):
+    out = np.full((len(results), limit, 6), -1, np.float32)
+    for i, r in enumerate(results):
+        n = min(limit, len(r["scores"]))
+        out[i, :n, :4] = r["boxes"][:n].float().cpu().numpy()
+        out[i, :n, 4] = r["scores"][:n].float().cpu().numpy()
+        out[i, :n, 5] = r["labels"][:n].cpu().numpy()
+    return out
+
+
+levels = {}
+with torch.inference_mode():
+    reference = rows(model(list(x)))
+    np.save(os.path.join(args.out, "torch_f32.npy"), reference)
+    batch, _ = model.transform(list(x))
+    f32 = model.backbone(batch.tensors[:1])
+    for name, dtype in (("f16", torch.float16), ("bf16", torch.bfloat16)):
+        with torch.autocast("cuda", dtype=dtype):
+            np.save(os.path.join(args.out, f"torch_{name}.npy"), rows(model(list(x))))
+            low = model.backbone(batch.tensors[:1])
+        levels[name] = {k: float((low[k].float() - f32[k]).abs().max() / f32[k].abs().max()) for k in f32}
+with open(os.path.join(args.out, "torch_levels.json"), "w") as f:
+    json.dump(levels, f, indent=1)
+counts = (reference[..., 5] >= 0).sum(1)
+print(f"case: {len(tiles)} tiles of 400 px; torch f32 detections per tile {counts.tolist()}; "
+      f"scores {reference[..., 4][reference[..., 5] >= 0].min():.3f}..{reference[..., 4].max():.3f}")
+print("torch autocast FPN level error (max |16-bit - f32| / max |f32|):", json.dumps(levels))
