@@ -1,5 +1,5 @@
 import CPUBackend
-import CUDABackend
+@testable import CUDABackend
 import Conformance
 import Engine
 import Foundation
@@ -65,5 +65,18 @@ struct ConformanceTests {
             #expect(outcomes.count == 7)
             for o in outcomes { #expect(o.passed, "GPU \(ordinal) \(o.name): \(o.error) (\(o.detail))") }
         }
+    }
+
+    @Test("the detector's kernels, compiled as C++ and run with one CPU thread per CUDA thread, against the CPU implementation")
+    func emulatedDetectionKernels() throws {
+        let runner: EmulatedKernels
+        do { runner = try EmulatedKernels() } catch let error as EmulatedKernels.Unavailable {
+            print("skipped: \(error)")
+            return
+        }
+        let outcomes = try DetectionKernelChecks.run(with: runner)
+        #expect(outcomes.count == 7)
+        for o in outcomes { #expect(o.passed, "\(o.name): \(o.error) (\(o.detail))") }
+        print(DetectionKernelChecks.table(outcomes, backend: "this CPU (emulated)"))
     }
 }
