@@ -37,7 +37,7 @@ TAIL=20 step fasterrcnn_compare 60 "$python" "$root/scripts/gpu/fasterrcnn_compa
 
 # The benchmark: each run with nvidia-smi sampling beside it.
 workers=$(( $(nproc) - 2 ))
-tiles=${MGPR_BENCH_TILES:-2000}
+tiles=${MGPR_BENCH_TILES:-1600}
 sampled() {  # NAME SECONDS COMMAND...
     nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 >"$out/$1.smi" 2>/dev/null &
     local sampler=$!
@@ -45,7 +45,7 @@ sampled() {  # NAME SECONDS COMMAND...
     kill "$sampler" 2>/dev/null
     wait "$sampler" 2>/dev/null
 }
-TAIL=3 sampled seed 300 "$python" "$root/scripts/gpu/seed_fasterrcnn.py" --json "$out/seed.json" --tiles "$tiles" \
+TAIL=3 sampled seed 200 "$python" "$root/scripts/gpu/seed_fasterrcnn.py" --json "$out/seed.json" --tiles "$tiles" \
     --batch 16 --tile-size 1024 --precision 16-mixed --workers "$workers" --delay 0
 mgpr_run() {  # NAME SECONDS KEY=VALUE...
     local name="$1" limit="$2"
@@ -55,11 +55,11 @@ mgpr_run() {  # NAME SECONDS KEY=VALUE...
     cp "$work/runs/$name/summary.json" "$out/$name.summary.json" 2>/dev/null
     cp "$work/runs/$name/rank-0/metrics.csv" "$out/$name.metrics.csv" 2>/dev/null
 }
-mgpr_run mgpr_f16 240 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
-MGPR_CUDA_GRAPHS=0 mgpr_run mgpr_f16_nographs 240 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
-mgpr_run mgpr_bf16 240 precision=bf16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
-TAIL=2 step geotiff 120 "$python" "$root/scripts/gpu/geotiff.py" --crop "$crop" --out "$work/big.tif" --size 20000
-mgpr_run mgpr_geotiff 300 precision=16-mixed image_path="$work/big.tif" output="$work/big.csv"
+mgpr_run mgpr_f16 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
+MGPR_CUDA_GRAPHS=0 mgpr_run mgpr_f16_nographs 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
+mgpr_run mgpr_bf16 150 precision=bf16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
+TAIL=2 step geotiff 90 "$python" "$root/scripts/gpu/geotiff.py" --crop "$crop" --out "$work/big.tif" --size 20000
+mgpr_run mgpr_geotiff 150 precision=16-mixed image_path="$work/big.tif" output="$work/big.csv"
 head -3 "$work/big.csv" >"$out/big.head.csv" 2>/dev/null
 
 "$python" - "$out" <<'PY'

@@ -56,7 +56,9 @@ struct ForwardCommand {
 
     /// Faster R-CNN's detections per image as [N, detections_per_tile, 6] rows of
     /// (x1, y1, x2, y2, score, label) in the image's pixels, best first; rows past an
-    /// image's detections are -1.
+    /// image's detections are -1. Beside it (`levelsPath`), the first image's five FPN
+    /// levels as the backbone computes them in this precision, for holding 16-bit
+    /// pyramids to float32 ones.
     private func detect(_ pixels: HostTensor, devices: Devices, log: Log) throws -> Int32 {
         var weights = try ModelSetup.weights(config, log: log) { FasterRCNN.seededWeights(seed: config.seed) }
         weights.rename(FasterRCNNBackbone.modernKey)
@@ -92,8 +94,34 @@ struct ForwardCommand {
             }
         }
         try NPY.write(HostTensor(shape: [n, limit, 6], values: rows), to: output)
+        let levels = try pyramid(of: pixels, backend: backend, precision: devices.precision, weights: weights, settings: settings)
+        try NPY.write(HostTensor(shape: [levels.count], values: levels), to: Self.levelsPath(output))
         log.info(String(format: "%d images of %dx%d through fasterrcnn (%@) on %@ in %.3f s: %d detections to %@", n, h, w,
                         devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), found, output))
         return 0
+    }
+
+    /// OUT.npy -> OUT.levels.npy
+    static func levelsPath(_ output: String) -> String {
+        (output.hasSuffix(".npy") ? String(output.dropLast(4)) : output) + ".levels.npy"
+    }
+
+    /// The first image's FPN levels (P2 to P6, each NCHW float32), one after the other.
+    private func pyramid(
+        of pixels: HostTensor, backend: any Backend, precision: Precision, weights: WeightStore, settings: DetectorSettings
+    ) throws -> [Float] {
+        let (h, w) = (pixels.shape[2], pixels.shape[3])
+        let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
+        let (ph, pw) = transform.padded(height: h, width: w)
+        var input = [Float](repeating: 0, count: 3 * ph * pw)
+        pixels.values.withUnsafeBufferPointer { src in
+            input.withUnsafeMutableBufferPointer { transform.apply(src.baseAddress!, channels: 3, height: h, width: w, into: $0.baseAddress!) }
+        }
+        let plan = try backend.compile(
+            FasterRCNNBackbone.graph(batch: 1, height: ph, width: pw, bnEps: settings.bnEps), weights: weights, precision: precision)
+        let outputs = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
+        defer { outputs.forEach { $0.deallocate() } }
+        try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: outputs.map { $0.baseAddress! }) }
+        return outputs.prefix(5).flatMap { Array($0) }
     }
 }
