@@ -12,8 +12,9 @@ final class DetectorPass {
     let images: Int
     private let device: CUDADevice
     private let stream: OpaquePointer
-    private let plans: [CUDAPlan]
-    private let steps: [Step]
+    /// Released before the stream in `deinit`: they queue on it.
+    private var plans: [CUDAPlan]
+    private var steps: [Step]
     private let buffers: [DeviceBuffer]
     private let input: DeviceBuffer
     private let results: DeviceBuffer
@@ -23,6 +24,9 @@ final class DetectorPass {
     private let limit: Int
     private let timeline: Timeline
     private var graph: OpaquePointer?
+    /// Of a run's GPU time, the share in the network, as the last step-by-step run
+    /// measured it between its marks (a replayed graph's events give only its whole time).
+    private var networkShare: Double?
     /// Seconds the last run spent copying and in the network (its own kernels are the rest).
     private(set) var times = (copy: 0.0, network: 0.0)
 
@@ -209,6 +213,8 @@ final class DetectorPass {
         _ = device.driver.cuStreamSynchronize(stream)
         if let graph, let graphs = device.driver.graphs { _ = graphs.cuGraphExecDestroy(graph) }
         PinnedMemory(device: device).deallocate(hostResults)
+        steps.removeAll()
+        plans.removeAll()
         _ = device.driver.cuStreamDestroy(stream)
     }
 
@@ -220,7 +226,10 @@ final class DetectorPass {
         try d.check(d.cuMemcpyHtoDAsync(input.address, images, input.bytes, stream), "cuMemcpyHtoDAsync (tiles)")
         try d.check(d.cuMemsetD32Async(results.address + UInt64(resultBytes - 4), 0, 1, stream), "cuMemsetD32Async")
         try timeline.record(1, on: stream)
-        if let graph, let graphs = d.graphs {
+        // The first run goes step by step (its marks measure the network's share), the
+        // rest replay the graph.
+        let replay = networkShare != nil
+        if replay, let graph, let graphs = d.graphs {
             try d.check(graphs.cuGraphLaunch(graph, stream), "cuGraphLaunch (detector)")
         } else {
             try enqueue()
@@ -229,7 +238,7 @@ final class DetectorPass {
         try d.check(d.cuMemcpyDtoHAsync(hostResults, results.address, resultBytes, stream), "cuMemcpyDtoHAsync (detections)")
         try timeline.record(end + 1, on: stream)
         try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (GPU \(device.ordinal))")
-        measure()
+        measure(replayed: replay && graph != nil)
         return try detections()
     }
 
@@ -259,12 +268,20 @@ final class DetectorPass {
         return exec
     }
 
-    /// The copy and network seconds of the last run, from its events.
-    private func measure() {
-        guard let intervals = try? timeline.intervals() else { return }
-        var network = 0.0
-        for case .mark(let index, true) in steps { network += intervals[index - 1] }
-        times = (intervals[0] + intervals[intervals.count - 1], network)
+    /// The copy and network seconds of the last run, from its events: the copies from
+    /// the events around them; the network from the marks between the steps, or for a
+    /// replayed graph, its time in the share the step-by-step run measured.
+    private func measure(replayed: Bool) {
+        let end = timeline.count - 2
+        guard let copyIn = try? timeline.seconds(from: 0, to: 1), let copyOut = try? timeline.seconds(from: end, to: end + 1),
+              let work = try? timeline.seconds(from: 1, to: end)
+        else { return }
+        if !replayed {
+            var network = 0.0
+            for case .mark(let index, true) in steps { network += (try? timeline.seconds(from: index - 1, to: index)) ?? 0 }
+            networkShare = work > 0 ? min(1, network / work) : 0
+        }
+        times = (copyIn + copyOut, work * (networkShare ?? 1))
     }
 
     private func detections() throws -> [[Detection]] {

@@ -23,13 +23,10 @@ final class Timeline {
         try device.driver.check(device.driver.cuEventRecord(events[index], stream), "cuEventRecord")
     }
 
-    /// Seconds from each event to the next (count - 1 of them), after the work is done.
-    func intervals() throws -> [Double] {
-        let d = device.driver
-        return try (1..<events.count).map { i in
-            var milliseconds: Float = 0
-            try d.check(d.cuEventElapsedTime(&milliseconds, events[i - 1], events[i]), "cuEventElapsedTime")
-            return Double(milliseconds) / 1000
-        }
+    /// Seconds from event `first` to event `last`, once both are recorded and done.
+    func seconds(from first: Int, to last: Int) throws -> Double {
+        var milliseconds: Float = 0
+        try device.driver.check(device.driver.cuEventElapsedTime(&milliseconds, events[first], events[last]), "cuEventElapsedTime")
+        return Double(milliseconds) / 1000
     }
 }
