@@ -15,12 +15,17 @@
 #    with CUDA graphs and without, and in bf16-mixed: tiles/s, GPU utilisation and
 #    memory from nvidia-smi sampled every 0.2 s, in one table;
 # 4. mgpr on a generated 20000 px GeoTIFF (scripts/gpu/geotiff.py) at the same settings.
+# MGPR_CHECK_PARTS picks some of "conformance correctness bench geotiff" (default: all);
+# MGPR_BENCH_TILES sets the benchmark's tiles (default 1600).
 set -uo pipefail
 crop="$(cd "$(dirname "$3")" && pwd)/$(basename "$3")"
 source "$(dirname "$0")/gpu/common.sh" gpu-detector "$1" "$2"
-TAIL=30 step conformance 150 "$mgpr" conformance
+parts=" ${MGPR_CHECK_PARTS:-conformance correctness bench geotiff} "
+want() { [[ "$parts" == *" $1 "* ]]; }
+want conformance && TAIL=30 step conformance 150 "$mgpr" conformance
 
 case="$work/case"
+if want correctness; then
 TAIL=4 step fasterrcnn_case 180 "$python" "$root/scripts/gpu/fasterrcnn_case.py" --crop "$crop" --out "$case"
 detect() {  # LABEL KEY=VALUE...
     local label="$1"
@@ -34,6 +39,7 @@ detect tf32 accelerator=gpu precision=32 tf32=true
 detect f16 accelerator=gpu precision=16-mixed
 detect bf16 accelerator=gpu precision=bf16-mixed
 TAIL=20 step fasterrcnn_compare 60 "$python" "$root/scripts/gpu/fasterrcnn_compare.py" --case "$case"
+fi
 
 # The benchmark: each run with nvidia-smi sampling beside it.
 workers=$(( $(nproc) - 2 ))
@@ -45,6 +51,7 @@ sampled() {  # NAME SECONDS COMMAND...
     kill "$sampler" 2>/dev/null
     wait "$sampler" 2>/dev/null
 }
+if want bench; then
 TAIL=3 sampled seed 200 "$python" "$root/scripts/gpu/seed_fasterrcnn.py" --json "$out/seed.json" --tiles "$tiles" \
     --batch 16 --tile-size 1024 --precision 16-mixed --workers "$workers" --delay 0
 mgpr_run() {  # NAME SECONDS KEY=VALUE...
@@ -58,9 +65,12 @@ mgpr_run() {  # NAME SECONDS KEY=VALUE...
 mgpr_run mgpr_f16 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
 MGPR_CUDA_GRAPHS=0 mgpr_run mgpr_f16_nographs 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
 mgpr_run mgpr_bf16 150 precision=bf16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
+fi
+if want geotiff; then
 TAIL=2 step geotiff 90 "$python" "$root/scripts/gpu/geotiff.py" --crop "$crop" --out "$work/big.tif" --size 20000
 mgpr_run mgpr_geotiff 150 precision=16-mixed image_path="$work/big.tif" output="$work/big.csv"
 head -3 "$work/big.csv" >"$out/big.head.csv" 2>/dev/null
+fi
 
 "$python" - "$out" <<'PY'
 import csv, glob, json, os, sys
