@@ -47,8 +47,7 @@ final class KernelLaunch {
     private let function: OpaquePointer
     private let grid: UInt32
     private let block: UInt32
-    private let slots: UnsafeMutableRawPointer
-    private let parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let arguments: KernelArguments
 
     /// - Parameters: `count` elements for a grid-stride kernel (a grid that fills the GPU),
     ///   or `blocks` explicitly for a kernel with one block per item.
@@ -59,7 +58,22 @@ final class KernelLaunch {
         block = UInt32(threads)
         let wanted = blocks ?? ((count ?? 1) + threads - 1) / threads
         grid = UInt32(max(1, blocks ?? min(wanted, device.multiprocessors * 32)))
-        // Each argument in its own 8-byte slot; the driver reads each one's own size.
+        self.arguments = KernelArguments(arguments)
+    }
+
+    func launch(_ driver: Driver, stream: OpaquePointer?) throws(CUDAError) {
+        try driver.check(
+            driver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, arguments.parameters, nil), "cuLaunchKernel(\(name))")
+    }
+}
+
+/// A kernel's arguments as cuLaunchKernel takes them: an array of pointers, each to one
+/// argument in its own 8-byte slot (the kernel reads each one's own size).
+final class KernelArguments {
+    let parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let slots: UnsafeMutableRawPointer
+
+    init(_ arguments: [KernelLaunch.Argument]) {
         slots = .allocate(byteCount: max(1, arguments.count) * 8, alignment: 8)
         parameters = .allocate(capacity: max(1, arguments.count))
         for (i, argument) in arguments.enumerated() {
@@ -77,10 +91,5 @@ final class KernelLaunch {
     deinit {
         slots.deallocate()
         parameters.deallocate()
-    }
-
-    func launch(_ driver: Driver, stream: OpaquePointer?) throws(CUDAError) {
-        try driver.check(
-            driver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, parameters, nil), "cuLaunchKernel(\(name))")
     }
 }

@@ -71,23 +71,8 @@ final class EmulatedKernels: KernelRunner {
     func run(kernel name: String, count: Int?, blocks: Int?, threads: Int, arguments: [KernelLaunch.Argument]) throws {
         // A grid-stride kernel's result does not depend on its grid: a few blocks will do.
         let grid = blocks ?? min(4, max(1, ((count ?? 1) + threads - 1) / threads))
-        let slots = UnsafeMutableRawPointer.allocate(byteCount: max(1, arguments.count) * 8, alignment: 8)
-        let parameters = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: max(1, arguments.count))
-        defer {
-            slots.deallocate()
-            parameters.deallocate()
-        }
-        for (i, argument) in arguments.enumerated() {
-            let slot = slots + i * 8
-            switch argument {
-            case .address(let a): slot.storeBytes(of: a, as: UInt64.self)
-            case .int(let v): slot.storeBytes(of: v, as: Int32.self)
-            case .long(let v): slot.storeBytes(of: v, as: Int64.self)
-            case .float(let v): slot.storeBytes(of: v, as: Float.self)
-            }
-            parameters[i] = slot
-        }
-        guard launchFunction(name, UInt32(grid), UInt32(threads), parameters) == 0 else {
+        let marshalled = KernelArguments(arguments)
+        guard launchFunction(name, UInt32(grid), UInt32(threads), marshalled.parameters) == 0 else {
             throw Unavailable(description: "no kernel \(name) in the emulated module")
         }
     }
