@@ -1,6 +1,5 @@
 import Cluster
 import Configuration
-import CUDABackend
 import Engine
 import Foundation
 import Models
@@ -68,15 +67,9 @@ struct ForwardCommand {
         try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let chunk = min(n, config.batchSize), limit = config.detectionsPerTile
-        var settings = DetectorSettings(config)
+        let settings = DetectorSettings(config)
         let backend = devices.backends[0]
-        let detector: any Detector
-        if let gpu = backend as? CUDABackend {
-            if !config.settings.explicit.contains("images_per_pass") { settings.imagesPerPass = chunk }
-            detector = CUDAFasterRCNN(backend: gpu, weights: weights, precision: devices.precision, classes: classes, settings: settings)
-        } else {
-            detector = FasterRCNN(backend: backend, weights: weights, precision: devices.precision, classes: classes, settings: settings)
-        }
+        let detector = FasterRCNNSetup.detector(config, backend: backend, weights: weights, precision: devices.precision, classes: classes)
         var rows = [Float](repeating: -1, count: n * limit * 6)
         let start = Date()
         var found = 0

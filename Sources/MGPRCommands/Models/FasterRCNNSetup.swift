@@ -1,5 +1,6 @@
-import Configuration
 import CUDABackend
+import Configuration
+import Engine
 import Models
 import Pipeline
 import Weights
@@ -17,19 +18,25 @@ enum FasterRCNNSetup {
             throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
         }
         try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
-        let settings = DetectorSettings(config)
-        // A GPU runs the whole batch in one pass unless images_per_pass says otherwise:
-        // its memory, not the host's, holds the pass.
-        var gpuSettings = settings
-        if !config.settings.explicit.contains("images_per_pass") { gpuSettings.imagesPerPass = config.batchSize }
         return ModelSetup.detector(
             config, tileShape: tileShape, description: "\(classes) classes", devices: devices
-        ) { [weights, gpuSettings] backend, precision in
-            if let gpu = backend as? CUDABackend {
-                return CUDAFasterRCNN(backend: gpu, weights: weights, precision: precision, classes: classes, settings: gpuSettings)
-            }
+        ) { [weights] backend, precision in
+            detector(config, backend: backend, weights: weights, precision: precision, classes: classes)
+        }
+    }
+
+    /// The detector for `backend`: wholly on the GPU where it is one, else ``FasterRCNN``.
+    /// A GPU runs the whole batch in one pass unless images_per_pass says otherwise: its
+    /// memory, not the host's, holds the pass.
+    static func detector(
+        _ config: RunConfig, backend: any Backend, weights: WeightStore, precision: Precision, classes: Int
+    ) -> any Detector {
+        var settings = DetectorSettings(config)
+        guard let gpu = backend as? CUDABackend else {
             return FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
         }
+        if !config.settings.explicit.contains("images_per_pass") { settings.imagesPerPass = config.batchSize }
+        return CUDAFasterRCNN(backend: gpu, weights: weights, precision: precision, classes: classes, settings: settings)
     }
 }
 
