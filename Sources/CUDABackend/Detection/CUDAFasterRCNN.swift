@@ -29,9 +29,6 @@ public final class CUDAFasterRCNN: Detector {
 
     public var memoryBytes: Int { passes.values.reduce(0) { $0 + $1.memoryBytes } }
 
-    /// Whether passes replay as CUDA graphs (false where the driver cannot capture them).
-    public var replaysGraphs: Bool { passes.values.allSatisfy(\.replaysGraph) }
-
     public func prepare(count: Int, height: Int, width: Int) throws {
         let step = max(1, settings.imagesPerPass)
         for images in Set([min(count, step), count % step]) where images > 0 {

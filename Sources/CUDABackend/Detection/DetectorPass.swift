@@ -39,7 +39,6 @@ final class DetectorPass {
     }
 
     var memoryBytes: Int { plans.reduce(0) { $0 + $1.memoryBytes } + buffers.reduce(0) { $0 + $1.bytes } }
-    var replaysGraph: Bool { graph != nil }
 
     init(
         backend: CUDABackend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings,
