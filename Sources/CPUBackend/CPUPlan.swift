@@ -34,6 +34,10 @@ final class CPUPlan: Plan {
 
     init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int) throws {
         self.threads = threads
+        // oneDNN sizes each primitive's work split when it is created, from the calling
+        // thread's OpenMP team size, and runs it with that many threads whatever the team
+        // size is later: a plan built at the default (every core) ignores `threads`.
+        OpenMP.setThreads(threads)
         engine = try DNNLEngine()
         inputShape = graph.shape(of: graph.input)
         outputShapes = graph.outputs.map(graph.shape(of:))

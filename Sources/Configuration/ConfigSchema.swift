@@ -61,7 +61,7 @@ public enum ConfigSchema {
             "detectors: the IoU of the cross-tile merge (see merge)"),
         ConfigKey("tf32", .boolean, .bool(true),
             "GPU, precision=32: convolutions on TF32 tensor cores, as PyTorch does on CUDA by default; false for full float32"),
-        ConfigKey("cpu_threads", .integer(min: 0), .int(0), "CPU threads for the model, shared by the CPU devices (0: all cores)"),
+        ConfigKey("cpu_threads", .integer(min: 0), .int(0), "CPU threads for the model, shared by the CPU devices (0: the cores this process may use)"),
         ConfigKey("seed", .integer(min: 0), .int(42), "seed for dummy tiles, test images and untrained weights"),
         // Run and logging
         ConfigKey("run_dir", .optionalText, .null, "where the run writes config.yaml, summary.json, metrics.csv (default outputs/YYYY-MM-DD/HH-MM-SS)"),

@@ -28,7 +28,7 @@ public struct RunConfig: Sendable, Equatable {
     public var merge: String
     public var weights: String?
     public var output: String?
-    /// CPU threads for the model; 0 means all cores.
+    /// CPU threads for the model; 0 means the cores this process may use.
     public var cpuThreads: Int
     public var tf32: Bool
     public var scoreThreshold: Double

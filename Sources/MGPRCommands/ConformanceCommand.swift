@@ -11,7 +11,7 @@ import Foundation
 /// fails, 3 when there is no GPU to check (saying why).
 enum ConformanceCommand {
     static func run() throws -> Int32 {
-        let reference = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
+        let reference = CPUBackend(threads: CPUCores.current().usable)
         let cuda: CUDA
         switch CUDA.shared {
         case .success(let c) where c.deviceCount > 0: cuda = c

@@ -34,13 +34,14 @@ struct Devices: Sendable {
                 reason = "\(error)"
             }
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard config.devices <= cores else {
+        let cores = CPUCores.current()
+        guard config.devices <= cores.usable else {
             throw ConfigError.invalidValue(
                 key: "gpus", value: "\(config.devices)",
-                reason: "on CPU each device needs a core of its own and this machine has \(cores); use gpus=\(cores) or fewer")
+                reason: "on CPU each device needs a core of its own and this process may use \(cores) cores; "
+                    + "use gpus=\(cores.usable) or fewer")
         }
-        let threads = max(1, (config.cpuThreads == 0 ? cores : config.cpuThreads) / config.devices)
+        let threads = max(1, (config.cpuThreads == 0 ? cores.usable : config.cpuThreads) / config.devices)
         return resolved((0..<config.devices).map { CPUBackend(threads: threads, index: $0) }, config, log: log, cpuReason: reason)
     }
 

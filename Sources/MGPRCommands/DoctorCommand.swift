@@ -38,7 +38,8 @@ struct DoctorCommand {
         let context = RankContext.discover(environment)
         section("Machine")
         line("host", ProcessInfo.processInfo.hostName)
-        line("cores", "\(ProcessInfo.processInfo.activeProcessorCount)")
+        let cores = CPUCores.current(environment: environment)
+        line("cores", cores.description)
         line("memory", String(format: "%.1f GB", Double(ProcessMemory.physicalBytes) / 1e9))
         line("mgpr", Main.version)
 
@@ -46,7 +47,7 @@ struct DoctorCommand {
         line("GDAL", "\(GDALLibrary.version), \(GDALLibrary.driverCount) drivers")
         let drivers = ["GTiff", "COG", "PNG", "JPEG", "VRT", "GPKG", "GeoJSON"]
         line("GDAL drivers", drivers.map { "\($0) \(GDALLibrary.hasDriver($0) ? "yes" : "MISSING")" }.joined(separator: ", "))
-        let cpu = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
+        let cpu = CPUBackend(threads: cores.usable)
         line("oneDNN", cpu.description)
         line("bf16", cpu.resolve(.bf16).notice ?? "native (bf16-mixed runs in bfloat16)")
         for library in ["libgdal.so", "libdnnl.so", "libgomp.so"] {

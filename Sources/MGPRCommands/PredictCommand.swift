@@ -1,6 +1,7 @@
 import Cluster
 import CUDABackend
 import Configuration
+import CPUBackend
 import Engine
 import Foundation
 import Pipeline
@@ -35,7 +36,7 @@ public struct PredictCommand: Sendable {
         let devices = try Devices.choose(config, context: context, log: log)
         if let reason = devices.cpuReason { log.info("accelerator=auto: running on the CPU: \(reason)") }
         log.info("GPU available: \(devices.onGPU ? "True (cuda)" : "False"), used: \(devices.onGPU ? "True" : "False")")
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = CPUCores.current()
         let source = try makeSource()
         try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
@@ -79,7 +80,7 @@ public struct PredictCommand: Sendable {
         log.info(model.summary)
         let environment = [
             "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
-            "machine": String(format: "%@, %d cores, %.1f GB", ProcessInfo.processInfo.hostName, cores,
+            "machine": String(format: "%@, cores %@, %.1f GB", ProcessInfo.processInfo.hostName, cores.description,
                               Double(ProcessMemory.physicalBytes) / 1e9),
             "devices": "\(deviceCount), \(config.workers) reader threads",
         ]

@@ -23,6 +23,9 @@ enum SummaryReport {
                 String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
                 String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
             ]
+            if deviceKind == "CPU", let threads = d.computeThreads, let seconds = d.computeCPUSeconds {
+                lines.append(String(format: "  Compute Threads Used: %d (%.1f s of CPU time)", threads, seconds))
+            }
             if let utilization = d.nvmlUtilization, let peak = d.nvmlPeakMemoryBytes {
                 lines.append(String(format: "  GPU Utilization (NVML): %.1f%% mean, %.0f%% max; GPU memory in use (NVML) peak %@; mgpr's allocations peak %@",
                                     utilization * 100, (d.nvmlMaxUtilization ?? 0) * 100,
@@ -34,6 +37,11 @@ enum SummaryReport {
                 format: "Data: %d tiles, %d batches, %.1f MB read (%.1f MB/s), %.2f tiles/s; devices waited %.2f s for data, worked %.2f s",
                 s.tiles, s.batches, Double(s.bytesRead) / 1e6, s.megabytesPerSecond, s.tilesPerSecond,
                 s.waitSeconds, s.busySeconds))
+        if let cpu = s.cpuSeconds, let cores = s.coresBusy {
+            lines.append(String(
+                format: "CPU time: %.1f s over %.1f s elapsed (%.2f cores busy on average), readers %.1f s",
+                cpu, s.elapsedSeconds, cores, s.readerCPUSeconds ?? 0))
+        }
         if let skipped = s.skippedTiles, skipped > 0 {
             lines.append("Skipped: \(skipped) tiles held no data (skip_empty=true) and did not reach the model")
         }

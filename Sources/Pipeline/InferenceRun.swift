@@ -20,6 +20,7 @@ public final class InferenceRun: Sendable {
     private let recorder: RunRecorder
     private let progress: ProgressBar?
     private let failure = Mutex<(any Error)?>(nil)
+    private let threadTimes = ThreadTimes()
 
     public init(
         loader: Loader, devices: Int, lanes: Int = 1, deviceName: @escaping @Sendable (Int) -> String = { "CPU \($0)" },
@@ -46,10 +47,19 @@ public final class InferenceRun: Sendable {
         let start = now()
         loader.start()
         progress?.begin()
+        let sampling = DispatchSemaphore(value: 0)
+        let sampler = JoinableThread(name: "mgpr-sampler") { [threadTimes] in
+            while sampling.wait(timeout: .now() + 1) == .timedOut { threadTimes.sample() }
+        }
         let workers = (0..<(devices * lanes)).map { worker in
-            JoinableThread(name: "mgpr-device-\(worker / lanes)-\(worker % lanes)") { [self] in drive(device: worker / lanes, start: start) }
+            JoinableThread(name: "mgpr-device-\(worker / lanes)-\(worker % lanes)") { [self] in
+                drive(device: worker / lanes, start: start)
+                threadTimes.sample()  // before this thread, and the OpenMP workers it started, end
+            }
         }
         for worker in workers { worker.join() }
+        sampling.signal()
+        sampler.join()
         loader.stop()
         loader.join()
         recorder.close()
@@ -89,6 +99,7 @@ public final class InferenceRun: Sendable {
 
     private func summarize(elapsed: Double) -> RunSummary {
         let records = recorder.records
+        let usage = threadTimes.usage()
         let perDevice = (0..<devices).map { device -> RunSummary.Device in
             let mine = records.filter { $0.device == device }
             let busy = mine.reduce(0) { $0 + $1.busySeconds }
@@ -102,7 +113,8 @@ public final class InferenceRun: Sendable {
                 utilization: busy + wait > 0 ? busy / (busy + wait) : 0,
                 tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0,
                 averageMemoryBytesPerBatch: held.isEmpty ? 0 : held.reduce(0, +) / held.count,
-                peakMemoryBytes: held.max() ?? 0)
+                peakMemoryBytes: held.max() ?? 0,
+                computeThreads: usage.threadsUsed(device: device), computeCPUSeconds: usage.computeSeconds(device: device))
         }
         let tiles = records.reduce(0) { $0 + $1.tiles }
         let bytes = records.reduce(0) { $0 + $1.bytesRead }
@@ -114,6 +126,7 @@ public final class InferenceRun: Sendable {
             busySeconds: records.reduce(0) { $0 + $1.busySeconds },
             readSeconds: records.reduce(0) { $0 + $1.readSeconds },
             peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.allocatedBytes,
-            complete: records.count == loader.batchCount, devices: perDevice)
+            complete: records.count == loader.batchCount, devices: perDevice,
+            cpuSeconds: usage.cpuSeconds, readerCPUSeconds: usage.readerSeconds)
     }
 }

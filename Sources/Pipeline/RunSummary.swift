@@ -21,6 +21,11 @@ public struct RunSummary: Codable, Sendable {
         public var nvmlMaxUtilization: Double?
         public var nvmlPeakMemoryBytes: Int?
         public var allocatorPeakBytes: Int?
+        /// Threads that did this device's work (its device threads and the OpenMP
+        /// workers they started), measured from their CPU time, and that time: on a CPU,
+        /// what `cpu_threads` actually gave it. Absent in older summaries.
+        public var computeThreads: Int?
+        public var computeCPUSeconds: Double?
     }
 
     public var tiles: Int
@@ -38,6 +43,15 @@ public struct RunSummary: Codable, Sendable {
     public var loaderPoolBytes: Int
     public var complete: Bool
     public var devices: [Device]
+    /// The process's CPU time (user + system) over the run, every thread's, and the
+    /// readers' share of it. Absent in older summaries.
+    public var cpuSeconds: Double?
+    public var readerCPUSeconds: Double?
+
+    /// Cores kept busy on average: CPU time over elapsed time.
+    public var coresBusy: Double? {
+        cpuSeconds.flatMap { elapsedSeconds > 0 ? $0 / elapsedSeconds : nil }
+    }
 
     enum CodingKeys: String, CodingKey {
         case tiles, batches, complete, devices
@@ -51,6 +65,8 @@ public struct RunSummary: Codable, Sendable {
         case readSeconds = "read_seconds"
         case peakRSSBytes = "peak_rss_bytes"
         case loaderPoolBytes = "loader_pool_bytes"
+        case cpuSeconds = "cpu_seconds"
+        case readerCPUSeconds = "reader_cpu_seconds"
     }
 }
 
@@ -67,6 +83,8 @@ extension RunSummary.Device {
         case nvmlMaxUtilization = "nvml_max_utilization"
         case nvmlPeakMemoryBytes = "nvml_peak_memory_bytes"
         case allocatorPeakBytes = "allocator_peak_bytes"
+        case computeThreads = "compute_threads"
+        case computeCPUSeconds = "compute_cpu_seconds"
     }
 }
 
@@ -98,6 +116,8 @@ extension RunSummary {
             d.utilization = d.busySeconds + d.waitSeconds > 0 ? d.busySeconds / (d.busySeconds + d.waitSeconds) : 0
             d.tilesPerSecond = elapsed > 0 ? Double(d.tiles) / elapsed : 0
             d.peakMemoryBytes = max(d.peakMemoryBytes, old.peakMemoryBytes)
+            d.computeThreads = [d.computeThreads, old.computeThreads].compactMap { $0 }.max()
+            d.computeCPUSeconds = Self.sum(d.computeCPUSeconds, old.computeCPUSeconds)
             total.devices[i] = d
         }
         return total
@@ -115,8 +135,15 @@ extension RunSummary {
         waitSeconds += other.waitSeconds
         busySeconds += other.busySeconds
         readSeconds += other.readSeconds
+        cpuSeconds = Self.sum(cpuSeconds, other.cpuSeconds)
+        readerCPUSeconds = Self.sum(readerCPUSeconds, other.readerCPUSeconds)
         peakRSSBytes = max(peakRSSBytes, other.peakRSSBytes)
         complete = complete && other.complete
+    }
+
+    /// A sum of measurements that older summaries may lack: what was measured.
+    static func sum(_ a: Double?, _ b: Double?) -> Double? {
+        a == nil && b == nil ? nil : (a ?? 0) + (b ?? 0)
     }
 
     /// Throughput from the totals and the elapsed time.
