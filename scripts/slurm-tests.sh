@@ -86,5 +86,22 @@ check "killed rank: rank 0 names it" grep -q "mgpr: error: rank 1 did not finish
 check "killed rank: its tiles are listed as not done" test -s "$W/killed/missing_tiles.txt"
 check "killed rank: reported within the timeout, no hang ($elapsed s)" test "$elapsed" -lt 60
 
+echo "== a job file written by mgpr slurm on this machine, which has no GPU"
+mkdir -p "$W/written" && cd "$W/written"
+"$MGPR" slurm accelerator=gpu gpus=2 cpus=1 time=00:10:00 "${COMMON[@]}" output="$W/written-gpu.csv" > gpu.sbatch 2> gpu.log
+check "mgpr slurm accelerator=gpu gpus=2: written here without a GPU" test $? -eq 0
+check "GPU job file: two tasks, two GPUs, accelerator=gpu, this mgpr by its absolute path" \
+    grep -qxF "srun $MGPR gpus=1 accelerator=gpu ${COMMON[*]} output=$W/written-gpu.csv" gpu.sbatch
+check "GPU job file: its GPUs and tasks per node" grep -qxF "#SBATCH --gpus-per-node=2" gpu.sbatch
+check "GPU job file: sbatch accepts it (--test-only)" sbatch --test-only gpu.sbatch
+"$MGPR" slurm accelerator=cpu gpus=2 cpus=1 time=00:10:00 "${COMMON[@]}" output="$W/written.csv" > cpu.sbatch 2> cpu.log
+cd /
+J=$(sbatch --parsable "$W/written/cpu.sbatch")
+wait_gone "$J" 120
+cd "$W"
+check "CPU job file submitted from another folder: every tile once" tiles_once "$W/written.csv" 64
+check "CPU job file: its log in the slurm_logs that mgpr slurm made" grep -q "Gathered 2 of 2 ranks" "$W/written/slurm_logs/$J.out"
+check "CPU job file: its run directory where it was written" test -f "$W/written/outputs/slurm-$J/rank-1/status.json"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

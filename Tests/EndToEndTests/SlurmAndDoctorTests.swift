@@ -17,18 +17,26 @@ struct SlurmAndDoctorTests {
 
     @Test("mgpr slurm prints a job file for the options, one task per GPU, requeue and a warning signal")
     func jobFile() throws {
+        let directory = try TestSupport.temporaryDirectory()
         let result = try TestSupport.run(
             mgpr, ["slurm", "gpus=2", "nodes=3", "cpus=6", "time=02:00:00", "partition=gpu", "gpu_type=a100",
-                   "batch_size=8", "image_path=/data/ortho.tif"])
+                   "batch_size=8", "image_path=/data/ortho.tif"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
         for line in ["#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=6", "#SBATCH --time=02:00:00",
                      "#SBATCH --gpus-per-node=a100:2", "#SBATCH --partition=gpu", "#SBATCH --requeue",
-                     "#SBATCH --output=./slurm_logs/%j.out", "srun mgpr gpus=1 batch_size=8 image_path=/data/ortho.tif"] {
+                     "#SBATCH --chdir=\(directory.path)", "#SBATCH --output=./slurm_logs/%j.out",
+                     "srun \(mgpr) gpus=1 accelerator=gpu batch_size=8 image_path=/data/ortho.tif"] {
             #expect(result.stdout.contains(line + "\n"), "missing: \(line)")
         }
-        // The warning fits a batch measured here: twice its time and a minute, at least 120 s.
+        // SLURM cannot open the job's log in a folder that does not exist.
+        var isFolder: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("slurm_logs").path, isDirectory: &isFolder)
+            && isFolder.boolValue)
+        #expect(!result.stdout.contains("dummy tiles") && !result.stderr.contains("no image_path"))
+        // The warning fits a batch measured here (on the CPU, which this machine has): twice its
+        // time and a minute, at least 120 s.
         for (arguments, atLeast) in [(["batch_size=8"], 120), (["batch_size=64"], 180)] {
-            let made = try TestSupport.run(mgpr, ["slurm", "gpus=1"] + arguments)
+            let made = try TestSupport.run(mgpr, ["slurm", "gpus=1", "accelerator=cpu", "image_path=x.tif"] + arguments, in: directory)
             let text = made.stdout
             let warning = text.firstMatch(of: /#SBATCH --signal=USR1@(\d+)\n/).map { Int($0.1)! }
             let batch = text.firstMatch(of: /took (\d+\.\d) s on the machine/).map { Double($0.1)! }
@@ -36,9 +44,66 @@ struct SlurmAndDoctorTests {
             if let warning, let batch {
                 #expect(warning >= atLeast && warning >= Int(2 * batch + 60) && warning % 30 == 0, "\(arguments): \(warning) s for \(batch) s")
             }
+            #expect(text.contains("srun \(mgpr) gpus=1 accelerator=cpu image_path=x.tif") && !text.contains("--gpus-per-node"))
         }
-        let bad = try TestSupport.run(mgpr, ["slurm", "gpus=2", "batchsize=8"])
+        let bad = try TestSupport.run(mgpr, ["slurm", "gpus=2", "batchsize=8"], in: directory)
         #expect(bad.status == 2 && bad.stderr.contains("did you mean 'batch_size'?"))
+    }
+
+    @Test("mgpr slurm writes a GPU job on a machine without GPUs or enough cores: the devices are the compute nodes'")
+    func jobFileFromLoginNode() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let gpu = try TestSupport.run(mgpr, ["slurm", "accelerator=gpu", "gpus=4", "nodes=2"], in: directory, environment: environment([:]))
+        #expect(gpu.status == 0, "\(gpu.stderr)")
+        for line in ["#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "srun \(mgpr) gpus=1 accelerator=gpu"] {
+            #expect(gpu.stdout.contains(line + "\n"), "missing: \(line)\n\(gpu.stdout)")
+        }
+        if RanksTests.gpus().count == 0 {
+            // Not measured: the estimate for a small GPU (Faster R-CNN, 16 tiles of 1024 px at 0.1 s each).
+            #expect(gpu.stdout.contains("# A batch of fasterrcnn (16 tiles of 1024 px) is taken as 1.6 s (an estimate"), "\(gpu.stdout)")
+            #expect(gpu.stdout.contains("#SBATCH --signal=USR1@120\n"))
+            #expect(gpu.stderr.contains("is taken as 1.6 s") && gpu.stderr.contains("SLURM's warning comes 120 s before the time limit"))
+        }
+        // No image_path: the seed's dummy tiles, said in the log and in the file.
+        #expect(gpu.stderr.contains("WARNING] - no image_path: the job runs on 10000 dummy tiles"), "\(gpu.stderr)")
+        #expect(gpu.stdout.contains("# No image_path: this job runs on 10000 dummy tiles"))
+        // accelerator=auto asks for GPUs, so the job says accelerator=gpu: a node whose CUDA is broken fails.
+        let auto = try TestSupport.run(mgpr, ["slurm", "gpus=2", "image_path=x.tif", "model=resnet50"], in: directory)
+        #expect(auto.status == 0 && auto.stdout.contains("srun \(mgpr) gpus=1 accelerator=gpu image_path=x.tif model=resnet50\n"), "\(auto.stdout)")
+        #expect(auto.stdout.contains("# A batch of resnet50 (16 tiles of 1024 px)"))
+        // More CPU devices than this machine has cores: each rank runs one, measured here.
+        let cpu = try TestSupport.run(
+            mgpr, ["slurm", "accelerator=cpu", "gpus=\(ProcessInfo.processInfo.activeProcessorCount + 2)", "model=resnet50",
+                   "tile_size=64", "image_path=x.tif"], in: directory)
+        #expect(cpu.status == 0, "\(cpu.stderr)")
+        #expect(cpu.stdout.contains("#SBATCH --ntasks-per-node=\(ProcessInfo.processInfo.activeProcessorCount + 2)\n"))
+        #expect(cpu.stdout.contains("took") && !cpu.stdout.contains("--gpus-per-node"), "\(cpu.stdout)")
+    }
+
+    @Test("the job file runs the mgpr that wrote it, by an absolute path")
+    func executablePath() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let link = directory.appendingPathComponent("bin/mgpr")
+        try FileManager.default.createDirectory(at: link.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: mgpr)
+        // Started by name from PATH (as from a venv's bin/): that folder's mgpr, not the link's target.
+        var env = environment([:])
+        env["PATH"] = "\(link.deletingLastPathComponent().path):/usr/bin:/bin"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["mgpr", "slurm", "accelerator=gpu", "image_path=x.tif"]
+        process.environment = env
+        process.currentDirectoryURL = directory
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("srun \(link.path) gpus=1 accelerator=gpu image_path=x.tif\n"), "\(text)")
+        // Started by a relative path: made absolute.
+        let relative = try TestSupport.run(link.path, ["slurm", "accelerator=gpu", "image_path=x.tif"], in: directory)
+        #expect(relative.stdout.contains("srun \(link.path) gpus=1"))
     }
 
     @Test("doctor on a plain machine finds nothing wrong and smoke-runs each device")
