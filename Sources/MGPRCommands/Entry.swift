@@ -9,6 +9,8 @@ public enum Main {
 
     public static func mgpr(_ arguments: [String]) -> Int32 {
         ProcessTuning.apply()
+        Terminal.holdClosedStreams()
+        Terminal.ignoreBrokenPipes()
         switch arguments.first {
         case "merge":
             return dispatch(Array(arguments.dropFirst()), program: "mgpr merge",
@@ -27,9 +29,9 @@ public enum Main {
                 Terminal.standardOutput(
                     "mgpr slurm gpus=N nodes=M cpus=C time=HH:MM:SS partition=P [gpu_type=a100] [key=value ...]\n"
                         + "  prints a SLURM job file for these options; other keys are mgpr's (mgpr --help)\n")
-                return 0
+                return outputChecked(0)
             }
-            return guarded(program: "mgpr slurm") { try SlurmCommand.run(Array(arguments.dropFirst())) }
+            return outputChecked(guarded(program: "mgpr slurm") { try SlurmCommand.run(Array(arguments.dropFirst())) })
         case "conformance":
             return guarded(program: "mgpr conformance") { try ConformanceCommand.run() }
         case "forward":
@@ -62,12 +64,21 @@ public enum Main {
     }
 
     public static func testImage(_ arguments: [String]) -> Int32 {
-        dispatch(arguments, program: "mgpr-test-image",
+        Terminal.holdClosedStreams()
+        Terminal.ignoreBrokenPipes()
+        return dispatch(arguments, program: "mgpr-test-image",
             summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path",
             keys: ConfigSchema.testImageKeys, sections: [Self.exitCodes]) {
             try TestImageCommand(config: $0).run()
             return 0
         }
+    }
+
+    /// 1 where a command's product, its standard output, could not be written (as
+    /// coreutils do), the line saying why already on standard error. A run's product is
+    /// its results file, so a run's status stands when only its log was lost.
+    static func outputChecked(_ status: Int32) -> Int32 {
+        status == 0 && Terminal.standardOutputFailed ? 1 : status
     }
 
     /// Runs `body`, turning any error into one line and an exit code.
@@ -131,6 +142,6 @@ public enum Main {
         case .run:
             return guarded(program: program) { try run(invocation.config) }
         }
-        return 0
+        return outputChecked(0)
     }
 }

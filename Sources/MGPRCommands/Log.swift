@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Log lines in the seed's (Hydra's) format, on stderr:
 /// `[2025-05-09 18:50:53,428][mgpr][INFO] - Prediction completed in 101.64 seconds`.
@@ -34,15 +35,71 @@ public struct Log: Sendable {
 
 /// Writing to the standard streams. Swift 6 cannot touch C's `stderr` global, and
 /// unbuffered writes keep progress lines and log lines in order.
+///
+/// A stream that cannot be written (a full disk, a closed pipe, a closed descriptor) never
+/// stops mgpr: what it cannot take is dropped, the other stream is told once, and the run
+/// goes on to write its results (SIGPIPE is ignored: see ``ignoreBrokenPipes()``).
+/// Commands whose output is their product (`--help`, `--cfg job`, `mgpr slurm`) exit 1
+/// when it could not be written (``standardOutputFailed``).
 public enum Terminal {
-    public static func standardError(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
-    }
+    public static func standardError(_ text: String) { write(text, to: 2) }
 
-    public static func standardOutput(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
+    public static func standardOutput(_ text: String) { write(text, to: 1) }
 
     /// Whether stderr is a terminal (then the progress bar redraws in place).
     public static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// Whether anything written to standard output was lost.
+    public static var standardOutputFailed: Bool { failures.withLock { $0[1] != nil } }
+
+    /// A closed pipe (`mgpr ... | head`, a killed `tee`) would otherwise kill the process
+    /// with SIGPIPE after all its work and before its results are written: ignored, the
+    /// write fails with EPIPE instead and is dropped.
+    public static func ignoreBrokenPipes() { signal(SIGPIPE, SIG_IGN) }
+
+    /// A standard stream that was closed (`mgpr ... >&-`) would hand its number to the
+    /// next file opened, and the log would be written into a raster or a results file.
+    /// Each closed one gets /dev/null, read-only, so writes to it fail and are dropped
+    /// as above.
+    public static func holdClosedStreams() {
+        for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            let opened = open("/dev/null", O_RDONLY)
+            if opened >= 0 && opened != descriptor { close(opened) }  // not the lowest free: leave it
+        }
+    }
+
+    /// Streams that failed, with the reason.
+    private static let failures = Mutex<[Int32: String]>([:])
+
+    private static func write(_ text: String, to descriptor: Int32) {
+        guard failures.withLock({ $0[descriptor] == nil }) else { return }
+        if let reason = writeAll(text, to: descriptor) {
+            let first = failures.withLock { failures in
+                defer { failures[descriptor] = reason }
+                return failures[descriptor] == nil
+            }
+            let name = descriptor == 1 ? "standard output" : "standard error"
+            if first {
+                _ = writeAll("mgpr: cannot write to \(name) (\(reason)): its further output is dropped\n", to: 3 - descriptor)
+            }
+        }
+    }
+
+    /// Writes every byte, retrying interrupted and partial writes; the reason it could
+    /// not, or nil.
+    private static func writeAll(_ text: String, to descriptor: Int32) -> String? {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { buffer -> String? in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                offset += written
+            }
+            return nil
+        }
+    }
 }
