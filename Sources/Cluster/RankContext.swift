@@ -61,6 +61,27 @@ public struct RankContext: Sendable, Equatable {
         return context
     }
 
+    /// More ranks than any job runs: a world size above it is a mistyped variable.
+    public static let maxWorldSize = 100_000
+
+    /// The first of the launcher's variables that is set but unusable, with the reason:
+    /// not a whole number (`RANK=abc`), or a world size below 1 or above
+    /// ``maxWorldSize``. ``discover(_:)`` would pass over it and run one process over
+    /// every tile, so a run refuses it instead.
+    public static func malformed(_ env: [String: String]) -> (name: String, value: String, reason: String)? {
+        let slurm = env["SLURM_JOB_ID"] != nil ? ["SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NODEID"] : []
+        for name in slurm + ["RANK", "WORLD_SIZE", "LOCAL_RANK"] {
+            guard let value = env[name] else { continue }
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else {
+                return (name, value, "must be a whole number (the launcher sets it)")
+            }
+            if ["SLURM_NTASKS", "WORLD_SIZE"].contains(name), !(1...maxWorldSize).contains(number) {
+                return (name, value, "a job has 1 to \(maxWorldSize) ranks")
+            }
+        }
+        return nil
+    }
+
     /// This rank's fixed share of `count` tiles: a contiguous block, sizes differing by
     /// at most one, the blocks of all ranks covering 0..<count exactly once.
     public func share(of count: Int) -> Range<Int> { Self.share(of: count, rank: rank, worldSize: worldSize) }

@@ -140,6 +140,17 @@ public struct RunConfig: Sendable, Equatable {
         testImageOrigin = (origin.first ?? 0, origin.last ?? 0)
         testImagePixelSize = double("test_image_pixel_size")
 
+        // Each reader is a thread with its own file handle and prefetched batches, and each
+        // CPU thread an OpenMP worker: far past the cores they only cost memory, and a
+        // mistyped count would start thousands of threads that never make progress.
+        guard workers <= Self.maxWorkers else {
+            throw .invalidValue(key: "workers", value: "\(workers)",
+                reason: "at most \(Self.maxWorkers) reader threads; a few per core keep any device fed")
+        }
+        guard cpuThreads <= Self.maxCPUThreads else {
+            throw .invalidValue(key: "cpu_threads", value: "\(cpuThreads)",
+                reason: "at most \(Self.maxCPUThreads); 0 takes the cores this process may use")
+        }
         guard overlap < tileSize else {
             throw .invalidValue(key: "overlap", value: "\(overlap)",
                 reason: "must be smaller than tile_size (\(tileSize)); tiles would never advance")
@@ -159,6 +170,9 @@ public struct RunConfig: Sendable, Equatable {
             throw .invalidValue(key: "image_path", value: "''", reason: "give a raster to read, or use_fake_data=true")
         }
     }
+
+    public static let maxWorkers = 256
+    public static let maxCPUThreads = 1024
 
     public static func == (a: RunConfig, b: RunConfig) -> Bool { a.settings == b.settings }
 }

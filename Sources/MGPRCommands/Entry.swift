@@ -118,7 +118,7 @@ public enum Main {
           0   done
           1   the run failed (a file, a read, a lost rank); the error line says which
           2   the command line or configuration is wrong; the error line names the key
-          75  stopped by SIGTERM, SIGUSR1 or Ctrl-C with its work kept: run again with resume=true
+          75  stopped by SIGTERM, SIGUSR1, SIGHUP or Ctrl-C with its work kept: run again with resume=true
         """
 
     static func dispatch(

@@ -14,12 +14,14 @@ public struct PredictCommand: Sendable {
     public let config: RunConfig
     let context: RankContext
     let log: Log
+    let environment: [String: String]
 
     /// Exit status of a run stopped by a signal: its work is kept and it can resume.
     public static let interruptedStatus: Int32 = 75
 
     public init(config: RunConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.config = config
+        self.environment = environment
         context = RankContext.discover(environment)
         log = Log(name: context.logName)
     }
@@ -147,8 +149,12 @@ public struct PredictCommand: Sendable {
     }
 
     /// A rank the launcher's variables describe impossibly (RANK=5 with WORLD_SIZE=2,
-    /// RANK=-1) would take no share or someone else's: refuse it, naming the variables.
+    /// RANK=-1, RANK=abc, WORLD_SIZE=0) would take no share, someone else's, or every
+    /// tile: refuse it, naming the variable.
     private func checkRank() throws {
+        if let bad = RankContext.malformed(environment) {
+            throw ConfigError.invalidValue(key: bad.name, value: bad.value, reason: bad.reason)
+        }
         let (rank, world) = context.launcher == .slurm ? ("SLURM_PROCID", "SLURM_NTASKS") : ("RANK", "WORLD_SIZE")
         guard context.worldSize >= 1 else {
             throw ConfigError.invalidValue(key: world, value: "\(context.worldSize)", reason: "a job has at least one rank")

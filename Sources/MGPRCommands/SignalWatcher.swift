@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Turns SIGUSR1 (SLURM's warning before the time limit), SIGTERM (preemption, requeue,
-/// scancel) and SIGINT (Ctrl-C) into a graceful stop: no new batches, the ones in flight
+/// scancel), SIGINT (Ctrl-C) and SIGHUP (a closed terminal or ssh session) into a graceful stop: no new batches, the ones in flight
 /// finish, results and journal are flushed. A second signal is left to its default.
 ///
 /// It is installed first thing, before a run exists; ``attach(_:)`` hands it the run's
@@ -39,7 +39,7 @@ final class SignalWatcher: @unchecked Sendable {
 
     init(log: Log) {
         let state = self.state
-        sources = [SIGUSR1, SIGTERM, SIGINT].map { number in
+        sources = [SIGUSR1, SIGTERM, SIGINT, SIGHUP].map { number in
             signal(number, SIG_IGN)  // delivered to the source below instead
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
@@ -67,6 +67,7 @@ final class SignalWatcher: @unchecked Sendable {
         case SIGUSR1: "SIGUSR1"
         case SIGTERM: "SIGTERM"
         case SIGINT: "SIGINT"
+        case SIGHUP: "SIGHUP"
         default: "signal \(number)"
         }
     }

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Mistakes in how mgpr is launched are refused in one line naming what to fix, never
+/// turned into a silent single-process run or thousands of threads; a hang-up stops a run
+/// as cleanly as SIGTERM.
+@Suite("Launch mistakes")
+struct LaunchMistakesTests {
+    let mgpr = TestSupport.product("mgpr")
+
+    /// The environment without any launcher's variables, plus `extra`.
+    func environment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("SLURM_") && !["RANK", "WORLD_SIZE", "LOCAL_RANK"].contains($0.key)
+        }
+        env.merge(extra) { $1 }
+        return env
+    }
+
+    @Test("launcher variables that are not whole numbers, or a world size out of range, exit 2 naming the variable")
+    func launcherVariables() throws {
+        let cases: [([String: String], String)] = [
+            (["RANK": "abc", "WORLD_SIZE": "2"], "RANK=abc: must be a whole number"),
+            (["RANK": "0", "WORLD_SIZE": "0"], "WORLD_SIZE=0: a job has 1 to 100000 ranks"),
+            (["RANK": "0", "WORLD_SIZE": "-3"], "WORLD_SIZE=-3: a job has 1 to 100000 ranks"),
+            (["RANK": "0", "WORLD_SIZE": "1e20"], "WORLD_SIZE=1e20: must be a whole number"),
+            (["RANK": "0", "WORLD_SIZE": "1000000000"], "WORLD_SIZE=1000000000: a job has 1 to 100000 ranks"),
+            (["SLURM_JOB_ID": "5", "SLURM_PROCID": "garbage", "SLURM_NTASKS": "2", "SLURM_STEP_ID": "0"],
+             "SLURM_PROCID=garbage: must be a whole number"),
+            (["SLURM_JOB_ID": "5", "SLURM_PROCID": "0", "SLURM_NTASKS": "xyz", "SLURM_STEP_ID": "0"],
+             "SLURM_NTASKS=xyz: must be a whole number"),
+        ]
+        let directory = try TestSupport.temporaryDirectory()
+        for (env, message) in cases {
+            let result = try TestSupport.run(
+                mgpr, ["model=none", "use_fake_data=true", "dummy_dataset_count=2", "run_dir=\(directory.path)/run"],
+                in: directory, environment: environment(env))
+            #expect(result.status == 2, "\(env): \(result.stderr)")
+            #expect(result.stderr == "mgpr: error: \(message) (the launcher sets it)\n"
+                || result.stderr == "mgpr: error: \(message)\n", "\(env): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("run").path), "nothing was started")
+    }
+
+    @Test("thread counts past any use are refused before a thread starts")
+    func threadCounts() throws {
+        for (key, message) in [("workers=10000", "workers=10000: at most 256 reader threads"),
+                               ("workers=1000000000", "workers=1000000000: at most 256 reader threads"),
+                               ("cpu_threads=100000", "cpu_threads=100000: at most 1024")] {
+            let started = Date()
+            let result = try TestSupport.run(mgpr, ["model=none", "use_fake_data=true", key])
+            #expect(result.status == 2 && result.stderr.hasPrefix("mgpr: error: \(message)"), "\(key): \(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 10)
+        }
+    }
+
+    @Test("SIGHUP (a closed terminal or ssh session) stops a run as SIGTERM does: work kept, exit 75")
+    func hangUp() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let run = directory.appendingPathComponent("run")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = ["model=resnet50", "tile_size=32", "batch_size=2", "dummy_dataset_count=200", "dummy_dataset_delay=0.05",
+                             "workers=1", "cpu_threads=1", "precision=32", "run_dir=\(run.path)", "output=\(run.path)/classes.csv"]
+        process.environment = environment([:])
+        let pipe = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = pipe
+        try process.run()
+        let journal = run.appendingPathComponent("rank-0/journal.txt").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").count < 2 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(process.processIdentifier, SIGHUP)
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 75, "\(log)")
+        #expect(log.contains("Received SIGHUP: stopping after the batches in flight"), "\(log)")
+        let journaled = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").count
+        #expect(journaled >= 2 && journaled < 200)
+    }
+}
