@@ -25,9 +25,11 @@ let package = Package(
             name: "CGDAL", path: "Sources/CGDAL", pkgConfig: "gdal",
             providers: [.apt(["libgdal-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // What the operating system says of files, behind one namespace.
+        .target(name: "Platform", swiftSettings: swiftSettings),
         .target(name: "Tiling", swiftSettings: swiftSettings),
-        .target(name: "Raster", dependencies: ["CGDAL", "Tiling"], swiftSettings: swiftSettings),
-        .target(name: "Weights", swiftSettings: swiftSettings),
+        .target(name: "Raster", dependencies: ["CGDAL", "Platform", "Tiling"], swiftSettings: swiftSettings),
+        .target(name: "Weights", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .target(name: "Engine", dependencies: ["Weights"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),

@@ -1,5 +1,6 @@
 internal import CGDAL
 import Foundation
+import Platform
 import Tiling
 
 /// An open raster: one GDAL dataset handle, closed when this object goes away.
@@ -49,6 +50,8 @@ public final class RasterDataset {
             throw .fileNotFound(path: path)
         }
         if isDirectory.boolValue { throw .notARaster(path: path, reason: "it is a directory") }
+        // GDAL would open a FIFO and wait for a writer forever, deaf to signals.
+        if let kind = FileKind.special(path) { throw .notARaster(path: path, reason: "it is \(kind), not a file") }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw .unreadable(path: path, reason: "permission denied")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// A model's parameters by their PyTorch names (`conv1.weight`, `layer1.0.bn1.running_mean`, ...).
 public struct WeightStore: Sendable {
@@ -17,6 +18,8 @@ public struct WeightStore: Sendable {
     public init(contentsOf path: String) throws(WeightsError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
+        // Reading a FIFO waits for a writer forever, deaf to signals.
+        if let kind = FileKind.special(path) { throw .notAFile(path: path, kind: kind) }
         if isDirectory.boolValue {
             let file = (path as NSString).appendingPathComponent("model.safetensors")
             guard FileManager.default.fileExists(atPath: file) else {

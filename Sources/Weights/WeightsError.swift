@@ -2,6 +2,7 @@
 public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case fileNotFound(path: String)
     case unsupportedFormat(path: String)
+    case notAFile(path: String, kind: String)
     case malformed(path: String, reason: String)
     /// The pickle asked for something a state_dict never needs (code, a module).
     case forbidden(path: String, what: String)
@@ -16,6 +17,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             "weights file not found: \(path)"
         case .unsupportedFormat(let path):
             "weights \(path): unknown format; give a .safetensors file or a .pth/.pt written by torch.save(model.state_dict())"
+        case .notAFile(let path, let kind):
+            "weights \(path) is \(kind), not a file: give the .safetensors or .pth file itself"
         case .malformed(let path, let reason):
             "weights \(path) is damaged or not what its name says: \(reason)"
         case .forbidden(let path, let what):

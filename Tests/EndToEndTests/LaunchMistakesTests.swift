@@ -55,6 +55,25 @@ struct LaunchMistakesTests {
         }
     }
 
+    @Test("a FIFO or a device given as image_path or weights is refused at once in one line, not waited on")
+    func specialFiles() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let fifo = directory.appendingPathComponent("ortho.tif").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let cases: [([String], String)] = [
+            (["image_path=\(fifo)", "model=none"], "mgpr: error: \(fifo) is not a raster GDAL can read (GeoTIFF, COG, PNG, JPEG, VRT, ...): it is a FIFO (named pipe), not a file"),
+            (["image_path=/dev/zero", "model=none"], "it is a character device, not a file"),
+            (["use_fake_data=true", "model=resnet50", "weights=\(fifo)"], "mgpr: error: weights \(fifo) is a FIFO (named pipe), not a file"),
+        ]
+        for (arguments, message) in cases {
+            let started = Date()
+            // Bounded from outside: a run that waits on the FIFO would otherwise hang the suite.
+            let result = try TestSupport.run("/usr/bin/timeout", ["30", mgpr] + arguments + ["run_dir=\(directory.path)/run"], in: directory)
+            #expect(result.status == 1 && result.stderr.contains(message), "\(arguments): \(result.status) \(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 20)
+        }
+    }
+
     @Test("SIGHUP (a closed terminal or ssh session) stops a run as SIGTERM does: work kept, exit 75")
     func hangUp() throws {
         let directory = try TestSupport.temporaryDirectory()
