@@ -16,8 +16,19 @@ public struct Gather {
         (self.layout, self.worldSize, self.timeout, self.attempt) = (layout, worldSize, timeout, attempt)
     }
 
-    /// Waits for a final status from every rank; returns those that came and those that did not.
-    public func waitForRanks(log: (String) -> Void) -> (statuses: [RankStatus], missing: [Int]) {
+    /// What waiting for the ranks came to.
+    public struct Waited {
+        public var statuses: [RankStatus]
+        /// Ranks that gave no sign of life for `timeout` seconds.
+        public var missing: [Int]
+        /// Ranks still being waited for when `stopRequested` said to stop.
+        public var stoppedWaitingFor: [Int] = []
+    }
+
+    /// Waits for a final status from every rank; returns those that came and those that did
+    /// not. `stopRequested` is asked four times a second (a signal during the wait); a
+    /// damaged status fails at once, naming the file.
+    public func waitForRanks(log: (String) -> Void, stopRequested: () -> Bool = { false }) throws(ClusterError) -> Waited {
         var lastLife = [Int: (size: Int, at: Double)]()
         var announced = false
         while true {
@@ -25,7 +36,7 @@ public struct Gather {
             var statuses: [RankStatus] = []
             var waiting: [Int] = []
             for rank in 0..<worldSize {
-                if let status = layout.readStatus(rank), attempt == nil || status.attempt == attempt {
+                if let status = try layout.checkedStatus(rank), attempt == nil || status.attempt == attempt {
                     statuses.append(status)
                     continue
                 }
@@ -33,9 +44,10 @@ public struct Gather {
                 if lastLife[rank] == nil || lastLife[rank]!.size != size { lastLife[rank] = (size, now) }
                 waiting.append(rank)
             }
-            if waiting.isEmpty { return (statuses, []) }
+            if waiting.isEmpty { return Waited(statuses: statuses, missing: []) }
             let lost = waiting.filter { now - lastLife[$0]!.at > timeout }
-            if lost.count == waiting.count { return (statuses, lost) }
+            if lost.count == waiting.count { return Waited(statuses: statuses, missing: lost) }
+            if stopRequested() { return Waited(statuses: statuses, missing: [], stoppedWaitingFor: waiting) }
             if !announced {
                 log("Waiting for rank\(waiting.count == 1 ? "" : "s") \(waiting.map(String.init).joined(separator: ", ")) to finish")
                 announced = true

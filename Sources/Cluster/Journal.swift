@@ -68,6 +68,7 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case noRunDirectory(launcher: String)
     case noRun(path: String)
     case unreadable(path: String, reason: String)
+    case damagedStatus(path: String, bytes: Int)
     case writeFailed(path: String, reason: String)
 
     public var description: String {
@@ -83,6 +84,9 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
             "several \(launcher) ranks need one run directory they all agree on: set run_dir (on a shared filesystem)"
         case .noRun(let path): "\(path) holds no mgpr run (no rank-*/ folders)"
         case .writeFailed(let path, let reason): "writing \(path) failed: \(reason)"
+        case .damagedStatus(let path, let bytes):
+            "\(path) is damaged (\(bytes) bytes that are not a status mgpr wrote): "
+                + "delete it and run that rank again with resume=true"
         case .unreadable(let path, let reason):
             "cannot read \(path) (\(reason)): its tiles' results would be missing from the output; "
                 + "restore it, or delete it with its journal and rerun with resume=true to redo them"

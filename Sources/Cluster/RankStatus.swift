@@ -86,9 +86,19 @@ public struct RunLayout: Sendable {
         }
     }
 
-    public func readStatus(_ rank: Int) -> RankStatus? {
-        guard let data = FileManager.default.contents(atPath: status(rank)) else { return nil }
-        return try? JSONDecoder().decode(RankStatus.self, from: data)
+    public func readStatus(_ rank: Int) -> RankStatus? { try? checkedStatus(rank) }
+
+    /// A rank's status: nil while it has none, an error naming the file when one is there
+    /// but damaged. Statuses are renamed into place whole, so a damaged one will not heal
+    /// by waiting for it.
+    public func checkedStatus(_ rank: Int) throws(ClusterError) -> RankStatus? {
+        let path = status(rank)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try JSONDecoder().decode(RankStatus.self, from: data)
+        } catch {
+            throw .damagedStatus(path: path, bytes: data.count)
+        }
     }
 
     /// Every tile any rank has journaled.

@@ -25,7 +25,7 @@ struct MergeCommand {
         guard status.worldSize >= 1, status.tileCount >= 0 else {
             throw ClusterError.unreadable(path: layout.status(status.rank), reason: "damaged: world size \(status.worldSize)")
         }
-        try Self.gather(
+        _ = try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
             output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,
             raster: status.raster, labels: status.labels,
@@ -36,10 +36,12 @@ struct MergeCommand {
     /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
     static func gather(
         layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, raster: RasterContext?, labels: [String]?, timeout: Double,
-        attempt: Int?, log: Log, printRanks: Bool
-    ) throws {
+        attempt: Int?, log: Log, printRanks: Bool, stopRequested: () -> Bool = { false }
+    ) throws -> GatherOutcome {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
-        let (statuses, lost) = gather.waitForRanks(log: log.info)
+        let waited = try gather.waitForRanks(log: log.info, stopRequested: stopRequested)
+        if !waited.stoppedWaitingFor.isEmpty { return .stoppedWaiting(for: waited.stoppedWaitingFor) }
+        let (statuses, lost) = (waited.statuses, waited.missing)
         if let output {
             let (header, rows) = try gather.collectRows()
             let written: Int
@@ -66,6 +68,13 @@ struct MergeCommand {
             throw ClusterError.missingRanks(ranks: lost, tilesNotDone: notDone.count, listedIn: layout.missingTiles, waited: timeout)
         }
         if !notDone.isEmpty { throw ClusterError.incomplete(tilesNotDone: notDone.count, listedIn: layout.missingTiles) }
+        return .gathered
+    }
+
+    enum GatherOutcome: Equatable {
+        case gathered
+        /// A stop was asked for while these ranks were still running: nothing was written.
+        case stoppedWaiting(for: [Int])
     }
 
     static func write(_ summary: RunSummary, to path: String) throws {

@@ -139,10 +139,20 @@ public struct PredictCommand: Sendable {
             return Self.interruptedStatus
         }
         if context.rank == 0 {
-            try MergeCommand.gather(
+            let outcome = try MergeCommand.gather(
                 layout: layout, worldSize: context.worldSize, tileCount: source.count, output: output,
                 raster: rasterContext(source), labels: config.labelNames,
-                timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed)
+                timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed,
+                stopRequested: { signals.signalReceived != nil })
+            if case .stoppedWaiting(let ranks) = outcome, let signal = signals.signalReceived {
+                requeueIfAsked(by: signal)
+                log.warning(
+                    "Stopped by \(SignalWatcher.name(signal)) while waiting for rank\(ranks.count == 1 ? "" : "s") "
+                        + "\(ranks.map(String.init).joined(separator: ", ")); this rank's work is kept: "
+                        + "`mgpr merge run_dir=\(runDirectory.path)` gathers the results once every rank is done; "
+                        + "exiting with status \(Self.interruptedStatus)")
+                return Self.interruptedStatus
+            }
         }
         log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start)))
         return 0

@@ -101,3 +101,60 @@ struct LaunchMistakesTests {
         #expect(journaled >= 2 && journaled < 200)
     }
 }
+
+/// Rank 0's wait for the other ranks: stoppable, and never waiting on a damaged status.
+@Suite("Waiting for ranks")
+struct GatherWaitTests {
+    let mgpr = TestSupport.product("mgpr")
+
+    func rankZero(of world: Int, _ run: URL, extra: [String] = []) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = RanksTests.common(run, count: 8) + ["gather_timeout=600"] + extra
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLURM_") }
+        (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"]) = ("0", "\(world)", "0")
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = pipe
+        try process.run()
+        return (process, pipe)
+    }
+
+    @Test("SIGTERM while rank 0 waits for the others stops it within seconds, work kept, exit 75")
+    func stopWhileWaiting() throws {
+        let run = try TestSupport.temporaryDirectory().appendingPathComponent("run")
+        let (process, pipe) = try rankZero(of: 2, run)
+        let status = run.appendingPathComponent("rank-0/status.json").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !FileManager.default.fileExists(atPath: status) { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 0.5)  // into the wait
+        let signalled = Date()
+        process.terminate()
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(Date().timeIntervalSince(signalled) < 5, "\(log)")
+        #expect(process.terminationStatus == 75, "\(log)")
+        #expect(log.contains("Waiting for rank 1 to finish"))
+        #expect(log.contains("Stopped by SIGTERM while waiting for rank 1; this rank's work is kept: `mgpr merge run_dir=\(run.path)`"), "\(log)")
+    }
+
+    @Test("a damaged status of another rank fails the gather at once, naming the file")
+    func damagedStatus() throws {
+        let run = try TestSupport.temporaryDirectory().appendingPathComponent("run")
+        let damaged = run.appendingPathComponent("rank-1/status.json")
+        try FileManager.default.createDirectory(at: damaged.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("{\"rank\": 1, \"sta".utf8).write(to: damaged)
+        let started = Date()
+        let (process, pipe) = try rankZero(of: 2, run)
+        let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "\(log)")
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(log.contains("mgpr: error: \(damaged.path)"), "\(log)")
+        #expect(log.contains("mgpr: error: \(damaged.path) is damaged (16 bytes that are not a status mgpr wrote): delete it"), "\(log)")
+        // mgpr merge says the same at once.
+        let merge = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)", "gather_timeout=600"])
+        #expect(merge.status == 1 && merge.stderr.contains(damaged.path), "\(merge.stderr)")
+    }
+}
