@@ -28,7 +28,10 @@ public enum RemoteRaster {
     /// - no directory listing on open (a COG is one file; listing a bucket is slow);
     /// - consecutive block ranges merged into one request, and HTTP/2 multiplexing;
     /// - a per-handle read cache (VSI_CACHE) and a larger shared block cache for curl;
-    /// - retries on the transient errors object stores give under load.
+    /// - retries on the transient errors object stores give under load;
+    /// - a server that stalls (accepts and never answers, sends headers and no body, stops
+    ///   mid-body) fails the read after 30 s below 1 byte/s (each retry again), and one that never
+    ///   accepts after 30 s, instead of holding a reader, and the run's stop, forever.
     public static let settings: [(key: String, value: String)] = [
         ("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR"),
         ("GDAL_HTTP_MERGE_CONSECUTIVE_RANGES", "YES"),
@@ -39,6 +42,9 @@ public enum RemoteRaster {
         ("CPL_VSIL_CURL_CACHE_SIZE", "268435456"),
         ("GDAL_HTTP_MAX_RETRY", "3"),
         ("GDAL_HTTP_RETRY_DELAY", "1"),
+        ("GDAL_HTTP_CONNECTTIMEOUT", "30"),
+        ("GDAL_HTTP_LOW_SPEED_TIME", "30"),
+        ("GDAL_HTTP_LOW_SPEED_LIMIT", "1"),
     ]
 
     /// Why an http(s) URL cannot be read, as its server says it ("HTTP 404"), when

@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 import Testing
 import TestSupport
 
@@ -90,5 +91,42 @@ struct RemoteRasterTests {
         #expect(result.status != 0)
         let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("mgpr: error:") }
         #expect(errors.count == 1 && errors[0].contains(url) && errors[0].contains(status), "\(result.stderr)")
+    }
+
+    @Test("a server that stalls fails the run in bounded time with one line naming the URL",
+          arguments: ["stall-head", "stall-get", "stall-body"])
+    func stalledServer(mode: String) throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let translate = try TestSupport.run(
+            "/usr/bin/gdal_translate",
+            ["-q", "-of", "COG", "-co", "BLOCKSIZE=128", try TestSupport.neonCrop, directory.appendingPathComponent("neon.tif").path])
+        try #require(translate.status == 0, "\(translate.stderr)")
+        let server = try Server(root: directory)
+        try #require(server.port > 0)
+        let url = "http://127.0.0.1:\(server.port)/\(mode)/neon.tif"
+        // mgpr's own defaults (30 s below 1 byte/s, 3 retries) would hold the suite for minutes:
+        // the environment's settings win, and these make the bound seconds.
+        var env = ProcessInfo.processInfo.environment
+        (env["GDAL_HTTP_LOW_SPEED_TIME"], env["GDAL_HTTP_MAX_RETRY"]) = ("1", "0")
+        let started = Date()
+        let result = try TestSupport.run(
+            "/usr/bin/timeout", ["120", mgpr, "model=resnet50", "image_path=\(url)", "tile_size=128", "batch_size=4", "workers=2",
+                                 "precision=32", "output=\(directory.path)/x.csv", "run_dir=\(directory.path)/run"],
+            in: directory, environment: env)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 1, "\(mode): \(result.status) after \(elapsed) s: \(result.stderr)")
+        #expect(elapsed < 60, "\(mode): \(elapsed) s")
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("mgpr: error:") }
+        #expect(errors.count == 1 && errors[0].contains(url), "\(result.stderr)")
+        if mode == "stall-body" {
+            #expect(result.stderr.contains("Predicting 16 tiles"), "the stall came while tiles were read")
+        }
+    }
+
+    @Test("mgpr sets GDAL's connect and low-speed timeouts unless the environment does")
+    func timeoutSettings() {
+        let settings = Dictionary(uniqueKeysWithValues: RemoteRaster.settings.map { ($0.key, $0.value) })
+        #expect(settings["GDAL_HTTP_CONNECTTIMEOUT"] == "30")
+        #expect(settings["GDAL_HTTP_LOW_SPEED_TIME"] == "30" && settings["GDAL_HTTP_LOW_SPEED_LIMIT"] == "1")
     }
 }

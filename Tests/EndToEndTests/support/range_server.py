@@ -4,14 +4,22 @@ stores and CDNs do, and counts what it serves, for the tests of rasters read ove
 usage: range_server.py ROOT PORT_FILE STATS_FILE
 Listens on a free port (written to PORT_FILE once it accepts connections) and appends
 one line per request to STATS_FILE: method, path, status, bytes of body sent.
-A missing file is 404; /forbidden/... is 403.
+A missing file is 404; /forbidden/... is 403. Servers that stall, as overloaded or
+half-dead ones do: /stall-head/FILE never answers any request; /stall-get/FILE answers
+HEAD but sends only the headers of a GET; /stall-body/FILE serves its first GET (the
+header), sends half of the second body, then stalls every GET as /stall-get/ does (a
+server that died mid-transfer, while tiles are read).
+The stalled connection is held open, silent, for an hour.
 """
 import http.server
 import os
 import re
 import sys
+import time
 
 root, port_file, stats_file = sys.argv[1:4]
+died_mid_body = False
+bodies_served = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,8 +38,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.record(status, 0)
 
+    def stall(self):
+        self.wfile.flush()
+        time.sleep(3600)
+
     def serve(self, body):
-        path = os.path.join(root, self.path.lstrip("/").split("?")[0])
+        stall = next((m for m in ("stall-head", "stall-get", "stall-body") if self.path.startswith(f"/{m}/")), None)
+        name = self.path.lstrip("/").split("?")[0]
+        if stall:
+            name = name.split("/", 1)[1]
+            if stall == "stall-head":
+                return self.stall()
+        path = os.path.join(root, name)
         if self.path.startswith("/forbidden/"):
             return self.fail(403)
         if not os.path.isfile(path):
@@ -53,9 +71,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         sent = 0
         if body:
+            global died_mid_body, bodies_served
+            if stall == "stall-get" or (stall == "stall-body" and died_mid_body):
+                return self.stall()
+            bodies_served += 1
             with open(path, "rb") as f:
                 f.seek(start)
                 data = f.read(end - start + 1)
+            if stall == "stall-body" and bodies_served > 1:
+                died_mid_body = True
+                self.wfile.write(data[: len(data) // 2])
+                return self.stall()
             self.wfile.write(data)
             sent = len(data)
         self.record(status, sent)
