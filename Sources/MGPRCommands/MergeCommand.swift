@@ -46,6 +46,9 @@ struct MergeCommand {
             let (header, rows) = try gather.collectRows()
             let written: Int
             do {
+                // Checked before the first tile: the folder can be made (run_dir's way).
+                let folder = (output as NSString).deletingLastPathComponent
+                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
                 written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster, labels: labels)
             } catch {
                 throw CommandError.resultsNotWritten(path: output, reason: "\(error)", runDirectory: layout.root)

@@ -74,6 +74,22 @@ struct LaunchMistakesTests {
         }
     }
 
+    @Test("output in folders that do not exist yet gets them made; one under a file is refused before the first tile")
+    func outputFolders() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let job = ["model=resnet50", "use_fake_data=true", "dummy_dataset_count=4", "dummy_dataset_delay=0", "tile_size=64",
+                   "workers=1", "precision=32"]
+        let nested = directory.appendingPathComponent("results/2026/run.csv").path
+        let made = try TestSupport.run(mgpr, job + ["output=\(nested)", "run_dir=\(directory.path)/a"], in: directory)
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try String(contentsOfFile: nested, encoding: .utf8).split(separator: "\n").count == 5)
+        let file = directory.appendingPathComponent("plain").path
+        try Data().write(to: URL(fileURLWithPath: file))
+        let refused = try TestSupport.run(mgpr, job + ["output=\(file)/x.csv", "run_dir=\(directory.path)/b"], in: directory)
+        #expect(refused.status == 2 && refused.stderr.contains("output=\(file)/x.csv: \(file) is a file, not a folder"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("Predicting"), "refused before the first tile")
+    }
+
     @Test("SIGHUP (a closed terminal or ssh session) stops a run as SIGTERM does: work kept, exit 75")
     func hangUp() throws {
         let directory = try TestSupport.temporaryDirectory()
