@@ -86,13 +86,17 @@ public enum Main {
         do {
             return try body()
         } catch let error as ConfigError {
-            Terminal.standardError("\(program): error: \(error)\n")
+            Terminal.standardError("\(program): error: \(errorLine(error))\n")
             return 2
         } catch {
-            Terminal.standardError("\(program): error: \(Self.oneLine(error))\n")
+            Terminal.standardError("\(program): error: \(errorLine(Self.oneLine(error)))\n")
             return 1
         }
     }
+
+    /// An error as one bounded line, whatever text from files it carries (a label name
+    /// with a newline, a 10 MB value).
+    static func errorLine(_ error: Any) -> String { DisplayText.inert("\(error)", limit: 2000) }
 
     /// Our errors describe themselves in one line; a Foundation error that reaches here
     /// is reduced to its POSIX reason, never Cocoa's multi-line dump.
@@ -129,7 +133,7 @@ public enum Main {
         do {
             invocation = try Invocation(arguments: arguments)
         } catch {
-            Terminal.standardError("\(program): error: \(error)\n")
+            Terminal.standardError("\(program): error: \(errorLine(error))\n")
             return 2
         }
         switch invocation.action {

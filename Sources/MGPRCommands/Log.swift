@@ -73,7 +73,7 @@ public enum Terminal {
 
     private static func write(_ text: String, to descriptor: Int32) {
         guard failures.withLock({ $0[descriptor] == nil }) else { return }
-        if let reason = writeAll(text, to: descriptor) {
+        if let reason = writeAll(inert(text), to: descriptor) {
             let first = failures.withLock { failures in
                 defer { failures[descriptor] = reason }
                 return failures[descriptor] == nil
@@ -83,6 +83,16 @@ public enum Terminal {
                 _ = writeAll("mgpr: cannot write to \(name) (\(reason)): its further output is dropped\n", to: 3 - descriptor)
             }
         }
+    }
+
+    /// Everything printed passes here: control characters that could drive a terminal
+    /// (an ESC sequence in a label name or a path) are shown as escapes. Newlines,
+    /// carriage returns (the progress bar's redraw) and tabs pass.
+    static func inert(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { ($0.value < 0x20 && ![0x09, 0x0A, 0x0D].contains($0.value))
+            || (0x7F...0x9F).contains($0.value) })
+        else { return text }
+        return DisplayText.inert(text, limit: .max, keepingNewlines: true)
     }
 
     /// Writes every byte, retrying interrupted and partial writes; the reason it could

@@ -26,7 +26,7 @@ enum RetinaNetSetup {
         }
         let settings = DetectorSettings(config)
         let variant = network.p6FromC5 || network.groupNormHead ? "v2" : "v1"
-        let classes = config.labelNames.map { "classes \($0.joined(separator: ", "))" } ?? "\(network.classes) classes"
+        let classes = config.labelNames.map { "classes \(DisplayText.names($0))" } ?? "\(network.classes) classes"
         return ModelSetup.detector(
             config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices
         ) { [weights] backend, precision in
