@@ -36,7 +36,7 @@ public struct Gather {
             var statuses: [RankStatus] = []
             var waiting: [Int] = []
             for rank in 0..<worldSize {
-                if let status = try layout.checkedStatus(rank), attempt == nil || status.attempt == attempt {
+                if let status = try layout.checkedStatus(rank), status.state.isFinal, attempt == nil || status.attempt == attempt {
                     statuses.append(status)
                     continue
                 }

@@ -1,10 +1,16 @@
 import Foundation
 import Pipeline
 
-/// What a rank leaves in `<run_dir>/rank-<r>/status.json` when it stops: its share, how
-/// it ended, and its own summary. Rank 0 (or `mgpr merge`) gathers these.
+/// What a rank keeps in `<run_dir>/rank-<r>/status.json`: from its first tile that it is
+/// running, then when it stops its share, how it ended, and its own summary. Rank 0 (or
+/// `mgpr merge`) gathers these.
 public struct RankStatus: Codable, Sendable {
-    public enum State: String, Codable, Sendable { case finished, interrupted, failed }
+    public enum State: String, Codable, Sendable {
+        case running, finished, interrupted, failed
+
+        /// Whether the rank has stopped (a running status may also be a killed rank's).
+        public var isFinal: Bool { self != .running }
+    }
 
     public var rank: Int
     public var worldSize: Int

@@ -86,6 +86,9 @@ public struct PredictCommand: Sendable {
                               Double(ProcessMemory.physicalBytes) / 1e9),
             "devices": "\(deviceCount), \(config.workers) reader threads",
         ]
+        // Said before the first tile, so `mgpr report` and `mgpr merge` can read a run that
+        // is still going or was killed outright; replaced by how it ended.
+        try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment))
 
         let progress = ProgressBar(
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,

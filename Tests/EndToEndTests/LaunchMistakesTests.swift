@@ -143,7 +143,10 @@ struct GatherWaitTests {
         let (process, pipe) = try rankZero(of: 2, run)
         let status = run.appendingPathComponent("rank-0/status.json").path
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !FileManager.default.fileExists(atPath: status) { Thread.sleep(forTimeInterval: 0.05) }
+        // Rank 0 has done its share when its status says finished; then it waits for rank 1.
+        while Date() < deadline, !((try? String(contentsOfFile: status, encoding: .utf8)) ?? "").contains(#""state" : "finished""#) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         Thread.sleep(forTimeInterval: 0.5)  // into the wait
         let signalled = Date()
         process.terminate()
@@ -172,5 +175,26 @@ struct GatherWaitTests {
         // mgpr merge says the same at once.
         let merge = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)", "gather_timeout=600"])
         #expect(merge.status == 1 && merge.stderr.contains(damaged.path), "\(merge.stderr)")
+    }
+
+    @Test("mgpr report and mgpr merge read a run that is still going, or was killed outright")
+    func unfinishedRun() throws {
+        let run = try TestSupport.temporaryDirectory().appendingPathComponent("run")
+        let (process, _) = try rankZero(of: 1, run, extra: ["dummy_dataset_count=400", "dummy_dataset_delay=0.05"])
+        let journal = run.appendingPathComponent("rank-0/journal.txt").path
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").count < 4 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let live = try TestSupport.run(mgpr, ["report", "run_dir=\(run.path)"])
+        #expect(live.status == 0, "\(live.stderr)")
+        let page = try String(contentsOfFile: run.appendingPathComponent("report.html").path, encoding: .utf8)
+        #expect(page.contains("Rank 0 did not finish (running, or killed)"))
+        #expect(page.contains("of 400 tiles not done"))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let merged = try TestSupport.run(mgpr, ["merge", "run_dir=\(run.path)", "gather_timeout=1"])
+        #expect(merged.status == 1 && merged.stderr.contains("mgpr merge: error: rank 0 did not finish"), "\(merged.stderr)")
+        #expect(try TestSupport.run(mgpr, ["report", "run_dir=\(run.path)"]).status == 0)
     }
 }

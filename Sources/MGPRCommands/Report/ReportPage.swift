@@ -38,8 +38,15 @@ enum ReportPage {
         var lines: [String] = []
         let lost = r.lostRanks
         if !lost.isEmpty {
+            func state(_ rank: Int) -> String {
+                switch r.statuses.first(where: { $0.rank == rank })?.state {
+                case nil: "no status"
+                case .running: "running, or killed"
+                case let state?: state.rawValue
+                }
+            }
             lines.append("Rank\(lost.count == 1 ? "" : "s") \(lost.map(String.init).joined(separator: ", ")) did not finish "
-                + "(\(lost.map { rank in r.statuses.first { $0.rank == rank }?.state.rawValue ?? "no status" }.joined(separator: ", ")))")
+                + "(\(lost.map(state).joined(separator: ", ")))")
         }
         let missing = r.missing
         if !missing.isEmpty {
