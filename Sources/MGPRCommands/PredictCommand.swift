@@ -263,6 +263,14 @@ public struct PredictCommand: Sendable {
         }
         if !raster.georeference.isGeoreferenced {
             log.warning("\(raster.path) has no georeferencing: tile bounds are in pixel coordinates")
+        } else if raster.georeference.crsWKT == nil {
+            log.warning("\(raster.path) has a geotransform but no CRS: results are in its own units, with no CRS")
+        }
+        if raster.georeference.crsWKT == nil, let output = config.output, BoxLayerWriter.Format(path: output) == .geojson {
+            throw ConfigError.invalidValue(
+                key: "output", value: output,
+                reason: "GeoJSON is longitude and latitude on WGS84 (RFC 7946), and \(raster.path) has no CRS to get there "
+                    + "from: write .gpkg or .csv, in the raster's own units")
         }
         return source
     }

@@ -40,6 +40,12 @@ public final class BoxLayerWriter {
         if let crsWKT {
             srs = OSRNewSpatialReference(crsWKT)
             OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER)
+        } else if format == .geopackage {
+            // Coordinates in the raster's own units (or pixels): GeoPackage's "Undefined
+            // Cartesian SRS" (srs_id -1), not the "Undefined geographic SRS" GDAL picks
+            // for no SRS at all, which would call them degrees.
+            srs = OSRNewSpatialReference(nil)
+            OSRSetLocalCS(srs, "Undefined cartesian SRS")
         }
         defer { if let srs { OSRRelease(srs) } }
         let options = GDALOptions()

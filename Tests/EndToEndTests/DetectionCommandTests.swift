@@ -83,6 +83,32 @@ struct DetectionCommandTests {
         #expect(numbers.allSatisfy { $0 >= 0 && $0 <= 400 }, "pixel coordinates: \(numbers)")
     }
 
+    @Test("a raster with a geotransform but no CRS: a warning, a GeoPackage in its units with GeoPackage's undefined Cartesian SRS, GeoJSON refused before the first tile")
+    func geotransformWithoutCRS() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let raster = directory.appendingPathComponent("nocrs.tif").path
+        // The NEON crop, georeferenced (UTM metres) but with its CRS removed, by GDAL itself.
+        try FileManager.default.copyItem(atPath: try TestSupport.neonCrop, toPath: raster)
+        let unset = try TestSupport.run("/usr/bin/gdal_edit.py", ["-a_srs", "", raster])
+        try #require(unset.status == 0, "\(unset.stderr)")
+        let info = try TestSupport.run("/usr/bin/gdalinfo", [raster])
+        try #require(!info.stdout.contains("PROJCRS") && info.stdout.contains("Origin = (404211.9"), "\(info.stdout)")
+
+        let geojson = try detect(raster, output: directory.appendingPathComponent("trees.geojson").path, in: directory)
+        #expect(geojson.status == 2, "\(geojson.stderr)")
+        #expect(geojson.stderr.contains("GeoJSON is longitude and latitude on WGS84 (RFC 7946), and \(raster) has no CRS"), "\(geojson.stderr)")
+        #expect(!geojson.stderr.contains("Predicting"))
+
+        let output = directory.appendingPathComponent("trees.gpkg").path
+        let result = try detect(raster, output: output, in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("has a geotransform but no CRS: results are in its own units, with no CRS"))
+        let srs = try TestSupport.run("/usr/bin/ogrinfo", ["-ro", "-sql", "SELECT srs_id FROM gpkg_geometry_columns", output])
+        #expect(srs.stdout.contains("srs_id (Integer64) = -1"), "GeoPackage's undefined Cartesian SRS: \(srs.stdout)")
+        let numbers = try features(output)[0][0].split(whereSeparator: { " ,()".contains($0) }).compactMap { Double($0) }
+        #expect(numbers.count == 10 && numbers.allSatisfy { $0 > 400_000 }, "the raster's own units: \(numbers)")
+    }
+
     /// Boxes of a DeepForest-style CSV: (x1, y1, x2, y2, label, tile) in raster pixels.
     func csvBoxes(_ path: String) throws -> [(box: [Double], label: Int, tile: Int)] {
         CSVRows.parse(try String(contentsOfFile: path, encoding: .utf8)).dropFirst().map { f in
