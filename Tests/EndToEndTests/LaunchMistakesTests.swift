@@ -124,17 +124,9 @@ struct GatherWaitTests {
     let mgpr = TestSupport.product("mgpr")
 
     func rankZero(of world: Int, _ run: URL, extra: [String] = []) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mgpr)
-        process.arguments = RanksTests.common(run, count: 8) + ["gather_timeout=600"] + extra
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLURM_") }
-        (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"]) = ("0", "\(world)", "0")
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = pipe
-        try process.run()
-        return (process, pipe)
+        try RanksTests().start(
+            RanksTests.common(run, count: 8) + ["gather_timeout=600"] + extra, rank: 0, world: world,
+            in: run.deletingLastPathComponent())
     }
 
     @Test("SIGTERM while rank 0 waits for the others stops it within seconds, work kept, exit 75")
