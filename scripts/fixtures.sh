@@ -20,17 +20,26 @@ echo "fixtures: $dest/OSBS_029.tif" >&2
 fi
 
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
-# made once and reused until the script that makes them changes (its hash is kept
-# beside them); delete .fixtures/ to make them anew.
+# made once and reused until the script that makes them changes. They are kept outside
+# the clone, by the script's hash, in MGPR_FIXTURE_CACHE (default ~/.cache/mgpr/fixtures),
+# and linked into .fixtures/: another clone on this machine (CI's) links to them instead
+# of running torchvision again for half an hour. Delete the cache to make them anew.
+cache="${MGPR_FIXTURE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/mgpr/fixtures}"
 reference() {  # NAME SCRIPT
-    local stamp
+    local stamp kept
     stamp="$(sha256sum "$root/$2" | cut -d' ' -f1)"
     [ "$(cat "$dest/$1/script.sha256" 2>/dev/null)" = "$stamp" ] && return 0
-    echo "fixtures: making $1 reference outputs with torchvision (a few minutes)" >&2
-    rm -rf "$dest/$1.partial" "$dest/$1"
-    /usr/bin/python3 "$root/$2" "$dest/$1.partial" "$dest/OSBS_029.tif" >/dev/null
-    echo "$stamp" >"$dest/$1.partial/script.sha256"
-    mv "$dest/$1.partial" "$dest/$1"
+    kept="$cache/$1-$stamp"
+    if [ "$(cat "$kept/script.sha256" 2>/dev/null)" != "$stamp" ]; then
+        echo "fixtures: making $1 reference outputs with torchvision (a few minutes)" >&2
+        mkdir -p "$cache"
+        rm -rf "$cache/$1-"*  # those of earlier versions of the script
+        /usr/bin/python3 "$root/$2" "$kept.partial" "$dest/OSBS_029.tif" >/dev/null
+        echo "$stamp" >"$kept.partial/script.sha256"
+        mv "$kept.partial" "$kept"
+    fi
+    rm -rf "$dest/$1" "$dest/$1.partial"
+    ln -s "$kept" "$dest/$1"
 }
 reference resnet50 Tests/ModelTests/reference/make_resnet50.py
 reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py
