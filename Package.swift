@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "Raster", dependencies: ["CGDAL", "Platform", "Tiling"], swiftSettings: swiftSettings),
         .target(name: "Weights", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .target(name: "Engine", dependencies: ["Weights"], swiftSettings: swiftSettings),
-        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // oneDNN 3, installed by scripts/setup.sh from PyPI (Debian 12 has only 2.x).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", pkgConfig: "dnnl"),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
         // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
         .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Weights"], swiftSettings: swiftSettings),

@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 # Only what bundling needs (setup.sh's default list is the test suite's).
-MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-data proj-data patchelf binutils xz-utils)
+MGPR_APT_PACKAGES=(libgdal-dev unzip python3-pip gdal-data proj-data patchelf binutils xz-utils)
 source scripts/setup.sh
 
 scratch=${MGPR_BUNDLE_SCRATCH:-.build-bundle}

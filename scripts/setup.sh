@@ -4,10 +4,11 @@
 set -euo pipefail
 
 # Debian packages: GDAL to build and run; gdal-bin and python3-rasterio to cross-check
-# rasters in the tests; patchelf for scripts/bundle.sh (a relocatable binary bundle).
+# rasters in the tests; patchelf for scripts/bundle.sh (a relocatable binary bundle);
+# unzip for oneDNN, which comes from PyPI (scripts/onednn.sh).
 # A caller may name other packages instead (the tests add a browser).
 if [ -z "${MGPR_APT_PACKAGES+x}" ]; then
-    MGPR_APT_PACKAGES=(libgdal-dev libdnnl-dev gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time patchelf)
+    MGPR_APT_PACKAGES=(libgdal-dev unzip gdal-bin python3-rasterio python3-numpy python3-pip python3-torch python3-torchvision time patchelf)
 fi
 
 missing=()
@@ -20,6 +21,9 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+source "$(dirname "${BASH_SOURCE[0]}")/onednn.sh"
+mgpr_install_onednn
 
 if ! command -v swift >/dev/null 2>&1; then
     if [ -x /opt/swift/usr/bin/swift ]; then export PATH="/opt/swift/usr/bin:$PATH"

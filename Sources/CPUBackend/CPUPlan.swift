@@ -8,7 +8,7 @@ import Weights
 final class CPUPlan: Plan {
     enum Step {
         case primitive(DNNLPrimitive, args: [dnnl_exec_arg_t])
-        /// Work oneDNN 2.x has no primitive for, run between primitives.
+        /// Work oneDNN 3.2 has no primitive for, run between primitives.
         case groupNorm(GroupNormKernel)
     }
 
@@ -101,12 +101,12 @@ final class CPUPlan: Plan {
             writes.append([])
         }
 
-        var descs: [dnnl_memory_desc_t] = []
+        var descs: [DNNLMemoryDesc] = []
         for id in shapes.indices {
             descs.append(
                 linearOutputs.contains(id)
-                    ? try DNNL.memoryDesc([shapes[id].n, shapes[id].c], .f32, dnnl_nc)
-                    : try DNNL.memoryDesc(shapes[id].dims, types[id], dnnl_nhwc))
+                    ? try DNNLMemoryDesc([shapes[id].n, shapes[id].c], .f32, dnnl_nc)
+                    : try DNNLMemoryDesc(shapes[id].dims, types[id], dnnl_nhwc))
         }
 
         // Lifetimes in steps; a residual's output shares its buffer (the sum post-op
@@ -118,8 +118,7 @@ final class CPUPlan: Plan {
         let (first, last) = ArenaPlanner.lifetimes(reads: reads, writes: writes, root: root)
         let roots = Array(Set(root).filter { last[$0] >= 0 }).sorted()
         let requests = roots.map { r -> ArenaPlanner.Request in
-            var d = descs[r]
-            return ArenaPlanner.Request(size: dnnl_memory_desc_get_size(&d), first: first[r], last: last[r])
+            ArenaPlanner.Request(size: descs[r].byteCount, first: first[r], last: last[r])
         }
         let (offsets, size) = ArenaPlanner.plan(requests)
         arena = .allocate(byteCount: max(size, 64), alignment: 64)
@@ -130,7 +129,7 @@ final class CPUPlan: Plan {
         }
 
         // Primitives, step by step. The caller's input and outputs are NCHW float32.
-        inputMemory = try DNNLMemory(try DNNL.memoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+        inputMemory = try DNNLMemory(try DNNLMemoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
         enum Pending {
             case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
             case groupNorm(GroupNormKernel)
@@ -154,7 +153,7 @@ final class CPUPlan: Plan {
                     pending.append(.primitive(primitive, args))
                 }
             case .output(let id):
-                let user = try DNNLMemory(try DNNL.memoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+                let user = try DNNLMemory(try DNNLMemoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
                 outputMemories.append(user)
                 if linearOutputs.contains(id) {
                     // [N, features] float32 is already NCHW [N, features, 1, 1]: a copy suffices.
@@ -167,17 +166,16 @@ final class CPUPlan: Plan {
         }
 
         // One scratchpad, as large as the largest any primitive asks for.
-        let scratchSizes = pending.map { entry -> Int in
+        let scratchSizes = try pending.map { entry throws(EngineError) -> Int in
             guard case .primitive(let primitive, _) = entry else { return 0 }
-            var md = primitive.query(dnnl_query_scratchpad_md)
-            return dnnl_memory_desc_get_size(&md)
+            return try primitive.query(dnnl_query_scratchpad_md).byteCount
         }
         scratchpad = .allocate(byteCount: max(scratchSizes.max() ?? 0, 64), alignment: 64)
         for entry in pending {
             switch entry {
             case .primitive(let primitive, let args):
                 var all = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-                let scratchDesc = primitive.query(dnnl_query_scratchpad_md)
+                let scratchDesc = try primitive.query(dnnl_query_scratchpad_md)
                 let scratch = try DNNLMemory(scratchDesc, engine, pointer: scratchpad.baseAddress!)
                 memories.append(scratch)
                 all.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle))
@@ -233,28 +231,28 @@ final class CPUPlan: Plan {
 
     // MARK: - Building primitives
 
-    private func reorder(_ from: dnnl_memory_desc_t, _ to: dnnl_memory_desc_t) throws(EngineError) -> DNNLPrimitive {
-        var from = from, to = to
+    private func reorder(_ from: DNNLMemoryDesc, _ to: DNNLMemoryDesc) throws(EngineError) -> DNNLPrimitive {
         let attributes = try DNNLAttributes()
         var pd: dnnl_primitive_desc_t?
         try DNNL.check(
-            dnnl_reorder_primitive_desc_create(&pd, &from, engine.engine, &to, engine.engine, attributes.handle),
+            dnnl_reorder_primitive_desc_create(&pd, from.handle, engine.engine, to.handle, engine.engine, attributes.handle),
             "dnnl_reorder_primitive_desc_create")
         return try DNNLPrimitive(descriptor: pd!)
     }
 
     /// Runs a one-off reorder now (packing weights).
-    private func pack(_ values: [Float], dims: [Int], tag: dnnl_format_tag_t, into desc: dnnl_memory_desc_t) throws -> DNNLMemory {
+    private func pack(_ values: [Float], dims: [Int], tag: dnnl_format_tag_t, into desc: DNNLMemoryDesc) throws -> DNNLMemory {
         var values = values
         let packed = try DNNLMemory(desc, engine, pointer: nil)
         try values.withUnsafeMutableBytes { raw in
-            let user = try DNNLMemory(try DNNL.memoryDesc(dims, .f32, tag), engine, pointer: raw.baseAddress!)
+            let user = try DNNLMemory(try DNNLMemoryDesc(dims, .f32, tag), engine, pointer: raw.baseAddress!)
             var plainAttr: dnnl_primitive_attr_t?
             try DNNL.check(dnnl_primitive_attr_create(&plainAttr), "dnnl_primitive_attr_create")
             defer { dnnl_primitive_attr_destroy(plainAttr) }
-            var from = user.desc, to = desc
             var pd: dnnl_primitive_desc_t?
-            try DNNL.check(dnnl_reorder_primitive_desc_create(&pd, &from, engine.engine, &to, engine.engine, plainAttr), "reorder (weights)")
+            try DNNL.check(
+                dnnl_reorder_primitive_desc_create(&pd, user.desc.handle, engine.engine, desc.handle, engine.engine, plainAttr),
+                "reorder (weights)")
             let primitive = try DNNLPrimitive(descriptor: pd!)
             var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed.handle)]
             try DNNL.check(dnnl_primitive_execute(primitive.primitive, engine.stream, 2, &args), "dnnl_primitive_execute (weights)")
@@ -266,7 +264,7 @@ final class CPUPlan: Plan {
     }
 
     private func biasMemory(_ bias: [Float]) throws -> DNNLMemory {
-        let memory = try DNNLMemory(try DNNL.memoryDesc([bias.count], .f32, dnnl_a), engine, pointer: nil)
+        let memory = try DNNLMemory(try DNNLMemoryDesc([bias.count], .f32, dnnl_a), engine, pointer: nil)
         bias.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         memories.append(memory)
         weightBytes += memory.byteCount
@@ -276,86 +274,82 @@ final class CPUPlan: Plan {
     /// The primitive for one op; `input` is the value it reads (a bf16 shadow of the
     /// graph's input value where one was made). Weights take the type of what they meet.
     private func build(
-        _ op: Graph.Op, input: Int, weights: WeightStore, descs: [dnnl_memory_desc_t], types: [ElementType]
+        _ op: Graph.Op, input: Int, weights: WeightStore, descs: [DNNLMemoryDesc], types: [ElementType]
     ) throws -> (DNNLPrimitive, [(Int32, DNNLMemory)]) {
         switch op {
         case .convolution(let c):
-            let inChannels = Int(descs[input].dims.1), out = Int(descs[c.output.id].dims.1)
+            let inChannels = descs[input].dims[1], out = descs[c.output.id].dims[1]
             let weightDims = [out, inChannels, c.kernel.h, c.kernel.w]
             let folded = BatchNormFolding.fold(
                 weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: out,
                 batchNorm: c.batchNorm, weights: weights)
-            var src = descs[input], dst = descs[c.output.id]
-            var wAny = try DNNL.memoryDesc(weightDims, types[input], dnnl_format_tag_any)
-            var bias = try DNNL.memoryDesc([out], .f32, dnnl_a)
-            var desc = dnnl_convolution_desc_t()
+            let wAny = try DNNLMemoryDesc(weightDims, types[input], dnnl_format_tag_any)
+            let bias = try DNNLMemoryDesc([out], .f32, dnnl_a)
             let strides: [Int64] = [Int64(c.stride), Int64(c.stride)]
             let dilates: [Int64] = [Int64(c.dilation - 1), Int64(c.dilation - 1)]
             let pad: [Int64] = [Int64(c.padding), Int64(c.padding)]
-            try DNNL.check(
-                dnnl_dilated_convolution_forward_desc_init(
-                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wAny, &bias, &dst,
-                    strides, dilates, pad, pad),
-                "dnnl_dilated_convolution_forward_desc_init (\(c.weight))")
             let attributes = try DNNLAttributes(sum: c.residual != nil, relu: c.relu)
             var pd: dnnl_primitive_desc_t?
-            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "convolution \(c.weight)")
+            try DNNL.check(
+                dnnl_convolution_forward_primitive_desc_create(
+                    &pd, engine.engine, dnnl_forward_inference, dnnl_convolution_direct, descs[input].handle, wAny.handle,
+                    bias.handle, descs[c.output.id].handle, strides, dilates, pad, pad, attributes.handle),
+                "convolution \(c.weight)")
             let primitive = try DNNLPrimitive(descriptor: pd!)
-            let packed = try pack(folded.weight, dims: weightDims, tag: dnnl_oihw, into: primitive.query(dnnl_query_weights_md))
+            let packed = try pack(folded.weight, dims: weightDims, tag: dnnl_oihw, into: try primitive.query(dnnl_query_weights_md))
             return (primitive, [
                 (DNNL_ARG_SRC, valueMemory[input]!), (DNNL_ARG_WEIGHTS, packed),
                 (DNNL_ARG_BIAS, try biasMemory(folded.bias)), (DNNL_ARG_DST, valueMemory[c.output.id]!),
             ])
 
         case .pool(let p):
-            var src = descs[p.input.id], dst = descs[p.output.id]
-            var desc = dnnl_pooling_desc_t()
             let strides: [Int64] = [Int64(p.stride), Int64(p.stride)], kernel: [Int64] = [Int64(p.kernel.h), Int64(p.kernel.w)]
-            let pad: [Int64] = [Int64(p.padding), Int64(p.padding)]
+            let pad: [Int64] = [Int64(p.padding), Int64(p.padding)], dilation: [Int64] = [0, 0]
             let algorithm = p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding
-            try DNNL.check(
-                dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, algorithm, &src, &dst, strides, kernel, pad, pad),
-                "dnnl_pooling_forward_desc_init")
             let attributes = try DNNLAttributes()
             var pd: dnnl_primitive_desc_t?
-            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "pooling")
+            try DNNL.check(
+                dnnl_pooling_forward_primitive_desc_create(
+                    &pd, engine.engine, dnnl_forward_inference, algorithm, descs[p.input.id].handle,
+                    descs[p.output.id].handle, strides, kernel, dilation, pad, pad, attributes.handle),
+                "pooling")
             return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
 
         case .groupNorm:
             preconditionFailure("group normalisation runs as a kernel, not a primitive")
 
         case .upsample(let u):
-            var src = descs[u.input.id], dst = descs[u.output.id]
-            var desc = dnnl_resampling_desc_t()
             let factors: [Float] = [Float(u.factor), Float(u.factor)]
-            try DNNL.check(
-                dnnl_resampling_forward_desc_init(&desc, dnnl_forward_inference, dnnl_resampling_nearest, factors, &src, &dst),
-                "dnnl_resampling_forward_desc_init")
             let attributes = try DNNLAttributes()
             var pd: dnnl_primitive_desc_t?
-            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "resampling")
+            try DNNL.check(
+                dnnl_resampling_forward_primitive_desc_create(
+                    &pd, engine.engine, dnnl_forward_inference, dnnl_resampling_nearest, factors, descs[u.input.id].handle,
+                    descs[u.output.id].handle, attributes.handle),
+                "resampling")
             return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[u.input.id]!), (DNNL_ARG_DST, valueMemory[u.output.id]!)])
 
         case .linear(let l):
-            var src = descs[l.input.id], dst = descs[l.output.id]
+            let src = descs[l.input.id], dst = descs[l.output.id]
             // A [N, features] input (another linear layer's output) takes [out, in] weights;
             // a feature map takes [out, c, h, w], PyTorch's flattening order in oihw.
-            let flat = src.ndims == 2
-            let out = Int(dst.dims.1)
-            let weightDims = flat ? [out, Int(src.dims.1)] : [out, Int(src.dims.1), Int(src.dims.2), Int(src.dims.3)]
-            var wAny = try DNNL.memoryDesc(weightDims, types[input], dnnl_format_tag_any)
-            var bias = try DNNL.memoryDesc([out], .f32, dnnl_a)
-            var desc = dnnl_inner_product_desc_t()
-            try DNNL.check(
-                dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &wAny, &bias, &dst),
-                "dnnl_inner_product_forward_desc_init (\(l.weight))")
+            let srcDims = src.dims
+            let flat = srcDims.count == 2
+            let out = dst.dims[1]
+            let weightDims = flat ? [out, srcDims[1]] : [out, srcDims[1], srcDims[2], srcDims[3]]
+            let wAny = try DNNLMemoryDesc(weightDims, types[input], dnnl_format_tag_any)
+            let bias = try DNNLMemoryDesc([out], .f32, dnnl_a)
             let attributes = try DNNLAttributes(relu: l.relu)
             var pd: dnnl_primitive_desc_t?
-            try DNNL.check(dnnl_primitive_desc_create(&pd, &desc, attributes.handle, engine.engine, nil), "inner product \(l.weight)")
+            try DNNL.check(
+                dnnl_inner_product_forward_primitive_desc_create(
+                    &pd, engine.engine, dnnl_forward_inference, src.handle, wAny.handle, bias.handle, dst.handle,
+                    attributes.handle),
+                "inner product \(l.weight)")
             let primitive = try DNNLPrimitive(descriptor: pd!)
             let packed = try pack(
                 weights[l.weight]!.values, dims: weightDims, tag: flat ? dnnl_ab : dnnl_oihw,
-                into: primitive.query(dnnl_query_weights_md))
+                into: try primitive.query(dnnl_query_weights_md))
             let biasValues = l.bias.map { weights[$0]!.values } ?? [Float](repeating: 0, count: out)
             return (primitive, [
                 (DNNL_ARG_SRC, valueMemory[l.input.id]!), (DNNL_ARG_WEIGHTS, packed),

@@ -48,15 +48,40 @@ enum DNNL {
         isa.rawValue & dnnl_cpu_isa_avx512_core_bf16.rawValue == dnnl_cpu_isa_avx512_core_bf16.rawValue
     }
 
-    static func memoryDesc(_ dims: [Int], _ type: ElementType, _ tag: dnnl_format_tag_t) throws(EngineError)
-        -> dnnl_memory_desc_t
-    {
-        var md = dnnl_memory_desc_t()
-        try check(
-            dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims.map(Int64.init), type.dnnl, tag),
-            "dnnl_memory_desc_init_by_tag \(dims)")
-        return md
+}
+
+/// A memory descriptor: in oneDNN 3 an object oneDNN allocates, so each is owned here.
+final class DNNLMemoryDesc {
+    let handle: dnnl_memory_desc_t
+
+    init(_ dims: [Int], _ type: ElementType, _ tag: dnnl_format_tag_t) throws(EngineError) {
+        var md: dnnl_memory_desc_t?
+        try DNNL.check(
+            dnnl_memory_desc_create_with_tag(&md, Int32(dims.count), dims.map(Int64.init), type.dnnl, tag),
+            "dnnl_memory_desc_create_with_tag \(dims)")
+        handle = md!
     }
+
+    /// A copy of one that oneDNN owns (a primitive descriptor's answer to a query).
+    init(copying existing: const_dnnl_memory_desc_t) throws(EngineError) {
+        var md: dnnl_memory_desc_t?
+        try DNNL.check(dnnl_memory_desc_clone(&md, existing), "dnnl_memory_desc_clone")
+        handle = md!
+    }
+
+    var byteCount: Int { dnnl_memory_desc_get_size(handle) }
+
+    var dims: [Int] {
+        var count: Int32 = 0
+        var dims: UnsafeRawPointer?
+        guard dnnl_memory_desc_query(handle, dnnl_query_ndims_s32, &count) == dnnl_success,
+            dnnl_memory_desc_query(handle, dnnl_query_dims, &dims) == dnnl_success, let dims
+        else { return [] }
+        let values = dims.assumingMemoryBound(to: Int64.self)
+        return (0..<Int(count)).map { Int(values[$0]) }
+    }
+
+    deinit { dnnl_memory_desc_destroy(handle) }
 }
 
 extension ElementType {
@@ -92,22 +117,18 @@ final class DNNLEngine: @unchecked Sendable {
 /// A oneDNN memory object; `owned` ones allocate their buffer in oneDNN.
 final class DNNLMemory {
     let handle: dnnl_memory_t
-    let desc: dnnl_memory_desc_t
+    let desc: DNNLMemoryDesc
 
-    init(_ desc: dnnl_memory_desc_t, _ engine: DNNLEngine, pointer: UnsafeMutableRawPointer?) throws(EngineError) {
-        var desc = desc
+    init(_ desc: DNNLMemoryDesc, _ engine: DNNLEngine, pointer: UnsafeMutableRawPointer?) throws(EngineError) {
         var handle: dnnl_memory_t?
         // DNNL_MEMORY_ALLOCATE is ((void *)(size_t)-1): oneDNN allocates the buffer itself.
         let allocate = UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: -1))
-        try DNNL.check(dnnl_memory_create(&handle, &desc, engine.engine, pointer ?? allocate), "dnnl_memory_create")
+        try DNNL.check(dnnl_memory_create(&handle, desc.handle, engine.engine, pointer ?? allocate), "dnnl_memory_create")
         self.handle = handle!
         self.desc = desc
     }
 
-    var byteCount: Int {
-        var d = desc
-        return dnnl_memory_desc_get_size(&d)
-    }
+    var byteCount: Int { desc.byteCount }
 
     var pointer: UnsafeMutableRawPointer? {
         var p: UnsafeMutableRawPointer?
@@ -139,8 +160,8 @@ final class DNNLPrimitive {
         self.primitive = primitive!
     }
 
-    func query(_ what: dnnl_query_t) -> dnnl_memory_desc_t {
-        dnnl_primitive_desc_query_md(descriptor, what, 0)!.pointee
+    func query(_ what: dnnl_query_t) throws(EngineError) -> DNNLMemoryDesc {
+        try DNNLMemoryDesc(copying: dnnl_primitive_desc_query_md(descriptor, what, 0))
     }
 
     deinit {
@@ -162,8 +183,8 @@ final class DNNLAttributes {
         var ops: dnnl_post_ops_t?
         try DNNL.check(dnnl_post_ops_create(&ops), "dnnl_post_ops_create")
         defer { dnnl_post_ops_destroy(ops) }
-        if sum { try DNNL.check(dnnl_post_ops_append_sum(ops, 1), "dnnl_post_ops_append_sum") }
-        if relu { try DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
+        if sum { try DNNL.check(dnnl_post_ops_append_sum(ops, 1, 0, dnnl_data_type_undef), "dnnl_post_ops_append_sum") }
+        if relu { try DNNL.check(dnnl_post_ops_append_eltwise(ops, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
         try DNNL.check(dnnl_primitive_attr_set_post_ops(handle, ops), "dnnl_primitive_attr_set_post_ops")
     }
 

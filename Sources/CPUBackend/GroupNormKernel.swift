@@ -2,7 +2,7 @@ import Dispatch
 import Engine
 import Foundation
 
-/// `nn.GroupNorm` (+ ReLU) over an NHWC float32 value in the plan's arena: oneDNN 2.x
+/// `nn.GroupNorm` (+ ReLU) over an NHWC float32 value in the plan's arena: oneDNN 3.2
 /// has no group normalisation primitive. Two passes, summed in Double: the mean, then
 /// the squared deviations from it, so a large mean (features near 100 that vary by 1)
 /// costs the variance no precision, as E[x^2] - E[x]^2 would.

@@ -4,7 +4,7 @@ import Weights
 /// there. There is one backend instance per device (a CPU device, or one GPU), so names,
 /// memory figures and precision notices come from the backend itself.
 public protocol Backend: Sendable {
-    /// For logs and summaries, e.g. "CPU (oneDNN 2.6.3, avx512_core_bf16, 2 threads)".
+    /// For logs and summaries, e.g. "CPU (oneDNN 3.2.0, avx512_core_bf16, 2 threads)".
     var description: String { get }
     /// The device kind, titling the usage summary: "CPU" or "GPU".
     var deviceKind: String { get }

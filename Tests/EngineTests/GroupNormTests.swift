@@ -4,7 +4,7 @@ import Weights
 @testable import CPUBackend
 @testable import Engine
 
-/// GroupNorm runs as mgpr's own kernel between oneDNN primitives (oneDNN 2.x has none):
+/// GroupNorm runs as mgpr's own kernel between oneDNN primitives (oneDNN 3.2 has none; 3.3 added one):
 /// held here to the definition, computed in Double, on values with a large mean (where
 /// summing in float32 would lose the variance), in f32 and in a bf16 plan.
 @Suite("GroupNorm kernel")
