@@ -25,14 +25,15 @@ mgpr_onednn_wheels=(
 )
 
 # Prints the path of a cached wheel, downloading it first if needed. $1 name==version,
-# $2 sha256.
+# $2 sha256, then pip download's options that choose among its files (--platform ...).
 mgpr_cached_wheel() {
     local requirement=$1 sha=$2 dir="$MGPR_DOWNLOAD_CACHE/wheels" file
+    shift 2
     mkdir -p "$dir"
     file=$(ls "$dir"/"$(echo "${requirement%%==*}" | tr - _)"-"${requirement##*==}"-*.whl 2>/dev/null | head -1 || true)
     if [ -z "$file" ]; then
         echo "setup: downloading $requirement from PyPI" >&2
-        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$dir" "$requirement" >&2
+        python3 -m pip download --quiet --no-deps --only-binary=:all: "$@" --dest "$dir" "$requirement" >&2
         file=$(ls "$dir"/"$(echo "${requirement%%==*}" | tr - _)"-"${requirement##*==}"-*.whl | head -1)
     fi
     if [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then

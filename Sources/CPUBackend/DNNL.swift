@@ -31,10 +31,13 @@ enum DNNL {
 
     static var isaName: String {
         switch isa {
+        case dnnl_cpu_isa_avx512_core_amx_fp16: "avx512_core_amx_fp16"
         case dnnl_cpu_isa_avx512_core_amx: "avx512_core_amx"
+        case dnnl_cpu_isa_avx512_core_fp16: "avx512_core_fp16"
         case dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16"
         case dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni"
         case dnnl_cpu_isa_avx512_core: "avx512_core"
+        case dnnl_cpu_isa_avx2_vnni_2: "avx2_vnni_2"
         case dnnl_cpu_isa_avx2_vnni: "avx2_vnni"
         case dnnl_cpu_isa_avx2: "avx2"
         default: "isa 0x\(String(isa.rawValue, radix: 16))"

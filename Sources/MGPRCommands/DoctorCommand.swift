@@ -234,13 +234,18 @@ struct DoctorCommand {
     }
 
     /// Where a shared library this process loaded lives (from /proc/self/maps).
-    static func loadedPath(_ prefix: String) -> String? {
+    /// Where the process loaded `library` ("libgdal.so") from, by /proc/self/maps; a copy
+    /// renamed with a hash, as wheels ship them ("libgdal-c8c9c467.so.36"), counts too.
+    static func loadedPath(_ library: String) -> String? {
+        let stem = library.hasSuffix(".so") ? String(library.dropLast(3)) : library
         // /proc files report size 0, so read to the end rather than by size.
         guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
         let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         return maps.split(separator: "\n").lazy.compactMap { line -> String? in
             guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last, path.hasPrefix("/"),
-                (path.split(separator: "/").last ?? "").hasPrefix(prefix) else { return nil }
+                let file = path.split(separator: "/").last,
+                file.hasPrefix(stem + ".so") || (file.hasPrefix(stem + "-") && file.contains(".so"))
+            else { return nil }
             return String(path)
         }.first
     }

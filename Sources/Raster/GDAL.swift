@@ -11,17 +11,38 @@ enum GDAL {
     /// A global `let` is initialised exactly once, thread-safely.
     static func ensureInitialized() { _ = initialized }
 
-    /// In the bundle scripts/bundle.sh makes (bin/mgpr beside lib/ and share/gdal): GDAL's
-    /// data from share/gdal, and no plugins from the machine's own GDAL, whose other
-    /// version would load a second libgdal into the process; the environment still wins.
-    /// PROJ finds share/proj by itself, relative to lib/libproj.so.
+    /// In the bundle scripts/bundle.sh makes and the wheel scripts/wheel.sh makes (bin/mgpr
+    /// beside lib/ and share/): GDAL's data from share/gdal, PROJ's from share/proj, and no
+    /// plugins from the machine's own GDAL, whose other version would load a second libgdal
+    /// into the process; the environment still wins. The curl inside was built elsewhere and
+    /// looks for CA certificates where that system keeps them, so HTTPS (/vsicurl/, /vsis3/)
+    /// is given this system's bundle.
     private static func useRelocatableInstall() {
         guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
         let prefix = URL(fileURLWithPath: executable).deletingLastPathComponent().deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: prefix + "/share/gdal/gdalvrt.xsd") else { return }
+        let files = FileManager.default
+        guard files.fileExists(atPath: prefix + "/share/gdal/gdalvrt.xsd") else { return }
         if getenv("GDAL_DATA") == nil { CPLSetConfigOption("GDAL_DATA", prefix + "/share/gdal") }
         if getenv("GDAL_DRIVER_PATH") == nil { CPLSetConfigOption("GDAL_DRIVER_PATH", "disable") }
+        if getenv("PROJ_DATA") == nil, getenv("PROJ_LIB") == nil, files.fileExists(atPath: prefix + "/share/proj/proj.db") {
+            (prefix + "/share/proj").withCString { path in
+                var paths: [UnsafePointer<CChar>?] = [path, nil]
+                paths.withUnsafeMutableBufferPointer { OSRSetPROJSearchPaths($0.baseAddress) }
+            }
+        }
+        if getenv("CURL_CA_BUNDLE") == nil, getenv("GDAL_CURL_CA_BUNDLE") == nil, getenv("SSL_CERT_FILE") == nil,
+            let bundle = caBundles.first(where: files.fileExists(atPath:))
+        {
+            CPLSetConfigOption("CURL_CA_BUNDLE", bundle)
+        }
     }
+
+    /// Where Linux distributions keep the CA certificates in one file: Debian and Ubuntu,
+    /// RHEL and its clones, SUSE, then RHEL's older name.
+    static let caBundles = [
+        "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
 
     private static let initialized: Bool = {
         useRelocatableInstall()

@@ -1,0 +1,3 @@
+from mgpr import main
+
+main()
