@@ -3,8 +3,10 @@
 # torchvision references, runs every Swift test as on an AVX2-only CPU and again
 # natively where the CPU has more, then every benchmark once at a tiny size
 # (scripts/bench-smoke.sh), the SLURM tests on a real local cluster
-# (scripts/slurm-tests.sh), and the portable bundle, unpacked and run in a chroot that
-# holds only glibc besides it (scripts/bundle-check.sh); the last three need root.
+# (scripts/slurm-tests.sh), the pip-installable wheel, its version needs read and it
+# installed and run on Debian bullseye (scripts/wheel-check.sh), and the tarball made
+# from it, run in a chroot that holds only glibc and the few libraries it takes from the
+# system (scripts/bundle-check.sh); the last four need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -27,7 +29,9 @@ fi
 if [ "$(id -u)" -eq 0 ]; then
     scripts/bench-smoke.sh
     scripts/slurm-tests.sh
-    scripts/bundle-check.sh "$(scripts/bundle.sh)"
+    wheel=$(scripts/wheel.sh)
+    scripts/wheel-check.sh "$wheel"
+    scripts/bundle-check.sh "$(scripts/bundle.sh dist "$wheel")"
 else
-    echo "SLURM tests, benchmark smoke runs and the bundle check skipped: they install packages, start SLURM and chroot, which needs root" >&2
+    echo "SLURM tests, benchmark smoke runs and the wheel and bundle checks skipped: they install packages, start SLURM and chroot, which needs root" >&2
 fi

@@ -59,15 +59,20 @@ public struct LibrarySearch: Sendable {
     public static let loaderCache = "the loader's cache (ldconfig)"
 
     public let environment: [String: String]
+    /// This mgpr's own path: installed from the wheel it sits in `site-packages/mgpr/bin`,
+    /// beside the NVIDIA wheels `pip install mgpr[cuda]` put there, venv active or not.
+    public let executable: String?
     private let fileExists: @Sendable (String) -> Bool
     private let listFolder: @Sendable (String) -> [String]
 
     public init(
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        executable: String? = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
         fileExists: @escaping @Sendable (String) -> Bool = { FileManager.default.fileExists(atPath: $0) },
         listFolder: @escaping @Sendable (String) -> [String] = { (try? FileManager.default.contentsOfDirectory(atPath: $0)) ?? [] }
     ) {
         self.environment = environment
+        self.executable = executable
         self.fileExists = fileExists
         self.listFolder = listFolder
     }
@@ -96,13 +101,16 @@ public struct LibrarySearch: Sendable {
 
     /// `site-packages` folders of the Python environments a user may have active.
     func sitePackages() -> [String] {
+        var sites: [String] = []
+        if let executable, executable.hasSuffix("/site-packages/mgpr/bin/mgpr") {
+            sites.append(String(executable.dropLast("/mgpr/bin/mgpr".count)))
+        }
         var prefixes: [String] = []
         for key in ["VIRTUAL_ENV", "CONDA_PREFIX"] { if let p = environment[key], !p.isEmpty { prefixes.append(p) } }
         for dir in (environment["PATH"] ?? "").split(separator: ":").map(String.init)
         where fileExists("\(dir)/python3") {
             prefixes.append((dir as NSString).deletingLastPathComponent)
         }
-        var sites: [String] = []
         for prefix in prefixes {
             for entry in listFolder("\(prefix)/lib").sorted() where entry.hasPrefix("python3") {
                 sites.append("\(prefix)/lib/\(entry)/site-packages")

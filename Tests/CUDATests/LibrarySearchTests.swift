@@ -5,9 +5,9 @@ import Testing
 @Suite("CUDA library search")
 struct LibrarySearchTests {
     /// A file system of the given files (and the folders they imply).
-    static func search(_ environment: [String: String], files: Set<String>) -> LibrarySearch {
+    static func search(_ environment: [String: String], files: Set<String>, executable: String? = nil) -> LibrarySearch {
         LibrarySearch(
-            environment: environment, fileExists: { files.contains($0) },
+            environment: environment, executable: executable, fileExists: { files.contains($0) },
             listFolder: { folder in
                 Array(Set(files.compactMap { file -> String? in
                     guard file.hasPrefix(folder + "/") else { return nil }
@@ -40,6 +40,20 @@ struct LibrarySearchTests {
         // The python3 on PATH names its environment: CUDA 12 wheels put each library in its own folder.
         let cu12 = Self.search(["PATH": "/env/bin"], files: ["/env/bin/python3", "/env/lib/python3.10/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12"])
         #expect(try cu12.locate(.nvrtc, loaderHas: { _ in false }).get() == (.file("/env/lib/python3.10/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12")))
+    }
+
+    @Test("installed from the wheel, mgpr finds the NVIDIA wheels of its own site-packages without an active venv")
+    func ownEnvironment() throws {
+        let site = "/home/u/env/lib/python3.9/site-packages"
+        let s = Self.search(
+            ["PATH": "/usr/bin"], files: ["\(site)/nvidia/cudnn/lib/libcudnn.so.9", "\(site)/mgpr/bin/mgpr"],
+            executable: "\(site)/mgpr/bin/mgpr")
+        #expect(try s.locate(.cudnn, loaderHas: { _ in false }).get() == (.file("\(site)/nvidia/cudnn/lib/libcudnn.so.9")))
+        let elsewhere = Self.search(
+            ["PATH": "/usr/bin"], files: ["\(site)/nvidia/cudnn/lib/libcudnn.so.9"], executable: "/opt/mgpr/bin/mgpr")
+        guard case .failure = elsewhere.locate(.cudnn, loaderHas: { _ in false }) else {
+            Issue.record("found a wheel outside any environment mgpr knows"); return
+        }
     }
 
     @Test("a missing library is one line naming it, every place tried, and what to install")
