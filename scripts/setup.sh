@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # Debian packages: GDAL to build and run; gdal-bin and python3-rasterio to cross-check
-# rasters in the tests; patchelf for scripts/bundle.sh (a relocatable binary bundle);
+# rasters in the tests; patchelf for scripts/wheel.sh (the portable wheel);
 # unzip for oneDNN, which comes from PyPI (scripts/onednn.sh).
 # A caller may name other packages instead (the tests add a browser).
 if [ -z "${MGPR_APT_PACKAGES+x}" ]; then

@@ -3,7 +3,7 @@
 #  (a) every ELF file in it needs at most GLIBC_2.28 and the libstdc++/libgcc versions
 #      manylinux_2_28 allows, and each library it needs is shipped or allowed from the
 #      system (scripts/wheel/version_needs.py, with a negative control: this machine's
-#      own /bin/true, which needs glibc 2.34, must fail it);
+#      own /bin/true, which needs glibc 2.34, must fail it), and auditwheel's own verdict;
 #  (b) the glibc compatibility file (scripts/wheel/glibc-compat.c) does what it says,
 #      here and on bullseye (scripts/wheel/compat_test.c);
 #  (c) on Debian bullseye (glibc 2.31) holding only its base system and python3-venv
@@ -70,7 +70,7 @@ if [ "${1:-}" = "--inside" ]; then
     # The NEON crop through GDAL's reader, Faster R-CNN and both vector writers.
     run 0 neon-gpkg mgpr image_path=/tmp/OSBS_029.tif tile_size=400 run_dir=/tmp/neon-gpkg output=/tmp/neon.gpkg
     run 0 neon-geojson mgpr image_path=/tmp/OSBS_029.tif tile_size=400 run_dir=/tmp/neon-geojson output=/tmp/neon.geojson
-    run 0 dummy-job mgpr dummy_dataset_count=20 output=none run_dir=/tmp/dummy && expect_in dummy-job 'Prediction completed'
+    run 0 dummy-job mgpr dummy_dataset_count=8 output=none run_dir=/tmp/dummy && expect_in dummy-job 'Prediction completed'
     cat >"$rootfs/tmp/predict.py" <<'EOF'
 import mgpr
 path = mgpr.predict("/tmp/OSBS_029.tif", tile_size=400, run_dir="/tmp/predict", output="/tmp/predict.gpkg", log=None)
@@ -106,6 +106,18 @@ else
     echo "  ok    the negative control (this machine's /bin/true, glibc 2.34) fails the version check"
 fi
 rm -rf "$control"
+# auditwheel's own verdict, from PyPI (kept beside the other downloads).
+audit="${MGPR_DOWNLOAD_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/mgpr/downloads}/auditwheel-6.8.2"
+if [ ! -d "$audit/auditwheel" ]; then
+    rm -rf "$audit"
+    /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$audit" auditwheel==6.8.2 >&2
+fi
+verdict=$(PYTHONPATH="$audit" /usr/bin/python3 -m auditwheel show "$wheel" 2>&1 | tr '\n' ' ') || true
+if [[ "$verdict" == *'platform tag: "manylinux_2_28_x86_64"'* ]]; then
+    echo "  ok    auditwheel 6.8.2: consistent with manylinux_2_28_x86_64"
+else
+    echo "  FAIL  auditwheel 6.8.2 says: ${verdict:0:400}"; failures=$((failures + 1))
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mgpr-wheel-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -83,8 +83,11 @@ patchelf --set-rpath '$ORIGIN/../lib' "$pkg/bin/mgpr"
 cp "$gdal_libs"/*.so* "$pkg/lib/"
 install -m 644 "$(readlink -f /usr/local/lib/x86_64-linux-gnu/libdnnl.so.3)" "$pkg/lib/libdnnl.so.3"
 install -m 644 "$(readlink -f "$gomp")" "$pkg/lib/libgomp.so.1"
+# oneDNN and SQLite arrive with their symbol tables (15 MB between them); the loader needs
+# none of it. Then RUNPATH, which is per object (not inherited): each library's $ORIGIN.
 for library in "$pkg"/lib/*; do
     chmod 644 "$library"
+    if readelf -S "$library" | grep -qE ' \.(symtab|debug_[a-z]+) '; then strip --strip-unneeded "$library"; fi
     patchelf --set-rpath '$ORIGIN' "$library"
 done
 cp -r "$work/rasterio/rasterio/gdal_data/." "$pkg/share/gdal/"
