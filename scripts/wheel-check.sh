@@ -13,7 +13,8 @@
 #      crop (.fixtures/OSBS_029.tif, UTM 17N) to GeoPackage and to RFC 7946 GeoJSON, whose
 #      coordinates are checked against the crop's own longitude/latitude extent (so PROJ
 #      found its data), the dummy job, and mgpr.predict from Python (results, and its
-#      error on a missing file).
+#      error on a missing file);
+#  (d) here, in a venv that sees Debian's geopandas: mgpr.predict returns a GeoDataFrame.
 # Exits nonzero on any failure. Needs root (debootstrap, chroot, unshare, mount).
 #
 # Usage: scripts/wheel-check.sh [WHEEL]   (default: the newest dist/mgpr-*.whl)
@@ -90,6 +91,8 @@ fi
 
 # ---- the outer part, on the host.
 [ "$(id -u)" -eq 0 ] || { echo "wheel-check: needs root (debootstrap, chroot, unshare, mount)" >&2; exit 1; }
+MGPR_APT_PACKAGES=(debootstrap gdal-bin python3-pip python3-venv python3-geopandas)
+source scripts/setup.sh
 wheel=${1:-$(ls -t dist/mgpr-*.whl 2>/dev/null | head -n1 || true)}
 [ -n "$wheel" ] && [ -f "$wheel" ] || { echo "wheel-check: no wheel; run scripts/wheel.sh first or name the .whl" >&2; exit 1; }
 [ -f .fixtures/OSBS_029.tif ] || scripts/fixtures.sh >&2
@@ -170,6 +173,22 @@ assert not outside, f"GeoPackage points outside the crop {east} {north}: {outsid
 print(f"  ok    neon.gpkg: the same {len(gpkg['features'])} detections in EPSG:32617, inside the crop's extent")
 EOF
 fi
+
+# ---- (d) here (Debian 12, glibc 2.36), in a venv that sees Debian's geopandas: predict
+# returns a GeoDataFrame.
+echo "wheel-check: (d) mgpr.predict with geopandas, in a venv here"
+venv=$work/venv
+/usr/bin/python3 -m venv --system-site-packages "$venv"
+"$venv/bin/pip" install --quiet --no-index --no-deps --disable-pip-version-check "$wheel"
+"$venv/bin/python" - "$work" <<'EOF' || failures=$((failures + 1))
+import sys, geopandas, mgpr
+work = sys.argv[1]
+frame = mgpr.predict(".fixtures/OSBS_029.tif", tile_size=400, run_dir=f"{work}/host-run", output=f"{work}/host.gpkg", log=None)
+assert isinstance(frame, geopandas.GeoDataFrame), type(frame)
+assert len(frame) > 0 and frame.crs.to_epsg() == 32617, (len(frame), frame.crs)
+assert {"score", "label"} <= set(frame.columns), list(frame.columns)
+print(f"  ok    mgpr.predict returned a GeoDataFrame: {len(frame)} rows in EPSG:{frame.crs.to_epsg()}, columns {list(frame.columns)}")
+EOF
 
 if ((failures || inside)); then
     echo "wheel-check: FAILED" >&2
