@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", pkgConfig: "dnnl"),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
         // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
-        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Platform", "Weights"], swiftSettings: swiftSettings),
         // Each op on every backend present, held to the CPU backend (tests and `mgpr conformance`).
         .target(name: "Conformance", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Pipeline"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
-            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Raster", "Tiling", "Weights"],
+            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RasterTests", dependencies: ["Raster", "Tiling", "TestSupport"], exclude: ["reference"],

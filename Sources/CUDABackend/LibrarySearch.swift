@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// The NVIDIA libraries mgpr opens at run time; none is needed to build it.
 public enum CUDALibrary: String, CaseIterable, Sendable {
@@ -109,7 +110,7 @@ public struct LibrarySearch: Sendable {
         for key in ["VIRTUAL_ENV", "CONDA_PREFIX"] { if let p = environment[key], !p.isEmpty { prefixes.append(p) } }
         for dir in (environment["PATH"] ?? "").split(separator: ":").map(String.init)
         where fileExists("\(dir)/python3") {
-            prefixes.append((dir as NSString).deletingLastPathComponent)
+            prefixes.append(PathText.parent(of: dir))
         }
         for prefix in prefixes {
             for entry in listFolder("\(prefix)/lib").sorted() where entry.hasPrefix("python3") {

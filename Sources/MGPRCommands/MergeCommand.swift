@@ -1,6 +1,7 @@
 import Cluster
 import Configuration
 import Foundation
+import Platform
 import Pipeline
 
 /// `mgpr merge run_dir=...`: what rank 0 does at the end of a run, after the fact: wait
@@ -47,7 +48,7 @@ struct MergeCommand {
             let written: Int
             do {
                 // Checked before the first tile: the folder can be made (run_dir's way).
-                let folder = (output as NSString).deletingLastPathComponent
+                let folder = PathText.parent(of: output)
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
                 written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster, labels: labels)
             } catch {

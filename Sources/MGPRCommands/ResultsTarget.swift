@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Platform
 import Raster
 
 /// Where a run's results go, decided and checked before the first tile is read: the
@@ -36,7 +37,7 @@ enum ResultsTarget {
             if isDirectory.boolValue { return "it is a folder; give a file name" }
             return access(path, W_OK) == 0 ? nil : "it is not writable (\(String(cString: strerror(errno))))"
         }
-        return problem(creatingIn: (path as NSString).deletingLastPathComponent)
+        return problem(creatingIn: PathText.parent(of: path))
     }
 
     /// Why a file or folder could not be created under `folder` (nil: it can).
@@ -44,7 +45,7 @@ enum ResultsTarget {
         var ancestor = folder.isEmpty ? "." : folder
         var isDirectory: ObjCBool = false
         while !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-            let parent = (ancestor as NSString).deletingLastPathComponent
+            let parent = PathText.parent(of: ancestor)
             ancestor = parent.isEmpty ? "." : parent
         }
         if !isDirectory.boolValue { return "\(ancestor) is a file, not a folder" }
