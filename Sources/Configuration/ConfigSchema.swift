@@ -66,7 +66,10 @@ public enum ConfigSchema {
         // Run and logging
         ConfigKey("run_dir", .optionalText, .null, "where the run writes config.yaml, summary.json, metrics.csv (default outputs/YYYY-MM-DD/HH-MM-SS)"),
         ConfigKey("resume", .boolean, .bool(false),
-            "continue the run in run_dir, skipping tiles its journal lists (automatic when SLURM requeues a job)"),
+            "continue the run in run_dir (without run_dir: the newest run under outputs/ with the same work), skipping tiles "
+                + "its journal lists (automatic when SLURM requeues a job)"),
+        ConfigKey("overwrite", .boolean, .bool(false),
+            "replace an existing results file (output), or start again in a run_dir that holds a run; without it mgpr refuses both"),
         ConfigKey("gather_timeout", .number(min: 1), .double(600),
             "seconds rank 0 waits for a rank that shows no sign of life before naming it as lost"),
         ConfigKey("log_interval", .integer(min: 1), .int(10), "batches between progress lines when stderr is not a terminal"),

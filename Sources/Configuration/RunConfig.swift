@@ -42,6 +42,8 @@ public struct RunConfig: Sendable, Equatable {
     public var seed: UInt64
     public var runDir: String?
     public var resume: Bool
+    /// Replace an existing results file, or a run in run_dir, instead of refusing.
+    public var overwrite: Bool
     public var gatherTimeout: Double
     public var logInterval: Int
     /// Seconds without a progress line after which one is printed anyway (0: never).
@@ -130,6 +132,7 @@ public struct RunConfig: Sendable, Equatable {
         seed = UInt64(int("seed"))
         runDir = string("run_dir")
         resume = bool("resume")
+        overwrite = bool("overwrite")
         gatherTimeout = double("gather_timeout")
         logInterval = int("log_interval")
         logIntervalSeconds = double("log_interval_s")

@@ -43,15 +43,21 @@ public struct PredictCommand: Sendable {
         try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
 
-        let runDirectory = try RunDirectory(configured: try runDirectoryPath())
+        let work = try RunWork.identity(config, source: source)
+        let resume = config.resume || context.restartCount > 0
+        let runDirectory = try RunDirectory(configured: try runDirectoryPath(work: work))
         let output = ResultsTarget.resolve(config, runDirectory: runDirectory.path)
         let layout = RunLayout(root: runDirectory.path)
-        let resume = config.resume || context.restartCount > 0
+        // The ranks of one job start at slightly different times and would see each other's
+        // fresh files: only a single process judges what its run directory held before.
+        let holding = context.isDistributed ? .nothing : RunHistory.holding(layout)
         try layout.prepare(rank: context.rank)
         let lock = try RunLock(
             path: (layout.rankDirectory(context.rank) as NSString).appendingPathComponent("lock"), runDirectory: runDirectory.path)
         defer { withExtendedLifetime(lock) {} }
-        try RunWork.check(try RunWork.identity(config, source: source), layout: layout, resume: resume, log: log)
+        // After the lock, so that a run still going is named as such.
+        try RunHistory.checkNothingReplaced(config, layout: layout, holding: holding, resume: resume, output: output)
+        try RunWork.check(work, layout: layout, resume: resume, log: log)
         // A resumed run's statistics continue the earlier attempts' of this rank.
         let earlier = resume ? layout.readStatus(context.rank)?.summary : nil
         if resume { layout.clearStatus(rank: context.rank) } else { layout.reset(rank: context.rank) }
@@ -138,7 +144,10 @@ public struct PredictCommand: Sendable {
                 }
             }
             requeueIfAsked(by: interrupted)
-            log.warning("Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status \(Self.interruptedStatus)")
+            log.warning(
+                "Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status "
+                    + "\(Self.interruptedStatus). To continue: "
+                    + RunHistory.resumeCommand(arguments: Array(CommandLine.arguments.dropFirst()), runDirectory: runDirectory.path))
             return Self.interruptedStatus
         }
         if context.rank == 0 {
@@ -194,13 +203,22 @@ public struct PredictCommand: Sendable {
 
     /// Where every rank of the job writes: run_dir, or a folder named by the job, so ranks
     /// agree without being told (a clock-derived name would differ between them).
-    private func runDirectoryPath() throws -> String? {
+    private func runDirectoryPath(work: WorkIdentity) throws -> String? {
         if let configured = config.runDir { return configured }
         if let job = context.jobID {
             return context.launcher == .slurm ? "outputs/slurm-\(job)" : "outputs/\(context.launcher.rawValue)-\(job)"
         }
         if context.isDistributed { throw ClusterError.noRunDirectory(launcher: context.launcher.rawValue) }
-        return nil
+        guard config.resume else { return nil }
+        // resume=true alone continues the newest run of this very work.
+        guard let newest = RunHistory.runs(matching: work).first else {
+            throw ConfigError.invalidValue(
+                key: "resume", value: "true",
+                reason: "no run under outputs/ records this work (image, model, weights, tile grid and thresholds); "
+                    + "give run_dir=PATH of the run to continue")
+        }
+        log.info("resume=true: continuing \(newest), the newest run under outputs/ with this work")
+        return newest
     }
 
     private func status(

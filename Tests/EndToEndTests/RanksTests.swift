@@ -137,6 +137,7 @@ struct RanksTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 75, "\(log)")
         #expect(log.contains("Received SIGTERM: stopping after the batches in flight"))
+        #expect(log.contains("To continue: mgpr ") && log.contains(" run_dir=\(run.path) resume=true"), "\(log)")
         let journaled = try String(contentsOf: run.appendingPathComponent("rank-0/journal.txt"), encoding: .utf8)
             .split(separator: "\n").count
         #expect(journaled > 0 && journaled < 40)
@@ -232,7 +233,8 @@ struct RanksTests {
     func oneRunPerDirectory() throws {
         let directory = try TestSupport.temporaryDirectory()
         let run = directory.appendingPathComponent("run")
-        let (first, pipe) = try start(Self.common(run, count: 60) + ["dummy_dataset_delay=0.1"], rank: 0, world: 1, in: directory)
+        // 60 tiles read at 0.2 s each: the second run reaches the lock long before the first ends.
+        let (first, pipe) = try start(Self.common(run, count: 60) + ["dummy_dataset_delay=0.2"], rank: 0, world: 1, in: directory)
         let journal = run.appendingPathComponent("rank-0/journal.txt").path
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").isEmpty {
