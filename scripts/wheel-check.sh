@@ -30,28 +30,8 @@ if [ "${1:-}" = "--inside" ]; then
         : >"$rootfs/dev/$node"
         mount --bind "/dev/$node" "$rootfs/dev/$node"
     done
-    chroot=$(command -v chroot)
-    failures=0
-    run() { # run EXPECTED LABEL COMMAND...: as in scripts/bundle-check.sh (0, fail, or ran)
-        local expected=$1 label=$2 status=0
-        shift 2
-        local log="$rootfs/tmp/$label.log" start=$SECONDS
-        env -i HOME=/tmp LANG=C.UTF-8 PATH=/opt/venv/bin:/usr/bin:/bin "$chroot" "$rootfs" "$@" >"$log" 2>&1 || status=$?
-        if { [ "$expected" = ran ] && [ "$status" -lt 126 ]; } || { [ "$expected" = 0 ] && [ "$status" = 0 ]; } ||
-            { [ "$expected" = fail ] && [ "$status" != 0 ]; }; then
-            echo "  ok    $label (exit $status, $((SECONDS - start)) s)"
-            return 0
-        fi
-        echo "  FAIL  $label: exit $status, expected $expected; its output ends:"
-        tail -n 15 "$log" | sed 's/^/          /'
-        failures=$((failures + 1))
-        return 1
-    }
-    expect_in() { # expect_in LABEL PATTERN: the step's log must match the extended regex
-        if grep -Eq "$2" "$rootfs/tmp/$1.log"; then return 0; fi
-        echo "  FAIL  $1: its output lacks /$2/"
-        failures=$((failures + 1))
-    }
+    chroot_path=/opt/venv/bin:/usr/bin:/bin
+    source "$(dirname "$script")/chroot-steps.sh"
 
     run 0 glibc /bin/sh -c 'ldd --version | head -1' && sed 's/^/          /' "$rootfs/tmp/glibc.log"
     run 0 compat /tmp/compat_test && run 0 compat-fallback /tmp/compat_test_fallback fallback
