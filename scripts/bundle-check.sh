@@ -13,7 +13,7 @@
 #      mgpr-test-image (GDAL writing a GeoTIFF in EPSG:32617: PROJ must find the bundle's
 #      proj.db), a Faster R-CNN run over that image (one tile) into run_dir/detections.gpkg,
 #      and the dummy job
-#      (dummy_dataset_count=20 output=none); then hides one bundled library and expects mgpr
+#      (dummy_dataset_count=8 output=none); then hides one bundled library and expects mgpr
 #      to fail to start, which shows the system's copies are out of reach.
 # Exits nonzero on any failure. Needs root (chroot, unshare, mount).
 #
@@ -64,7 +64,7 @@ if [ "${1:-}" = "--inside" ]; then
             echo "  FAIL  raster: no detections.gpkg"; failures=$((failures + 1))
         fi
     fi
-    if run 0 dummy-job "$opt/bin/mgpr" dummy_dataset_count=20 output=none run_dir=/tmp/dummy &&
+    if run 0 dummy-job "$opt/bin/mgpr" dummy_dataset_count=8 output=none run_dir=/tmp/dummy &&
         [ ! -s "$rootfs/tmp/dummy/summary.json" ]; then
         echo "  FAIL  dummy-job: no summary.json"; failures=$((failures + 1))
     fi
