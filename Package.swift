@@ -35,9 +35,9 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", pkgConfig: "dnnl"),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
         // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
-        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Platform", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Platform", "Tiling", "Weights"], swiftSettings: swiftSettings),
         // Each op on every backend present, held to the CPU backend (tests and `mgpr conformance`).
-        .target(name: "Conformance", dependencies: ["Engine", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "Conformance", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         .target(
@@ -55,7 +55,7 @@ let package = Package(
             name: "ModelTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights", "TestSupport"],
             exclude: ["reference"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "WeightsTests", dependencies: ["Engine", "Models", "Weights", "TestSupport"], exclude: ["reference"],
+            name: "WeightsTests", dependencies: ["Engine", "Models", "Tiling", "Weights", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
         .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDABackend", "Engine"], swiftSettings: swiftSettings),

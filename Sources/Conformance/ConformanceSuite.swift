@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Tiling
 import Weights
 
 /// Every op the models use, each in a small graph, run on a backend and held to the CPU

@@ -1,22 +1,16 @@
-/// A small, fast, seeded generator (SplitMix64) for generated pixels: the same seed
-/// gives the same image on every machine, and each tile can be seeded on its own
-/// (seed, tile index), so tiles are generated in any order or in parallel.
+/// SplitMix64 seeded for generated pixels: the same seed gives the same image on every
+/// machine, and each tile can be seeded on its own (seed, tile index), so tiles are
+/// generated in any order or in parallel.
 public struct PixelNoise: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var generator: SplitMix
 
     public init(seed: UInt64, stream: UInt64 = 0) {
         // Mix the stream in so neighbouring tiles start far apart in the sequence.
-        state = seed &* 0x9E37_79B9_7F4A_7C15 ^ (stream &+ 1) &* 0xBF58_476D_1CE4_E5B9
-        _ = next()
+        generator = SplitMix(seed &* 0x9E37_79B9_7F4A_7C15 ^ (stream &+ 1) &* 0xBF58_476D_1CE4_E5B9)
+        _ = generator.next()
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// Fills `bytes` with uniform random bytes, eight at a time.
     public mutating func fill(_ bytes: UnsafeMutableRawBufferPointer) {

@@ -20,13 +20,9 @@ struct ConformanceTests {
         }
     }
 
-    @Test("the comparison catches a wrong backend: a CPU plan in bf16 is held to the bf16 bar, not the float32 one")
+    @Test("the comparison catches a wrong backend: a CPU plan in bf16 is held to the bf16 bar, not the float32 one", .needsNativeBF16)
     func comparisonHasTeeth() throws {
         let cpu = CPUBackend(threads: 2)
-        guard cpu.resolve(.bf16).0 == .bf16 else {
-            print("skipped: this CPU has no native bf16 (\(cpu.description)), so its bf16 plan is float32")
-            return
-        }
         let outcomes = try ConformanceSuite.check(
             cpu, modes: [.init(precision: .bf16, label: "bf16 at f32's bar", tolerance: 1e-4)], reference: cpu)
         // Convolutions rounded to bfloat16 must miss float32's tolerance.
@@ -34,14 +30,9 @@ struct ConformanceTests {
         #expect(outcomes.contains { $0.error > 1e-3 })
     }
 
-    @Test("every op on each GPU present against the CPU backend (skipped, with the reason, without one)")
+    @Test("every op on each GPU present against the CPU backend", .needsGPU)
     func gpus() throws {
-        let cuda: CUDA
-        switch CUDA.shared {
-        case .success(let c) where c.deviceCount > 0: cuda = c
-        case .success: print("skipped: no GPU: the NVIDIA driver reports none"); return
-        case .failure(let error): print("skipped: no GPU: \(error)"); return
-        }
+        let cuda = try CUDA.shared.get()
         let cpu = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
         for ordinal in 0..<cuda.deviceCount {
             let outcomes = try ConformanceSuite.check(
@@ -52,14 +43,9 @@ struct ConformanceTests {
         }
     }
 
-    @Test("the detector's kernels on each GPU present against the CPU implementation (skipped, with the reason, without one)")
+    @Test("the detector's kernels on each GPU present against the CPU implementation", .needsGPU)
     func detectionKernels() throws {
-        let cuda: CUDA
-        switch CUDA.shared {
-        case .success(let c) where c.deviceCount > 0: cuda = c
-        case .success: print("skipped: no GPU: the NVIDIA driver reports none"); return
-        case .failure(let error): print("skipped: no GPU: \(error)"); return
-        }
+        let cuda = try CUDA.shared.get()
         for ordinal in 0..<cuda.deviceCount {
             let outcomes = try DetectionKernelChecks.run(on: try CUDABackend(ordinal: ordinal, tf32: false))
             #expect(outcomes.count == 7)
@@ -67,13 +53,10 @@ struct ConformanceTests {
         }
     }
 
-    @Test("the detector's kernels, compiled as C++ and run with one CPU thread per CUDA thread, against the CPU implementation")
+    @Test("the detector's kernels, compiled as C++ and run with one CPU thread per CUDA thread, against the CPU implementation",
+          .needsCXXCompiler)
     func emulatedDetectionKernels() throws {
-        let runner: EmulatedKernels
-        do { runner = try EmulatedKernels() } catch let error as EmulatedKernels.Unavailable {
-            print("skipped: \(error)")
-            return
-        }
+        let runner = try EmulatedKernels()
         let outcomes = try DetectionKernelChecks.run(with: runner)
         #expect(outcomes.count == 7)
         for o in outcomes { #expect(o.passed, "\(o.name): \(o.error) (\(o.detail))") }

@@ -7,25 +7,28 @@ import Testing
 let nvrtcFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".fixtures/nvrtc/nvidia/cu13/lib").path
 
-func privateNVRTC() throws -> NVRTC? {
+/// Where NVRTC is, or nil where it is not installed.
+func nvrtcLocation() -> String? {
     var environment = ProcessInfo.processInfo.environment
     environment["MGPR_CUDA_LIBRARY_PATH"] = [nvrtcFolder, environment["MGPR_CUDA_LIBRARY_PATH"]].compactMap { $0 }.joined(separator: ":")
     guard case .success(let location) = LibrarySearch(environment: environment).locate(.nvrtc) else { return nil }
     switch location {
-    case .file(let path), .loaderCache(let path): return try NVRTC(DynamicLibrary(path: path))
+    case .file(let path), .loaderCache(let path): return path
     }
+}
+
+/// NVRTC loaded from where it was found (tests that call this are `.needsNVRTC`).
+func privateNVRTC() throws -> NVRTC {
+    try NVRTC(DynamicLibrary(path: try #require(nvrtcLocation())))
 }
 
 let nvrtcMissing = "NVRTC is not installed (scripts/fixtures.sh puts PyPI's nvidia-cuda-nvrtc in .fixtures/nvrtc)"
 
 @Suite("CUDA kernels compile with NVRTC")
 struct KernelCompileTests {
-    @Test("every kernel compiles for sm_80 and sm_90 in float32, float16 and bfloat16", arguments: [80, 90])
+    @Test("every kernel compiles for sm_80 and sm_90 in float32, float16 and bfloat16", .needsNVRTC, arguments: [80, 90])
     func compiles(architecture: Int) throws {
-        guard let nvrtc = try privateNVRTC() else {
-            print("skipped: \(nvrtcMissing)")
-            return
-        }
+        let nvrtc = try privateNVRTC()
         for type in [ElementType.f32, .f16, .bf16] {
             let cubin = try nvrtc.compile(
                 Kernels.source, name: "kernels_\(type.rawValue).cu", architecture: architecture, options: Kernels.options(for: type))
@@ -36,12 +39,9 @@ struct KernelCompileTests {
         }
     }
 
-    @Test("the detector's kernels compile for sm_80 and sm_90", arguments: [80, 90])
+    @Test("the detector's kernels compile for sm_80 and sm_90", .needsNVRTC, arguments: [80, 90])
     func detectionCompiles(architecture: Int) throws {
-        guard let nvrtc = try privateNVRTC() else {
-            print("skipped: \(nvrtcMissing)")
-            return
-        }
+        let nvrtc = try privateNVRTC()
         let cubin = try nvrtc.compile(
             DetectionKernels.source, name: "detection.cu", architecture: architecture, options: DetectionKernels.options)
         #expect(cubin.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
@@ -49,12 +49,9 @@ struct KernelCompileTests {
         for name in DetectionKernels.names { #expect(text.contains(name), "\(name) in the sm_\(architecture) cubin") }
     }
 
-    @Test("a kernel that does not compile is an error naming it, the architecture and the compiler's message")
+    @Test("a kernel that does not compile is an error naming it, the architecture and the compiler's message", .needsNVRTC)
     func compileError() throws {
-        guard let nvrtc = try privateNVRTC() else {
-            print("skipped: \(nvrtcMissing)")
-            return
-        }
+        let nvrtc = try privateNVRTC()
         let broken = #"extern "C" __global__ void k(float* x) { x[0] = undefined_name; }"#
         #expect {
             try nvrtc.compile(broken, name: "broken.cu", architecture: 90)
@@ -64,12 +61,9 @@ struct KernelCompileTests {
         }
     }
 
-    @Test("compiled kernels are cached on disk by source, options, architecture and compiler version")
+    @Test("compiled kernels are cached on disk by source, options, architecture and compiler version", .needsNVRTC)
     func cache() throws {
-        guard let nvrtc = try privateNVRTC() else {
-            print("skipped: \(nvrtcMissing)")
-            return
-        }
+        let nvrtc = try privateNVRTC()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-kernel-cache-\(UUID().uuidString.prefix(8))").path
         let cache = KernelCache(environment: ["MGPR_KERNEL_CACHE": folder])
         let first = try cache.cubin(source: Kernels.source, name: "k.cu", options: ["-DMGPR_F16"], architecture: 80, compiler: nvrtc)

@@ -55,47 +55,48 @@ struct RanksTests {
     }
 
     /// GPUs this machine has, and why none can be used when there are none.
-    static func gpus() -> (count: Int, reason: String) {
+    static let gpus: (count: Int, reason: String) = {
         switch CUDA.shared {
         case .success(let cuda) where cuda.deviceCount > 0: (cuda.deviceCount, "")
-        case .success: (0, "the NVIDIA driver reports no GPU")
-        case .failure(let error): (0, "\(error)")
+        case .success: (0, "no GPU: the NVIDIA driver reports none")
+        case .failure(let error): (0, "no GPU: \(error)")
         }
+    }()
+
+    static func gpuArguments(_ run: URL, tiles: Int) -> [String] {
+        ["model=fasterrcnn", "accelerator=gpu", "tile_size=256", "batch_size=2", "dummy_dataset_count=\(tiles)",
+         "dummy_dataset_delay=0", "workers=2", "precision=16-mixed", "run_dir=\(run.path)", "output=\(run.path)/detections.csv"]
     }
 
-    @Test("with GPUs: Faster R-CNN on every GPU of one process (gpus=N), then one rank per GPU, every tile exactly once (skipped, with the reason, without)")
-    func gpuRanks() throws {
-        let (count, reason) = Self.gpus()
-        guard count > 0 else {
-            print("skipped: no GPU: \(reason)")
-            return
-        }
-        let tiles = 24
-        func arguments(_ run: URL) -> [String] {
-            ["model=fasterrcnn", "accelerator=gpu", "tile_size=256", "batch_size=2", "dummy_dataset_count=\(tiles)",
-             "dummy_dataset_delay=0", "workers=2", "precision=16-mixed", "run_dir=\(run.path)", "output=\(run.path)/detections.csv"]
-        }
-        func summary(_ run: URL) throws -> (tiles: Int?, devices: [String]) {
-            let s = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as! [String: Any]
-            return (s["tiles"] as? Int, (s["devices"] as! [[String: Any]]).map { $0["name"] as! String })
-        }
-        let directory = try TestSupport.temporaryDirectory()
-        let one = directory.appendingPathComponent("one")
-        let result = try TestSupport.run(mgpr, arguments(one) + ["gpus=\(count)"])
+    /// The tiles and device names of a finished run's summary.json.
+    static func tilesAndDevices(_ run: URL) throws -> (tiles: Int?, devices: [String]) {
+        let s = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as! [String: Any]
+        return (s["tiles"] as? Int, (s["devices"] as! [[String: Any]]).map { $0["name"] as! String })
+    }
+
+    @Test("with GPUs: Faster R-CNN on every GPU of one process (gpus=N), every tile exactly once",
+          .enabled(if: gpus.count > 0, Comment(rawValue: gpus.reason)))
+    func gpusOfOneProcess() throws {
+        let count = Self.gpus.count, tiles = 24
+        let one = try TestSupport.temporaryDirectory().appendingPathComponent("one")
+        let result = try TestSupport.run(mgpr, Self.gpuArguments(one, tiles: tiles) + ["gpus=\(count)"])
         #expect(result.status == 0, "\(result.stderr)")
-        let single = try summary(one)
+        let single = try Self.tilesAndDevices(one)
         #expect(single.tiles == tiles)
         #expect(single.devices.count == count && single.devices.allSatisfy { $0.contains("GPU") }, "\(single.devices)")
-        guard count >= 2 else {
-            print("skipped: ranks on different GPUs need two GPUs; this machine has one")
-            return
-        }
+    }
+
+    @Test("with two GPUs or more: one rank per GPU, each on its own, every tile exactly once",
+          .enabled(if: gpus.count >= 2, "ranks on different GPUs need two GPUs"))
+    func gpuRanks() throws {
+        let count = Self.gpus.count, tiles = 24
+        let directory = try TestSupport.temporaryDirectory()
         let ranked = directory.appendingPathComponent("ranks")
-        let ranks = try (0..<count).map { try start(arguments(ranked), rank: $0, world: count, in: directory) }
+        let ranks = try (0..<count).map { try start(Self.gpuArguments(ranked, tiles: tiles), rank: $0, world: count, in: directory) }
         let logs = ranks.map { String(decoding: $0.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         for (process, _) in ranks { process.waitUntilExit() }
         #expect(ranks.allSatisfy { $0.0.terminationStatus == 0 }, "\(logs)")
-        let merged = try summary(ranked)
+        let merged = try Self.tilesAndDevices(ranked)
         #expect(merged.tiles == tiles)
         // "Rank r GPU k (name)": each rank on its own GPU.
         let gpus = Set(merged.devices.map { $0.split(separator: " ").dropFirst(2).joined(separator: " ") })

@@ -58,7 +58,7 @@ struct SlurmAndDoctorTests {
         for line in ["#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4", "srun \(mgpr) gpus=1 accelerator=gpu"] {
             #expect(gpu.stdout.contains(line + "\n"), "missing: \(line)\n\(gpu.stdout)")
         }
-        if RanksTests.gpus().count == 0 {
+        if RanksTests.gpus.count == 0 {
             // Not measured: the estimate for a small GPU (Faster R-CNN, 16 tiles of 1024 px at 0.1 s each).
             #expect(gpu.stdout.contains("# A batch of fasterrcnn (16 tiles of 1024 px) is taken as 1.6 s (an estimate"), "\(gpu.stdout)")
             #expect(gpu.stdout.contains("#SBATCH --signal=USR1@120\n"))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Tiling
 @testable import Weights
 
 /// Weights files whose numbers point outside themselves (reference/make_weights.py):
@@ -49,16 +50,11 @@ struct HostileFileTests {
         #expect(!(error?.description.contains("\n") ?? true))
     }
 
-    /// A small, fixed-seed generator (SplitMix64), so every run mutates the same way.
+    /// Seeded edits, so every run mutates the same way.
     struct Mutator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random: SplitMix
+        init(state: UInt64) { random = SplitMix(state) }
+        mutating func next() -> UInt64 { random.next() }
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
 
         /// One to four edits within `range`: a byte flipped, set to an edge value, an

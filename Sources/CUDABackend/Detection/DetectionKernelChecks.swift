@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Tiling
 import Models
 
 /// The detector's kernels each run on the GPU on seeded inputs and held to the CPU

@@ -1,6 +1,6 @@
-/// A small, fast, seeded generator (SplitMix64): test inputs and conformance cases that
-/// are the same on every machine.
-public struct SplitMix: Sendable {
+/// A small, fast, seeded generator (SplitMix64): the one generator behind generated
+/// pixels, seeded weights, conformance cases and test inputs, the same on every machine.
+public struct SplitMix: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(_ seed: UInt64) { state = seed }
 
