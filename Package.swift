@@ -40,12 +40,16 @@ let package = Package(
         .target(name: "Conformance", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
+        // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
+        // metrics.csv, summary.json.
+        .target(name: "Results", dependencies: ["Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
         .target(
-            name: "Pipeline", dependencies: ["Engine", "Models", "Raster", "Tiling", "Weights"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Pipeline"], swiftSettings: swiftSettings),
+            name: "Pipeline", dependencies: ["Engine", "Models", "Platform", "Raster", "Results", "Tiling", "Weights"],
+            swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Platform", "Results"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
-            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Tiling", "Weights"],
+            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Results", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -60,6 +64,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
         .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
+        .testTarget(name: "ResultsTests", dependencies: ["Models", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
@@ -67,7 +72,7 @@ let package = Package(
             name: "RasterTests", dependencies: ["Raster", "Tiling", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
+            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Results", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["CUDABackend", "Cluster", "MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
             exclude: ["support"], swiftSettings: swiftSettings),

@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import Results
 
 /// Rank 0's last step (and `mgpr merge`'s only one): wait for every rank's status, merge
 /// the results parts into the one output file, and check that every tile was done.
@@ -56,46 +56,9 @@ public struct Gather {
         }
     }
 
-    /// Every rank's results rows, grouped by tile. A tile done twice (its results written,
-    /// its journal line lost to a preemption) keeps the rows of its last attempt.
-    /// A rank's part that exists but cannot be read fails the gather, naming the file:
-    /// skipping it would write a shorter output and call it done.
-    public func collectRows() throws -> (header: String?, rows: [Int: [Substring]]) {
-        var header: String?
-        var rows: [Int: [Substring]] = [:]
-        for rank in layout.ranksPresent {
-            let path = layout.results(rank)
-            guard FileManager.default.fileExists(atPath: path) else { continue }  // a rank that wrote no results yet
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ClusterError.unreadable(path: path, reason: SystemError.reason(error))
-            }
-            var previous: Int?
-            for line in text.split(separator: "\n") {
-                guard let tile = Int(line.prefix { $0 != "," }) else {
-                    header = header ?? String(line)
-                    continue
-                }
-                if tile != previous { rows[tile] = [] }  // a new write of this tile replaces an earlier one
-                rows[tile]!.append(line)
-                previous = tile
-            }
-        }
-        return (header, rows)
-    }
-
-    /// Writes `text` to `output` through a temporary file, so readers never see half of it.
-    public static func writeAtomically(_ text: String, to output: String) throws {
-        let temporary = output + ".partial"
-        do {
-            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)  // half a file helps nobody, and takes space
-            throw ClusterError.writeFailed(path: output, reason: SystemError.reason(error))
-        }
-        guard rename(temporary, output) == 0 else {
-            throw ClusterError.writeFailed(path: output, reason: String(cString: strerror(errno)))
-        }
+    /// Every rank's results part, read back and grouped by tile.
+    public func readParts() throws(ResultsError) -> ResultsParts {
+        try ResultsParts.read(layout.ranksPresent.map(layout.results))
     }
 
     /// The tiles no journal lists, written one per line to missing_tiles.txt (removed when none).

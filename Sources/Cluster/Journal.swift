@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import Platform
 
 /// The tiles a rank has finished, one index per line (`<index> skipped` for a tile left
 /// out because it held no data), appended and synced to disk after every batch (after

@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import Results
 
 /// What a rank keeps in `<run_dir>/rank-<r>/status.json`: from its first tile that it is
 /// running, then when it stops its share, how it ended, and its own summary. Rank 0 (or
@@ -118,36 +118,5 @@ public struct RunLayout: Sendable {
     public var ranksPresent: [Int] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return names.compactMap { $0.hasPrefix("rank-") ? Int($0.dropFirst(5)) : nil }.sorted()
-    }
-}
-
-/// The raster a run tiled, as the merge needs it: where results sit on the ground and
-/// how the tiles overlapped.
-public struct RasterContext: Codable, Sendable {
-    public var imagePath: String
-    public var width: Int
-    public var height: Int
-    public var geotransform: [Double]
-    public var crsWKT: String?
-    public var tileSize: Int
-    public var overlap: Int
-    public var mergeIoU: Double
-    /// `seams` (absent in runs from before there was a choice) or `mosaic`.
-    public var merge: String?
-
-    enum CodingKeys: String, CodingKey {
-        case width, height, geotransform, overlap, merge
-        case imagePath = "image_path"
-        case crsWKT = "crs_wkt"
-        case tileSize = "tile_size"
-        case mergeIoU = "merge_iou"
-    }
-
-    public init(
-        imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double, merge: String = "seams"
-    ) {
-        (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
-        (self.tileSize, self.overlap, self.mergeIoU, self.merge) = (tileSize, overlap, mergeIoU, merge)
     }
 }

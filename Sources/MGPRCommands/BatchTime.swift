@@ -48,7 +48,7 @@ enum BatchTime {
         let log = Log(name: "mgpr.probe", quiet: true)
         let devices = try Devices.choose(probe, context: RankContext.discover(ProcessInfo.processInfo.environment), log: log)
         let setup = try ModelSetup.check(probe, tileShape: shape, devices: devices, log: log)(
-            ModelSetup.ResultsPart(path: "/dev/null", append: false, output: nil))
+            ModelSetup.PartFile(path: "/dev/null", append: false, output: nil))
         let model = try setup.makeModel(0)
         let source = DummyTileSource(count: 1, tileSize: config.tileSize, channels: config.bands.count, delay: 0, seed: config.seed)
         let loader = try Loader(source: source, batchSize: 1, workers: 0)

@@ -7,6 +7,7 @@ import Foundation
 import Pipeline
 import Models
 import Raster
+import Results
 import Tiling
 
 /// `mgpr doctor [key=value ...]`: the seed's troubleshooting made executable. Reports the

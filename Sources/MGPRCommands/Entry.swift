@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Pipeline
+import Platform
 
 /// The entry points of the executables: parse, dispatch, and turn any error into one
 /// clear line and an exit code (2: the command line or configuration; 1: the run).

@@ -1,6 +1,7 @@
 import CUDABackend
 import Engine
 import Pipeline
+import Results
 
 extension RunSummary {
     /// NVML's utilisation and memory in use, and the allocator's peak, into each GPU's entry.

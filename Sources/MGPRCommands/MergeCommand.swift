@@ -2,7 +2,7 @@ import Cluster
 import Configuration
 import Foundation
 import Platform
-import Pipeline
+import Results
 
 /// `mgpr merge run_dir=...`: what rank 0 does at the end of a run, after the fact: wait
 /// for (or find) every rank's status, merge the results parts into the output file,
@@ -44,17 +44,17 @@ struct MergeCommand {
         if !waited.stoppedWaitingFor.isEmpty { return .stoppedWaiting(for: waited.stoppedWaitingFor) }
         let (statuses, lost) = (waited.statuses, waited.missing)
         if let output {
-            let (header, rows) = try gather.collectRows()
+            let parts = try gather.readParts()
             let written: Int
             do {
                 // Checked before the first tile: the folder can be made (run_dir's way).
                 let folder = PathText.parent(of: output)
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                written = try ResultsOutput.write(header: header, rows: rows, to: output, raster: raster, labels: labels)
+                written = try FinalResults.write(parts, to: output, raster: raster, labels: labels)
             } catch {
                 throw CommandError.resultsNotWritten(path: output, reason: "\(error)", runDirectory: layout.root)
             }
-            log.info("Results: \(written) \(header == DetectionCSV.header ? "detections" : "tiles") written to \(output)")
+            log.info("Results: \(written) \(parts.format?.rowNoun ?? "tiles") written to \(output)")
         }
         if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
             try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))

@@ -5,6 +5,7 @@ import Foundation
 import Models
 import Pipeline
 import Raster
+import Results
 import Weights
 
 /// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
@@ -18,13 +19,13 @@ struct ModelSetup {
 
     /// Where this rank writes its results part, whether it continues an earlier part,
     /// and the run's results file (nil: results are not kept).
-    struct ResultsPart {
+    struct PartFile {
         var path: String
         var append: Bool
         var output: String?
     }
 
-    typealias Prepared = (ResultsPart) throws -> ModelSetup
+    typealias Prepared = (PartFile) throws -> ModelSetup
 
     /// Checks the model's settings and loads its weights; nothing is written yet.
     static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> Prepared {
@@ -78,20 +79,20 @@ struct ModelSetup {
             let model = DetectorTileModel(make(devices.backends[device], devices.precision))
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
-        }, sink: { try DetectionCSV(path: $0.path, append: $0.append) })
+        }, format: .detection)
     }
 
     /// A model's setup once its weights are checked: results to this rank's part (when
     /// kept) as batches finish, closed at the end.
     static func prepared(
         _ config: RunConfig, description: String, devices: Devices,
-        model: @escaping InferenceRun.ModelFactory, sink makeSink: @escaping (ResultsPart) throws -> any ResultsSink
+        model: @escaping InferenceRun.ModelFactory, format: PartFormat
     ) -> Prepared {
         { part in
-            let sink = try part.output.map { _ in try makeSink(part) }
+            let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append) }
             return ModelSetup(
                 makeModel: model,
-                handleOutputs: { batch, outputs in try sink?.write(batch, outputs) },
+                handleOutputs: { batch, outputs in try sink?.write(batch.tiles, outputs) },
                 finish: { try sink?.close() },
                 summary: summary(config, description, devices, output: part.output))
         }

@@ -1,11 +1,12 @@
 import Cluster
-import CUDABackend
 import Configuration
 import CPUBackend
+import CUDABackend
 import Engine
 import Foundation
 import Pipeline
 import Raster
+import Results
 import Tiling
 
 /// `mgpr key=value ...`: this rank's share of the tiles through the model, results and
@@ -74,7 +75,7 @@ public struct PredictCommand: Sendable {
         let plan = share.filter { !done.contains($0) }
         if resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
 
-        let model = try prepareModel(ModelSetup.ResultsPart(path: layout.results(context.rank), append: resume, output: output))
+        let model = try prepareModel(ModelSetup.PartFile(path: layout.results(context.rank), append: resume, output: output))
         let journal = try Journal(path: layout.journal(context.rank))
         let loader = try Loader(
             source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,

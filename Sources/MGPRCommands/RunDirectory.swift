@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Pipeline
+import Platform
 
 /// The folder a run writes into: `run_dir`, or Hydra's `outputs/YYYY-MM-DD/HH-MM-SS`.
 public struct RunDirectory: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Results
 
 /// The end-of-run report in the seed's shape (a block per device, then the totals).
 enum SummaryReport {

@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Synchronization
 
 /// One run: a loader feeding `devices` x `lanes` device workers, each a thread driving its own
@@ -98,35 +99,12 @@ public final class InferenceRun: Sendable {
     }
 
     private func summarize(elapsed: Double) -> RunSummary {
-        let records = recorder.records
-        let usage = threadTimes.usage()
-        let perDevice = (0..<devices).map { device -> RunSummary.Device in
-            let mine = records.filter { $0.device == device }
-            let busy = mine.reduce(0) { $0 + $1.busySeconds }
-            let wait = mine.reduce(0) { $0 + $1.waitSeconds }
-            let tiles = mine.reduce(0) { $0 + $1.tiles }
-            let held = mine.map(\.deviceBytes)
-            return RunSummary.Device(
-                device: device, name: deviceName(device), batches: mine.count, tiles: tiles,
-                waitSeconds: wait, busySeconds: busy,
-                averageBusySecondsPerBatch: mine.isEmpty ? 0 : busy / Double(mine.count),
-                utilization: busy + wait > 0 ? busy / (busy + wait) : 0,
-                tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0,
-                averageMemoryBytesPerBatch: held.isEmpty ? 0 : held.reduce(0, +) / held.count,
-                peakMemoryBytes: held.max() ?? 0,
-                computeThreads: usage.threadsUsed(device: device), computeCPUSeconds: usage.computeSeconds(device: device))
-        }
-        let tiles = records.reduce(0) { $0 + $1.tiles }
-        let bytes = records.reduce(0) { $0 + $1.bytesRead }
+        let records = recorder.records, usage = threadTimes.usage()
         return RunSummary(
-            tiles: tiles, skippedTiles: records.reduce(0) { $0 + $1.skipped }, batches: records.count, elapsedSeconds: elapsed,
-            tilesPerSecond: elapsed > 0 ? Double(tiles) / elapsed : 0, bytesRead: bytes,
-            megabytesPerSecond: elapsed > 0 ? Double(bytes) / elapsed / 1e6 : 0,
-            waitSeconds: records.reduce(0) { $0 + $1.waitSeconds },
-            busySeconds: records.reduce(0) { $0 + $1.busySeconds },
-            readSeconds: records.reduce(0) { $0 + $1.readSeconds },
+            records: records, deviceNames: (0..<devices).map(deviceName), elapsed: elapsed,
             peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.allocatedBytes,
-            complete: records.count == loader.batchCount, devices: perDevice,
+            complete: records.count == loader.batchCount,
+            compute: { .init(threads: usage.threadsUsed(device: $0), cpuSeconds: usage.computeSeconds(device: $0)) },
             cpuSeconds: usage.cpuSeconds, readerCPUSeconds: usage.readerSeconds)
     }
 }

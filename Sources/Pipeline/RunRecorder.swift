@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Synchronization
 
 /// Collects one ``BatchRecord`` per batch from every device thread and streams each

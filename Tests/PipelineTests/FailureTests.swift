@@ -1,8 +1,9 @@
 import Foundation
+@testable import Pipeline
+import Results
 import Synchronization
 import Testing
 import Tiling
-@testable import Pipeline
 
 /// A source whose reader fails on one tile, as a corrupt block of a raster would.
 struct FailingSource: TileSource {

@@ -1,10 +1,11 @@
 import Foundation
-import Synchronization
+@testable import Pipeline
 import Raster
+import Results
+import Synchronization
 import Testing
 import TestSupport
 import Tiling
-@testable import Pipeline
 
 /// Runs `source` through an ``InferenceRun`` and returns every delivered tile index,
 /// checking each tile's pixels with `verify` as it arrives.

@@ -2,6 +2,7 @@ import Configuration
 import Engine
 import Models
 import Pipeline
+import Results
 import Weights
 
 /// `model=resnet50`: torchvision's classifier, a class per tile.
@@ -27,6 +28,6 @@ enum ResNet50Setup {
         }
         return ModelSetup.prepared(
             config, description: "\(classes) classes", devices: devices, model: model,
-            sink: { try ClassificationCSV(path: $0.path, append: $0.append) })
+            format: .classification)
     }
 }

@@ -1,7 +1,8 @@
 import Cluster
 import Configuration
 import Foundation
-import Pipeline
+import Platform
+import Results
 
 /// `mgpr report run_dir=DIR`: (re)writes `DIR/report.html` from what the run left, for
 /// a run of any number of ranks, finished or not. Runs write it themselves at the end.
@@ -22,8 +23,9 @@ struct ReportCommand {
     static func write(root: String) throws -> String {
         let path = (root as NSString).appendingPathComponent("report.html")
         let html = ReportPage.html(try RunReport.load(root))
-        do { try Gather.writeAtomically(html, to: path) } catch {
-            throw CommandError.writeFailed(path: path, reason: SystemError.reason(error))
+        do { try AtomicFile.write(html, to: path) } catch {
+            guard case .writeFailed(_, let reason) = error else { throw error }
+            throw CommandError.writeFailed(path: path, reason: reason)
         }
         return path
     }

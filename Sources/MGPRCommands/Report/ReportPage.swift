@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import Pipeline
 import Raster
+import Results
 import Tiling
 
 /// `report.html`: one self-contained page (inline CSS, SVG and PNG; nothing fetched)

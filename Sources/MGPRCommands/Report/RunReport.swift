@@ -1,6 +1,6 @@
 import Cluster
 import Foundation
-import Pipeline
+import Results
 
 /// What a run directory says about its run, read for the report: the settings, every
 /// rank's status and per-batch metrics, which tiles are done, skipped or missing, and
@@ -10,6 +10,12 @@ struct RunReport {
         var rank: Int, device: Int, tiles: Int, skipped: Int
         var wait: Double, read: Double, busy: Double, write: Double, network: Double, finishedAt: Double
         var peakRSS: Int, deviceBytes: Int
+
+        init(rank: Int, _ r: BatchRecord) {
+            (self.rank, device, tiles, skipped) = (rank, r.device, r.tiles, r.skipped)
+            (wait, read, busy, write, network, finishedAt) = (r.waitSeconds, r.readSeconds, r.busySeconds, r.writeSeconds, r.networkSeconds, r.finishedAt)
+            (peakRSS, deviceBytes) = (r.peakRSSBytes, r.deviceBytes)
+        }
     }
 
     let root: String
@@ -43,49 +49,17 @@ struct RunReport {
             }
         }
         for rank in layout.ranksPresent {
-            report.batches += metrics(layout.metrics(rank), rank: rank)
+            report.batches += BatchRecord.read(metricsCSV: layout.metrics(rank)).map { Batch(rank: rank, $0) }
             report.done.formUnion(Journal.read(layout.journal(rank)))
             report.skipped.formUnion(Journal.skipped(layout.journal(rank)))
-            report.readResults(layout.results(rank))
-        }
-        return report
-    }
-
-    /// metrics.csv by its header, so files from before a column existed still read.
-    private static func metrics(_ path: String, rank: Int) -> [Batch] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        let lines = text.split(separator: "\n")
-        guard let header = lines.first?.split(separator: ",").map(String.init) else { return [] }
-        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
-        return lines.dropFirst().compactMap { line in
-            let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            func double(_ name: String) -> Double { column(name).flatMap { $0 < f.count ? Double(f[$0]) : nil } ?? 0 }
-            func int(_ name: String) -> Int { column(name).flatMap { $0 < f.count ? Int(f[$0]) : nil } ?? 0 }
-            guard f.count == header.count || f.count >= 10 else { return nil }
-            return Batch(
-                rank: rank, device: int("device"), tiles: int("tiles"), skipped: int("skipped"), wait: double("wait_s"),
-                read: double("read_s"), busy: double("busy_s"), write: double("write_s"),
-                network: column("network_s") == nil ? double("busy_s") : double("network_s"), finishedAt: double("finished_at_s"),
-                peakRSS: int("peak_rss_bytes"), deviceBytes: int("device_bytes"))
-        }
-    }
-
-    /// A rank's results part: detections counted per tile, or each tile's top class.
-    private mutating func readResults(_ path: String) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        let lines = text.split(separator: "\n")
-        let detections = lines.first.map(String.init) == DetectionCSV.header
-        var previous: Int?
-        for line in lines.dropFirst() {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard let tile = Int(f[0]) else { continue }
-            if detections {
-                if tile != previous { detectionsPerTile[tile] = 0 }  // a tile written again replaces its rows
-                previous = tile
-                detectionsPerTile[tile, default: 0] += (f.count > 5 && !f[5].isEmpty) ? 1 : 0
-            } else if f.count > 5, let top = Int(f[5]) {
-                classPerTile[tile] = top
+            // What the model found per tile; a part that cannot be read leaves its tiles blank.
+            guard let part = try? ResultsParts.read([layout.results(rank)]) else { continue }
+            switch part.format {
+            case .detection: report.detectionsPerTile.merge(part.detectionCounts) { $1 }
+            case .classification: report.classPerTile.merge(part.topClasses) { $1 }
+            case nil: break
             }
         }
+        return report
     }
 }

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import Results
 import Weights
 
 /// A classification network as a ``TileModel``: runs the compiled plan on each batch

@@ -1,4 +1,5 @@
 import Models
+import Results
 
 /// A detector as a ``TileModel``: each tile's detections, boxes in its own pixels.
 public final class DetectorTileModel: TileModel {

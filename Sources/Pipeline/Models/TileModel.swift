@@ -1,4 +1,4 @@
-import Models
+import Results
 
 /// A network as the pipeline sees it: a batch in, one output per tile out.
 /// Each device worker owns its own model instance (its own plan and buffers), so
@@ -19,15 +19,6 @@ public protocol TileModel {
 extension TileModel {
     public var lastNetworkSeconds: Double? { nil }
     public var lastCopySeconds: Double? { nil }
-}
-
-/// What a model says about one tile.
-public enum TileOutput: Sendable, Equatable {
-    case none
-    /// The top-1 class index and its softmax probability.
-    case classification(classIndex: Int, score: Float)
-    /// Objects found, boxes in the tile's own pixels.
-    case detections([Detection])
 }
 
 /// `model=none`: no network. Batches are delivered and dropped, so a run measures

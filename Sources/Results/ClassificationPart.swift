@@ -1,8 +1,9 @@
 import Foundation
 import Tiling
 
-/// A classifier's results: one row per tile, bounds in the raster's CRS (pixels without one).
-public struct ClassificationCSV: Sendable {
+/// A classifier's results part, and its final CSV as well: one row per tile, bounds
+/// in the raster's CRS (pixels without one).
+public struct ClassificationPart: ResultsSink {
     public static let header = "tile,col_off,row_off,width,height,class,score,minx,miny,maxx,maxy"
     public let file: ResultsFile
 
@@ -11,9 +12,9 @@ public struct ClassificationCSV: Sendable {
         file = try ResultsFile(path: path, header: Self.header, append: append)
     }
 
-    public func write(_ batch: Batch, _ outputs: [TileOutput]) throws {
+    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws {
         var text = ""
-        for (info, output) in zip(batch.tiles, outputs) {
+        for (info, output) in zip(tiles, outputs) {
             guard case .classification(let classIndex, let score) = output else { continue }
             let w = info.window, b = info.bounds
             text += "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height),\(classIndex),\(score),"
@@ -25,4 +26,10 @@ public struct ClassificationCSV: Sendable {
     }
 
     public func close() throws { try file.close() }
+
+    /// The top class of a row as written above; nil for anything else.
+    public static func topClass(in row: Substring) -> Int? {
+        let f = row.split(separator: ",", omittingEmptySubsequences: false)
+        return f.count == 11 ? Int(f[5]) : nil
+    }
 }

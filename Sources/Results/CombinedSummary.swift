@@ -1,5 +1,3 @@
-import Pipeline
-
 extension RunSummary {
     /// One summary for several ranks: counts and times added, elapsed the longest rank's,
     /// every rank's devices listed.

@@ -1,31 +1,29 @@
-import Cluster
 import Foundation
 import Models
-import Pipeline
 import Raster
 import Tiling
 
 /// The final results file, written by rank 0 (or `mgpr merge`) from every rank's part:
 /// a classifier's CSV as it is, or detections merged across tiles and written as a
 /// GeoPackage, GeoJSON (box polygons in the raster's CRS) or DeepForest's CSV.
-enum ResultsOutput {
+public enum FinalResults {
+    /// DeepForest's columns (boxes in the raster's pixels, the image's file name, the box
+    /// as WKT in the raster's CRS), then the tile that saw it: a detector's final CSV.
+    public static let deepForestHeader = "xmin,ymin,xmax,ymax,label,score,image_path,geometry,tile"
+
     /// Writes `output`; returns the rows (tiles or boxes) written. `labels` names the
     /// model's classes by index, when its weights name them.
-    static func write(header: String?, rows: [Int: [Substring]], to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
-        if header == DetectionCSV.header { return try writeDetections(rows, to: output, raster: raster, labels: labels) }
-        var text = header.map { "\($0)\n" } ?? ""
-        for tile in rows.keys.sorted() { for row in rows[tile]! { text += row + "\n" } }
-        try Gather.writeAtomically(text, to: output)
-        return rows.count
-    }
-
-    static func detections(_ rows: [Int: [Substring]]) -> [PlacedDetection] {
-        rows.keys.sorted().flatMap { tile in rows[tile]!.compactMap { DetectionCSV.detection(in: $0, tile: tile) } }
+    public static func write(_ parts: ResultsParts, to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
+        if parts.format == .detection { return try writeDetections(parts.detections, to: output, raster: raster, labels: labels) }
+        var text = parts.format.map { "\($0.header)\n" } ?? ""
+        for tile in parts.rows.keys.sorted() { for row in parts.rows[tile]! { text += row + "\n" } }
+        try AtomicFile.write(text, to: output)
+        return parts.rows.count
     }
 
     /// Boxes cut to the raster: a tile reaching past the raster's edge sees zero
     /// padding there, and no box may claim it. Boxes left without area are dropped.
-    static func clipped(_ found: [PlacedDetection], width: Int, height: Int) -> [PlacedDetection] {
+    public static func clipped(_ found: [PlacedDetection], width: Int, height: Int) -> [PlacedDetection] {
         found.compactMap { p in
             var p = p
             p.detection.box = p.detection.box.clipped(width: Float(width), height: Float(height))
@@ -35,7 +33,7 @@ enum ResultsOutput {
 
     /// The detections of the whole raster: clipped to it, then merged across tiles as
     /// the run asked (`seams` where tiles overlap; `mosaic` always, as DeepForest does).
-    static func merged(_ found: [PlacedDetection], raster: RasterContext?) -> [PlacedDetection] {
+    public static func merged(_ found: [PlacedDetection], raster: RasterContext?) -> [PlacedDetection] {
         guard let raster else { return found }
         let found = clipped(found, width: raster.width, height: raster.height)
         if raster.merge == "mosaic" { return SeamMerge.mosaic(found, iou: Float(raster.mergeIoU), cell: raster.tileSize) }
@@ -44,8 +42,8 @@ enum ResultsOutput {
             found, rasterWidth: raster.width, rasterHeight: raster.height, iou: Float(raster.mergeIoU), cell: raster.tileSize)
     }
 
-    private static func writeDetections(_ rows: [Int: [Substring]], to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
-        let found = merged(detections(rows), raster: raster)
+    private static func writeDetections(_ found: [PlacedDetection], to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
+        let found = merged(found, raster: raster)
         func name(_ label: Int) -> String? { labels.flatMap { label >= 0 && label < $0.count ? $0[label] : String(label) } }
         let transform = raster.map { GeoTransform($0.geotransform) } ?? .identity
         func corners(_ b: Box) -> [(x: Double, y: Double)] {
@@ -61,17 +59,15 @@ enum ResultsOutput {
             try writer.close()
             return found.count
         }
-        // DeepForest's columns (boxes in the raster's pixels, the image's file name, the
-        // box as WKT in the raster's CRS), then the tile that saw it.
         let image = CSVField.escape(((raster?.imagePath ?? "") as NSString).lastPathComponent)
-        var text = "xmin,ymin,xmax,ymax,label,score,image_path,geometry,tile\n"
+        var text = deepForestHeader + "\n"
         for p in found {
             let b = p.detection.box, label = name(p.detection.label).map(CSVField.escape) ?? String(p.detection.label)
             let ring = corners(b) + [corners(b)[0]]
             let wkt = "POLYGON ((" + ring.map { "\($0.x) \($0.y)" }.joined(separator: ", ") + "))"
             text += "\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(label),\(p.detection.score),\(image),\(CSVField.escape(wkt)),\(p.tile)\n"
         }
-        try Gather.writeAtomically(text, to: output)
+        try AtomicFile.write(text, to: output)
         return found.count
     }
 }

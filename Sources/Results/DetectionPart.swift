@@ -3,8 +3,9 @@ import Tiling
 
 /// A rank's detections as they finish, one row per box in the whole raster's pixels
 /// with the window of the tile that saw it (the cross-tile merge needs it):
-/// `tile,col_off,row_off,width,height,xmin,ymin,xmax,ymax,label,score`.
-public struct DetectionCSV: Sendable {
+/// `tile,col_off,row_off,width,height,xmin,ymin,xmax,ymax,label,score`. A tile without
+/// detections leaves one row with the box fields empty, so the merge knows it was done.
+public struct DetectionPart: ResultsSink {
     public static let header = "tile,col_off,row_off,width,height,xmin,ymin,xmax,ymax,label,score"
     public let file: ResultsFile
 
@@ -12,16 +13,15 @@ public struct DetectionCSV: Sendable {
         file = try ResultsFile(path: path, header: Self.header, append: append)
     }
 
-    public func write(_ batch: Batch, _ outputs: [TileOutput]) throws {
+    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws {
         var text = ""
-        for (info, output) in zip(batch.tiles, outputs) {
+        for (info, output) in zip(tiles, outputs) {
             guard case .detections(let found) = output else { continue }
             let w = info.window, x = Float(w.colOff), y = Float(w.rowOff)
             let tile = "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height)"
             for d in found {
                 text += "\(tile),\(d.box.x1 + x),\(d.box.y1 + y),\(d.box.x2 + x),\(d.box.y2 + y),\(d.label),\(d.score)\n"
             }
-            // A tile without detections still leaves a row, so the merge knows it was done.
             if found.isEmpty { text += "\(tile),,,,,,\n" }
         }
         try file.append(text)
@@ -29,8 +29,8 @@ public struct DetectionCSV: Sendable {
 
     public func close() throws { try file.close() }
 
-    /// A row of a part as written above, for the merge: nil for a tile's "no detections"
-    /// row (and for anything else that is not a detection).
+    /// A row as written above: nil for a tile's "no detections" row (and for anything
+    /// else that is not a detection).
     public static func detection(in row: Substring, tile: Int) -> PlacedDetection? {
         let f = row.split(separator: ",", omittingEmptySubsequences: false)
         guard f.count == 11, let c = Int(f[1]), let r = Int(f[2]), let w = Int(f[3]), let h = Int(f[4]),

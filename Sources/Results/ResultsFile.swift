@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 
 /// A results file written as batches finish: created with its header, or continued
@@ -55,18 +56,5 @@ public enum SinkError: Error, CustomStringConvertible {
         case .closed(let path): "output \(path) was written after it was closed"
         case .writeFailed(let path, let reason): "writing results to \(path) failed: \(reason)"
         }
-    }
-}
-
-/// The one-line reason behind a Foundation file error: the POSIX error it wraps ("No
-/// space left on device"), not Cocoa's "The operation could not be completed".
-public enum SystemError {
-    public static func reason(_ error: any Error) -> String {
-        let error = error as NSError
-        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
-        return error.localizedDescription.split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 }

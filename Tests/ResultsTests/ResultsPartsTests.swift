@@ -1,0 +1,86 @@
+import Foundation
+import Models
+import Results
+import Testing
+import Tiling
+
+@Suite("Results parts, written and read back")
+struct ResultsPartsTests {
+    static func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-results-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func tile(_ index: Int) -> TileInfo {
+        TileInfo(index: index, window: Window(colOff: index * 100, rowOff: 50, width: 100, height: 100),
+                 transform: GeoTransform(originX: 1000 + Double(index) * 10, originY: 2000, pixelSize: 0.1))
+    }
+
+    @Test("detections come back by tile in the raster's pixels; a tile written again keeps its last rows; an empty tile counts none")
+    func detections() throws {
+        let path = try Self.folder() + "/results.csv"
+        let part = try DetectionPart(path: path)
+        let box = Detection(box: Box(1, 2, 11, 22), label: 3, score: 0.75)
+        try part.write([Self.tile(0), Self.tile(1)], [.detections([box, box]), .detections([])])
+        try part.write([Self.tile(0)], [.detections([box])])  // tile 0 again: a resumed batch
+        try part.close()
+
+        let parts = try ResultsParts.read([path, path + ".absent"])
+        #expect(parts.format == .detection)
+        #expect(parts.detectionCounts == [0: 1, 1: 0])
+        let found = parts.detections
+        #expect(found.count == 1)
+        #expect(found.first?.detection.box == Box(1, 52, 11, 72))  // tile 0 sits at column 0, row 50
+        #expect(found.first?.window == Window(colOff: 0, rowOff: 50, width: 100, height: 100))
+        #expect(found.first?.detection.label == 3 && found.first?.detection.score == 0.75)
+    }
+
+    @Test("a classifier's part gives each tile's top class; its rows are the final CSV's")
+    func classes() throws {
+        let folder = try Self.folder()
+        let part = try ClassificationPart(path: folder + "/results.csv")
+        try part.write([Self.tile(0), Self.tile(1)], [.classification(classIndex: 7, score: 0.5), .classification(classIndex: 2, score: 0.9)])
+        try part.close()
+        let parts = try ResultsParts.read([folder + "/results.csv"])
+        #expect(parts.format == .classification)
+        #expect(parts.topClasses == [0: 7, 1: 2])
+        #expect(try FinalResults.write(parts, to: folder + "/classes.csv", raster: nil, labels: nil) == 2)
+        let written = try String(contentsOfFile: folder + "/classes.csv", encoding: .utf8).split(separator: "\n")
+        #expect(written.first.map(String.init) == ClassificationPart.header)
+        #expect(written.count == 3 && written[2].hasPrefix("1,100,50,100,100,2,0.9,1010,1990,1020,2000"), "\(written)")
+    }
+
+    @Test("a file that is not a part, and parts of two kinds, are errors naming the file")
+    func refused() throws {
+        let folder = try Self.folder()
+        try "name,value\n1,2\n".write(toFile: folder + "/other.csv", atomically: true, encoding: .utf8)
+        #expect {
+            try ResultsParts.read([folder + "/other.csv"])
+        } throws: { "\($0)".contains("\(folder)/other.csv") && "\($0)".contains("not a results part's header") }
+
+        try DetectionPart(path: folder + "/a.csv").close()
+        try ClassificationPart(path: folder + "/b.csv").close()
+        #expect {
+            try ResultsParts.read([folder + "/a.csv", folder + "/b.csv"])
+        } throws: { "\($0)".contains("\(folder)/b.csv holds tiles but other ranks' parts hold detections") }
+    }
+
+    @Test("metrics.csv reads back what was written, and an older file without the later columns still reads")
+    func metrics() throws {
+        let folder = try Self.folder()
+        let record = BatchRecord(
+            batch: 4, device: 1, tiles: 8, skipped: 2, waitSeconds: 0.25, readSeconds: 1.5, busySeconds: 3, writeSeconds: 0.125,
+            networkSeconds: 2.5, copySeconds: 0.25, bytesRead: 4096, finishedAt: 9.5, peakRSSBytes: 1 << 30, deviceBytes: 1 << 20)
+        try (BatchRecord.csvHeader + "\n" + record.csvRow + "\n").write(toFile: folder + "/metrics.csv", atomically: true, encoding: .utf8)
+        let read = BatchRecord.read(metricsCSV: folder + "/metrics.csv")
+        #expect(read.count == 1)
+        #expect(read.first?.csvRow == record.csvRow)
+
+        let older = "batch,device,tiles,wait_s,read_s,busy_s,bytes_read,finished_at_s,peak_rss_bytes,device_bytes\n3,0,4,0.5,1,2,100,7,50,60\n"
+        try older.write(toFile: folder + "/old.csv", atomically: true, encoding: .utf8)
+        let old = try #require(BatchRecord.read(metricsCSV: folder + "/old.csv").first)
+        #expect(old.batch == 3 && old.tiles == 4 && old.busySeconds == 2 && old.deviceBytes == 60)
+        #expect(old.networkSeconds == 2)  // no network_s column: all of busy_s was the network
+    }
+}
