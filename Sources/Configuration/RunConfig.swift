@@ -74,9 +74,7 @@ public struct RunConfig: Sendable, Equatable {
         derive(model.defaults)
         var folder: ModelFolderConfig?
         if case .string(let weights) = settings["weights"] {
-            // torchvision runs its own COCO Faster R-CNN and RetinaNet weights (the file
-            // names carry their hashes) with frozen BatchNorm eps 0; --cfg job shows it.
-            if weights.contains("258fb6c6") || weights.contains("eeacb38b") { derive(["bn_eps": .double(0)]) }
+            if COCOWeights.contains(weights) { derive(["bn_eps": .double(0)]) }
             folder = try ModelFolderConfig.read(weights: weights)
             derive(folder.map { f in
                 var values: [String: ConfigValue] = [:]

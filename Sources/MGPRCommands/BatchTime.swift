@@ -31,11 +31,7 @@ enum BatchTime {
     /// 0.1 s on a GPU and 10 s on a CPU, ResNet50 0.02 s and 2 s, in proportion to the
     /// tile's area.
     static func assumed(_ config: RunConfig, onGPU: Bool) -> Double {
-        let perTile: Double = switch config.model {
-        case .fasterrcnn, .retinanet: onGPU ? 0.1 : 10
-        case .resnet50: onGPU ? 0.02 : 2
-        case .none: 0
-        }
+        let perTile = config.model.architecture?.assumedSecondsPerTile(onGPU: onGPU) ?? 0
         let area = Double(config.tileSize * config.tileSize) / Double(1024 * 1024)
         return perTile * area * Double(config.batchSize)
     }

@@ -9,7 +9,7 @@ import Weights
 /// of pixels in [0, 1], on the device and precision the keys choose, ResNet50's logits
 /// ([N, classes]) or Faster R-CNN's detections ([N, detections_per_tile, 6]): the model
 /// alone, for holding each backend to PyTorch and to each other on the same weights
-/// and pixels.
+/// and pixels. The weights load and are checked as a run loads them.
 struct ForwardCommand {
     let input: String
     let output: String
@@ -27,8 +27,7 @@ struct ForwardCommand {
             throw NPY.FormatError(path: input, reason: "shape \(pixels.shape) is not [N, 3, H, W]")
         }
         if config.model == .fasterrcnn { return try detect(pixels, devices: devices, log: log) }
-        let weights = try ModelSetup.weights(config, log: log) { ResNet50.seededWeights(seed: config.seed) }
-        guard let classes = ResNet50.classes(in: weights) else { throw WeightsError.missingKey(path: weights.path, key: "fc.weight") }
+        let (weights, classes) = try { ($0.weights, $0.classes) }(ResNet50Architecture.load(config, log: log))
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let chunk = min(n, config.batchSize)
         let backend = devices.backends[0]
@@ -59,17 +58,12 @@ struct ForwardCommand {
     /// levels as the backbone computes them in this precision, for holding 16-bit
     /// pyramids to float32 ones.
     private func detect(_ pixels: HostTensor, devices: Devices, log: Log) throws -> Int32 {
-        var weights = try ModelSetup.weights(config, log: log) { FasterRCNN.seededWeights(seed: config.seed) }
-        weights.rename(FasterRCNNBackbone.modernKey)
-        guard let classes = FasterRCNN.classes(in: weights) else {
-            throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
-        }
-        try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
+        let loaded = try FasterRCNNArchitecture.load(config, log: log)
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let chunk = min(n, config.batchSize), limit = config.detectionsPerTile
         let settings = DetectorSettings(config)
         let backend = devices.backends[0]
-        let detector = FasterRCNNSetup.detector(config, backend: backend, weights: weights, precision: devices.precision, classes: classes)
+        let detector = FasterRCNNArchitecture.detector(config, backend: backend, loaded: loaded, precision: devices.precision)
         var rows = [Float](repeating: -1, count: n * limit * 6)
         let start = Date()
         var found = 0
@@ -87,7 +81,7 @@ struct ForwardCommand {
             }
         }
         try NPY.write(HostTensor(shape: [n, limit, 6], values: rows), to: output)
-        let levels = try pyramid(of: pixels, backend: backend, precision: devices.precision, weights: weights, settings: settings)
+        let levels = try pyramid(of: pixels, backend: backend, precision: devices.precision, weights: loaded.weights, settings: settings)
         try NPY.write(HostTensor(shape: [levels.count], values: levels), to: Self.levelsPath(output))
         log.info(String(format: "%d images of %dx%d through fasterrcnn (%@) on %@ in %.3f s: %d detections to %@", n, h, w,
                         devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), found, output))

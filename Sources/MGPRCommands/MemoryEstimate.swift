@@ -6,13 +6,6 @@ import Pipeline
 /// a run that cannot fit is refused with its numbers and the keys to change, instead of
 /// dying when the allocation fails (or trapping when a size overflows).
 enum MemoryEstimate {
-    /// Bytes per pixel of the model's activations, measured on these networks with
-    /// oneDNN's planned arena: ResNet50 ~200 per input pixel (its first stages' 64- and
-    /// 256-channel maps), Faster R-CNN ~500 per pixel of the resized image (backbone,
-    /// pyramid, pooled proposals), plus weights and plans.
-    static let resnet50BytesPerPixel = 200, detectorBytesPerPixel = 500
-    static let modelFixedBytes = 400 << 20
-
     struct Need {
         var batchBytes: Int
         var poolBatches: Int
@@ -30,27 +23,13 @@ enum MemoryEstimate {
     }
 
     static func need(_ config: RunConfig, tileShape: TileShape, tiles: Int) -> Need {
-        let side = tileShape.height
         let pixels = saturating(tileShape.height, tileShape.width, plus: 0)
         let tileBytes = saturating(saturating(pixels, tileShape.channels, plus: 0), MemoryLayout<Float>.stride, plus: 0)
         let batchBytes = saturating(tileBytes, config.batchSize, plus: 0)
         let pool = Loader.poolSize(
             batches: (tiles + config.batchSize - 1) / config.batchSize, batchBytes: batchBytes, workers: config.workers,
             prefetch: config.prefetch, consumers: config.devices, memoryBudget: config.loaderMemoryBytes)
-        let model: Int
-        switch config.model {
-        case .resnet50:
-            model = saturating(saturating(pixels, config.batchSize, plus: 0), resnet50BytesPerPixel, plus: modelFixedBytes)
-        case .fasterrcnn, .retinanet:
-            // Measured on Faster R-CNN; RetinaNet's heads run on the same pyramid.
-            // Square tiles are resized to min_size (capped by max_size), padded to 32.
-            let resized = Double(side) * min(Double(config.minSize) / Double(side), Double(config.maxSize) / Double(side))
-            let padded = (Int(resized.rounded(.down)) + 31) / 32 * 32
-            let pass = min(config.imagesPerPass, config.batchSize)
-            model = saturating(saturating(padded * padded, pass, plus: 0), detectorBytesPerPixel, plus: modelFixedBytes)
-        case .none:
-            model = 0
-        }
+        let model = config.model.architecture?.deviceBytes(config, tileShape: tileShape) ?? 0
         return Need(batchBytes: batchBytes, poolBatches: pool, modelBytes: model, devices: config.devices)
     }
 

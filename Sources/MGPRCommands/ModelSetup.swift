@@ -9,8 +9,8 @@ import Results
 import Weights
 
 /// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
-/// `output` keys, checked before the first tile is read. Each model builds its own
-/// (Models/<name>.swift); this holds what they share.
+/// `output` keys, checked before the first tile is read. Each architecture builds its
+/// own (Models/<Name>Architecture.swift); this holds what they share.
 struct ModelSetup {
     let makeModel: InferenceRun.ModelFactory
     let handleOutputs: InferenceRun.OutputHandler
@@ -30,17 +30,14 @@ struct ModelSetup {
     /// Checks the model's settings and loads its weights; nothing is written yet.
     static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> Prepared {
         if let output = config.output { try ResultsTarget.check(output, model: config.model) }
-        switch config.model {
-        case .resnet50: return try ResNet50Setup.check(config, tileShape: tileShape, devices: devices, log: log)
-        case .fasterrcnn: return try FasterRCNNSetup.check(config, tileShape: tileShape, devices: devices, log: log)
-        case .retinanet: return try RetinaNetSetup.check(config, tileShape: tileShape, devices: devices, log: log)
-        case .none:
+        guard let architecture = config.model.architecture else {
             return { _ in
                 ModelSetup(
                     makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
                     summary: "model=none (data path only)")
             }
         }
+        return try architecture.check(config, tileShape: tileShape, devices: devices, log: log)
     }
 
     /// What the engine computes in for a Lightning precision name.

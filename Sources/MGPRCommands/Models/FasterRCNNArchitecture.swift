@@ -6,37 +6,39 @@ import Pipeline
 import Weights
 
 /// `model=fasterrcnn`: torchvision's fasterrcnn_resnet50_fpn (v1).
-enum FasterRCNNSetup {
-    static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
-        try ModelSetup.requireRGB(config, tileShape)
+enum FasterRCNNArchitecture: DetectorArchitecture {
+    struct Loaded {
+        var weights: WeightStore
+        var classes: Int
+    }
+
+    static func load(_ config: RunConfig, log: Log) throws -> Loaded {
         var weights = try ModelSetup.weights(config, log: log) { FasterRCNN.seededWeights(seed: config.seed) }
         weights.rename(FasterRCNNBackbone.modernKey)
-        if let path = config.weights, path.contains("258fb6c6"), !config.settings.explicit.contains("bn_eps") {
-            log.info("weights \(path) are torchvision's COCO file: frozen BatchNorm eps 0, as torchvision runs them (set bn_eps to override)")
-        }
+        noteCOCOWeights(config, log: log)
         guard let classes = FasterRCNN.classes(in: weights) else {
             throw WeightsError.missingKey(path: weights.path, key: "roi_heads.box_predictor.cls_score.weight")
         }
         try weights.validate(expected: FasterRCNN.parameters(classes: classes), ignored: ResNet50.isIgnored)
-        return ModelSetup.detector(
-            config, tileShape: tileShape, description: "\(classes) classes", devices: devices
-        ) { [weights] backend, precision in
-            detector(config, backend: backend, weights: weights, precision: precision, classes: classes)
+        return Loaded(weights: weights, classes: classes)
+    }
+
+    static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
+        ModelSetup.detector(config, tileShape: tileShape, description: "\(loaded.classes) classes", devices: devices) {
+            backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
         }
     }
 
     /// The detector for `backend`: wholly on the GPU where it is one, else ``FasterRCNN``.
     /// A GPU runs the whole batch in one pass unless images_per_pass says otherwise: its
     /// memory, not the host's, holds the pass.
-    static func detector(
-        _ config: RunConfig, backend: any Backend, weights: WeightStore, precision: Precision, classes: Int
-    ) -> any Detector {
+    static func detector(_ config: RunConfig, backend: any Backend, loaded: Loaded, precision: Precision) -> any Detector {
         var settings = DetectorSettings(config)
         guard let gpu = backend as? CUDABackend else {
-            return FasterRCNN(backend: backend, weights: weights, precision: precision, classes: classes, settings: settings)
+            return FasterRCNN(backend: backend, weights: loaded.weights, precision: precision, classes: loaded.classes, settings: settings)
         }
         if !config.settings.explicit.contains("images_per_pass") { settings.imagesPerPass = config.batchSize }
-        return CUDAFasterRCNN(backend: gpu, weights: weights, precision: precision, classes: classes, settings: settings)
+        return CUDAFasterRCNN(backend: gpu, weights: loaded.weights, precision: precision, classes: loaded.classes, settings: settings)
     }
 }
 
