@@ -18,7 +18,7 @@ enum RunWork {
             fields["image_path"] = raster.path
             fields["raster"] = "\(raster.width)x\(raster.height) px, \(raster.bandCount) bands, \(bytes.map { "\($0) bytes" } ?? "size unknown")"
             fields["bands"] = raster.bands.map(String.init).joined(separator: ",")
-            fields["nodata"] = config.nodata
+            fields["nodata"] = config.nodata.rawValue
             fields["skip_empty"] = "\(config.skipEmpty)"
         } else {
             fields["image_path"] = "dummy tiles (seed \(config.seed))"
@@ -31,7 +31,7 @@ enum RunWork {
                 ("score_threshold", "\(config.scoreThreshold)"), ("nms_threshold", "\(config.nmsThreshold)"),
                 ("detections_per_tile", "\(config.detectionsPerTile)"), ("min_size", "\(config.minSize)"),
                 ("max_size", "\(config.maxSize)"), ("bn_eps", "\(config.bnEps)"), ("merge_iou", "\(config.mergeIoU)"),
-                ("merge", config.merge),
+                ("merge", config.merge.rawValue),
             ] { fields[key] = value }
         }
         return WorkIdentity(fields)

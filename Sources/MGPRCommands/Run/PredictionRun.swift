@@ -1,0 +1,266 @@
+import Cluster
+import Configuration
+import CPUBackend
+import CUDABackend
+import Engine
+import Foundation
+import Pipeline
+import Raster
+import Results
+import Tiling
+
+/// One rank's run, in the order it happens: everything checked before anything is
+/// created; the run directory claimed (locked, nothing replaced, earlier work found);
+/// this rank's tiles through the model, results and journal; then how it ended said in
+/// its status, and rank 0 gathers every rank into one result.
+struct PredictionRun {
+    let config: RunConfig
+    let context: RankContext
+    let log: Log
+    let signals: SignalWatcher
+
+    /// What was checked before anything is created.
+    struct Checked {
+        var devices: Devices
+        var cores: CPUCores
+        var source: any TileSource
+        var prepareModel: ModelSetup.Prepared
+        var work: WorkIdentity
+    }
+
+    /// The run directory as this rank holds it.
+    struct Claimed {
+        var runDirectory: RunDirectory
+        var layout: RunLayout
+        var lock: RunLock
+        var output: String?
+        var resume: Bool
+        /// The statistics of this rank's earlier attempts, which a resumed run continues.
+        var earlier: RunSummary?
+    }
+
+    /// What this rank's tiles came to.
+    struct Predicted {
+        var summary: RunSummary
+        var records: [BatchRecord]
+        /// What ran, as the status records it.
+        var environment: [String: String]
+    }
+
+    /// Returns the exit status (0, or ``PredictCommand/interruptedStatus``).
+    func run() throws -> Int32 {
+        let start = Date()
+        let checked = try check()
+        let claimed = try claim(checked)
+        defer { withExtendedLifetime(claimed.lock) {} }
+        let share = context.share(of: checked.source.count)
+        let done = claimed.resume ? claimed.layout.doneTiles(worldSize: context.worldSize) : []
+        let plan = share.filter { !done.contains($0) }
+        if claimed.resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
+        let status = try conclude(try predict(plan, of: share, checked, claimed), checked, claimed)
+        if status == 0 { log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start))) }
+        return status
+    }
+
+    /// The devices, the input, the memory it needs and the model, checked before anything is created.
+    private func check() throws -> Checked {
+        let devices = try Devices.choose(config, context: context, log: log)
+        if let reason = devices.cpuReason { log.info("accelerator=auto: running on the CPU: \(reason)") }
+        log.info("GPU available: \(devices.onGPU ? "True (cuda)" : "False"), used: \(devices.onGPU ? "True" : "False")")
+        let cores = CPUCores.current()
+        let source = try makeSource()
+        try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
+        let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
+        return Checked(
+            devices: devices, cores: cores, source: source, prepareModel: prepareModel, work: try RunWork.identity(config, source: source))
+    }
+
+    /// The run directory made, locked for this rank, checked to replace nothing and to
+    /// hold the same work when resuming, and reset or continued.
+    private func claim(_ checked: Checked) throws -> Claimed {
+        let resume = config.resume || context.restartCount > 0
+        let runDirectory = try RunDirectory(configured: try runDirectoryPath(work: checked.work))
+        let output = ResultsTarget.resolve(config, runDirectory: runDirectory.path)
+        let layout = RunLayout(root: runDirectory.path)
+        // The ranks of one job start at slightly different times and would see each other's
+        // fresh files: only a single process judges what its run directory held before.
+        let holding = context.isDistributed ? .nothing : RunHistory.holding(layout)
+        try layout.prepare(rank: context.rank)
+        let lock = try RunLock(
+            path: (layout.rankDirectory(context.rank) as NSString).appendingPathComponent("lock"), runDirectory: runDirectory.path)
+        // After the lock, so that a run still going is named as such.
+        try RunHistory.checkNothingReplaced(config, layout: layout, holding: holding, resume: resume, output: output)
+        try RunWork.check(checked.work, layout: layout, resume: resume, log: log)
+        let earlier = resume ? layout.readStatus(context.rank)?.summary : nil
+        if resume { layout.clearStatus(rank: context.rank) } else { layout.reset(rank: context.rank) }
+        if context.rank == 0 { try runDirectory.saveConfig(config.settings) }
+        log.info("Run directory: \(runDirectory.path)\(resume ? " (resuming)" : "")")
+        if let output {
+            log.info("Results will be written to \(output)\(config.output == nil ? " (set output=PATH to choose, output=none to discard)" : "")")
+        } else if config.model.defaultOutput != nil {
+            log.info("Results are not kept (output=none)")
+        }
+        return Claimed(runDirectory: runDirectory, layout: layout, lock: lock, output: output, resume: resume, earlier: earlier)
+    }
+
+    /// The tiles of `plan` (this rank's `share` less those done) through the model, each
+    /// batch's results then its journal line; the summary continues the earlier attempts'.
+    private func predict(_ plan: [Int], of share: Range<Int>, _ checked: Checked, _ claimed: Claimed) throws -> Predicted {
+        let (devices, source, layout, output) = (checked.devices, checked.source, claimed.layout, claimed.output)
+        let model = try checked.prepareModel(ModelSetup.PartFile(path: layout.results(context.rank), append: claimed.resume, output: output))
+        let journal = try Journal(path: layout.journal(context.rank))
+        let loader = try Loader(
+            source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
+            consumers: devices.count * devices.lanes, memoryBudget: config.loaderMemoryBytes,
+            hostMemory: devices.backends[0].hostMemory)
+        let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
+        log.info(
+            "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
+                + "in \(loader.batchCount) batches of \(config.batchSize) on \(deviceCount) "
+                + "with \(config.workers) workers")
+        log.info(model.summary)
+        let environment = [
+            "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
+            "machine": String(format: "%@, cores %@, %.1f GB", ProcessInfo.processInfo.hostName, checked.cores.description,
+                              Double(ProcessMemory.physicalBytes) / 1e9),
+            "devices": "\(deviceCount), \(config.workers) reader threads",
+        ]
+        // Said before the first tile, so `mgpr report` and `mgpr merge` can read a run that
+        // is still going or was killed outright; replaced by how it ended.
+        try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment))
+
+        let progress = ProgressBar(
+            total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
+            logSeconds: config.logIntervalSeconds,
+            write: Terminal.standardError)
+        let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
+        let rank = context.rank, distributed = context.isDistributed
+        let run = InferenceRun(
+            loader: loader, devices: devices.count, lanes: devices.lanes,
+            deviceName: { [backends = devices.backends] in (distributed ? "Rank \(rank) " : "") + backends[$0].deviceName },
+            makeModel: model.makeModel,
+            handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
+                try handleOutputs(batch, outputs)
+                // After the results: a journaled tile is saved.
+                try journal.record(batch.tiles.map(\.index), skipped: batch.skipped.map(\.index))
+            },
+            recorder: recorder, progress: progress)
+        signals.attach(run.stop)
+        let monitor = devices.onGPU ? UtilizationMonitor(devices: devices.backends.compactMap { ($0 as? CUDABackend)?.device }) : nil
+        var summary: RunSummary
+        do {
+            summary = try run.run()
+            if let readings = monitor?.stop() { summary.record(readings, devices: devices) }
+            if let earlier = claimed.earlier { summary = summary.continuing(earlier) }
+        } catch {
+            try? model.finish()
+            journal.close()
+            try? layout.write(status(.failed, source: source, summary: nil, output: output, environment: environment))
+            throw error
+        }
+        try model.finish()
+        journal.close()
+        return Predicted(summary: summary, records: recorder.records, environment: environment)
+    }
+
+    /// How the rank ended, in its status and on the terminal; then, on rank 0, every
+    /// rank gathered into the results file, or the command that continues a stopped run.
+    private func conclude(_ predicted: Predicted, _ checked: Checked, _ claimed: Claimed) throws -> Int32 {
+        let (source, layout, runDirectory) = (checked.source, claimed.layout, claimed.runDirectory)
+        let (summary, environment) = (predicted.summary, predicted.environment)
+        let interrupted = signals.signalReceived
+        try layout.write(status(
+            interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: claimed.output,
+            environment: environment))
+        Terminal.standardOutput(SummaryReport.text(summary, deviceKind: checked.devices.kind))
+        if config.profiler == "simple" {
+            Terminal.standardOutput(SummaryReport.profile(summary, records: predicted.records))
+        }
+
+        if let interrupted {
+            if context.rank == 0 {
+                // What the ranks have done so far, so a stopped run still says where it stands.
+                let parts = layout.ranksPresent.compactMap(layout.readStatus).compactMap(\.summary)
+                if let combined = RunSummary.combined(parts) {
+                    try MergeCommand.write(combined, to: runDirectory.file("summary.json"))
+                }
+            }
+            requeueIfAsked(by: interrupted)
+            log.warning(
+                "Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status "
+                    + "\(PredictCommand.interruptedStatus). To continue: "
+                    + RunHistory.resumeCommand(arguments: Array(CommandLine.arguments.dropFirst()), runDirectory: runDirectory.path))
+            return PredictCommand.interruptedStatus
+        }
+        guard context.rank == 0 else { return 0 }
+        let outcome = try MergeCommand.gather(
+            layout: layout, worldSize: context.worldSize, tileCount: source.count, output: claimed.output,
+            raster: rasterContext(source), labels: config.labelNames,
+            timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed,
+            stopRequested: { signals.signalReceived != nil })
+        if case .stoppedWaiting(let ranks) = outcome, let signal = signals.signalReceived {
+            requeueIfAsked(by: signal)
+            log.warning(
+                "Stopped by \(SignalWatcher.name(signal)) while waiting for rank\(ranks.count == 1 ? "" : "s") "
+                    + "\(ranks.map(String.init).joined(separator: ", ")); this rank's work is kept: "
+                    + "`mgpr merge run_dir=\(runDirectory.path)` gathers the results once every rank is done; "
+                    + "exiting with status \(PredictCommand.interruptedStatus)")
+            return PredictCommand.interruptedStatus
+        }
+        return 0
+    }
+
+    /// Where every rank of the job writes: run_dir, or a folder named by the job, so ranks
+    /// agree without being told (a clock-derived name would differ between them).
+    private func runDirectoryPath(work: WorkIdentity) throws -> String? {
+        if let configured = config.runDir { return configured }
+        if let job = context.jobID {
+            return context.launcher == .slurm ? "outputs/slurm-\(job)" : "outputs/\(context.launcher.rawValue)-\(job)"
+        }
+        if context.isDistributed { throw ClusterError.noRunDirectory(launcher: context.launcher.rawValue) }
+        guard config.resume else { return nil }
+        // resume=true alone continues the newest run of this very work.
+        guard let newest = RunHistory.runs(matching: work).first else {
+            throw ConfigError.invalidValue(
+                key: "resume", value: "true",
+                reason: "no run under outputs/ records this work (image, model, weights, tile grid and thresholds); "
+                    + "give run_dir=PATH of the run to continue")
+        }
+        log.info("resume=true: continuing \(newest), the newest run under outputs/ with this work")
+        return newest
+    }
+
+    private func status(
+        _ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?, environment: [String: String]
+    ) -> RankStatus {
+        RankStatus(
+            rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
+            share: context.share(of: source.count), state: state, output: output, summary: summary,
+            raster: rasterContext(source), labels: config.labelNames, environment: environment)
+    }
+
+    private func rasterContext(_ source: any TileSource) -> RasterContext? {
+        guard let raster = (source as? RasterTileSource)?.raster else { return nil }
+        return RasterContext(
+            imagePath: raster.path, width: raster.width, height: raster.height,
+            geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
+            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge)
+    }
+
+    /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to
+    /// requeue the job (as Lightning does), and the requeued job resumes from the journal.
+    private func requeueIfAsked(by signal: Int32) {
+        guard signal == SIGUSR1, context.launcher == .slurm, context.rank == 0, let job = context.jobID else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["scontrol", "requeue", job]
+        do {
+            try process.run()
+            process.waitUntilExit()
+            log.info("Requeued SLURM job \(job) (scontrol requeue): it will resume from the journal")
+        } catch {
+            log.error("Could not requeue SLURM job \(job): \(error); resubmit it with resume=true")
+        }
+    }
+
+}
