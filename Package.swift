@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
         // metrics.csv, summary.json.
-        .target(name: "Results", dependencies: ["Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
+        .target(name: "Results", dependencies: ["Configuration", "Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline", dependencies: ["Engine", "Models", "Platform", "Raster", "Results", "Tiling", "Weights"],
             swiftSettings: swiftSettings),

@@ -13,7 +13,7 @@ public struct CPUBackend: Backend {
     public init(threads: Int, index: Int = 0) { (self.threads, self.index) = (max(1, threads), index) }
 
     public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaDescription), \(threads) threads)" }
-    public var deviceKind: String { "CPU" }
+    public var deviceKind: DeviceKind { .cpu }
     public var deviceName: String { "CPU \(index)" }
 
     public func resolve(_ requested: Precision) -> (Precision, notice: String?) {
@@ -27,6 +27,6 @@ public struct CPUBackend: Backend {
     }
 
     public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
-        try CPUPlan(graph: graph, weights: weights, type: precision == .f32 ? .f32 : .bf16, threads: threads)
+        try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads)
     }
 }

@@ -31,7 +31,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return "\(device.name) (sm_\(device.architecture), \(String(format: "%.0f", gib)) GiB; CUDA driver \(device.cuda.driverVersion), cuDNN \(cudnnVersion), NVRTC \(nvrtcVersion))"
     }
 
-    public var deviceKind: String { "GPU" }
+    public var deviceKind: DeviceKind { .gpu }
     public var deviceName: String { "GPU \(device.ordinal) (\(device.name))" }
     public var hostMemory: (any HostMemory)? { PinnedMemory(device: device) }
 
@@ -47,11 +47,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
-        let type: ElementType = switch precision {
-        case .f32: .f32
-        case .f16: .f16
-        case .bf16: .bf16
-        }
+        let type = precision.elementType
         return try CUDAPlan(graph: graph, weights: weights, type: type, tf32: tf32, device: device, module: try module(type))
     }
 

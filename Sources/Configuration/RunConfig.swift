@@ -1,14 +1,17 @@
 /// The checked, typed configuration of one run.
 public struct RunConfig: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case auto, cpu, gpu }
+    /// `nodata`: what reads do with the pixels the dataset mask marks missing.
+    public enum Nodata: String, Sendable { case keep, zero }
+    /// `profiler`: what is said at the end of where the time went.
+    public enum Profiler: String, Sendable { case simple }
 
     public var useFakeData: Bool
     public var imagePath: String
     public var tileSize: Int
     public var overlap: Int
     public var bands: [Int]
-    /// `keep` or `zero`: what reads do with the pixels the dataset mask marks missing.
-    public var nodata: String
+    public var nodata: Nodata
     /// Tiles holding no data (all missing, or one value in every band) are left out.
     public var skipEmpty: Bool
     public var dummyCount: Int
@@ -24,8 +27,8 @@ public struct RunConfig: Sendable, Equatable {
     public var model: ModelName
     /// Class names by label index, from the weights' folder (DeepForest's label_dict).
     public var labelNames: [String]?
-    /// How boxes from different tiles are merged: `seams` or `mosaic`.
-    public var merge: String
+    /// How boxes from different tiles are merged.
+    public var merge: MergeMode
     public var weights: String?
     public var output: String?
     /// CPU threads for the model; 0 means the cores this process may use.
@@ -48,7 +51,7 @@ public struct RunConfig: Sendable, Equatable {
     public var logInterval: Int
     /// Seconds without a progress line after which one is printed anyway (0: never).
     public var logIntervalSeconds: Double
-    public var profiler: String?
+    public var profiler: Profiler?
     public var imageSize: Int
     public var testImageCRS: String
     public var testImageOrigin: (x: Double, y: Double)
@@ -102,7 +105,7 @@ public struct RunConfig: Sendable, Equatable {
         tileSize = int("tile_size")
         overlap = int("overlap")
         bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }
-        nodata = string("nodata") ?? "keep"
+        nodata = string("nodata").flatMap(Nodata.init(rawValue:)) ?? .keep
         skipEmpty = bool("skip_empty")
         dummyCount = int("dummy_dataset_count")
         dummyDelay = double("dummy_dataset_delay")
@@ -114,7 +117,7 @@ public struct RunConfig: Sendable, Equatable {
         devices = int("gpus")
         precision = string("precision").flatMap(PrecisionName.init(rawValue:)) ?? .f16Mixed
         self.model = model
-        merge = string("merge") ?? "seams"
+        merge = string("merge").flatMap(MergeMode.init(rawValue:)) ?? .seams
         weights = string("weights")
         output = string("output")
         cpuThreads = int("cpu_threads")
@@ -134,7 +137,7 @@ public struct RunConfig: Sendable, Equatable {
         gatherTimeout = double("gather_timeout")
         logInterval = int("log_interval")
         logIntervalSeconds = double("log_interval_s")
-        profiler = string("profiler")
+        profiler = string("profiler").flatMap(Profiler.init(rawValue:))
         imageSize = int("image_size")
         testImageCRS = string("test_image_crs") ?? ""
         let origin = list("test_image_origin").compactMap { if case .double(let v) = $0 { v } else { nil } }

@@ -6,8 +6,8 @@ import Weights
 public protocol Backend: Sendable {
     /// For logs and summaries, e.g. "CPU (oneDNN 3.2.0, avx512_core_bf16, 2 threads)".
     var description: String { get }
-    /// The device kind, titling the usage summary: "CPU" or "GPU".
-    var deviceKind: String { get }
+    /// The device kind, titling the usage summary.
+    var deviceKind: DeviceKind { get }
     /// This device in per-device reports, e.g. "CPU 0" or "GPU 1 (NVIDIA H200)".
     var deviceName: String { get }
     /// The precision this backend will actually use when `requested` is asked for,
@@ -62,4 +62,11 @@ public enum EngineError: Error, CustomStringConvertible {
         case .unsupported(let what): "not supported by this backend: \(what)"
         }
     }
+}
+
+/// What a backend computes on.
+public enum DeviceKind: String, Sendable, CustomStringConvertible {
+    case cpu = "CPU", gpu = "GPU"
+
+    public var description: String { rawValue }
 }

@@ -23,3 +23,15 @@ public enum Precision: String, Sendable {
     /// Half precision where a device has it (GPUs); CPUs run it as bf16.
     case f16
 }
+
+extension Precision {
+    /// The element type a device with every type computes this precision in (a CPU,
+    /// which has no float16 arithmetic, runs f16 as bf16: its backend says so).
+    public var elementType: ElementType {
+        switch self {
+        case .f32: .f32
+        case .bf16: .bf16
+        case .f16: .f16
+        }
+    }
+}

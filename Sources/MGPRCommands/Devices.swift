@@ -14,9 +14,9 @@ struct Devices: Sendable {
     /// Why a GPU was not used under accelerator=auto (nil when one is, or when cpu was asked).
     let cpuReason: String?
 
-    var kind: String { backends[0].deviceKind }
+    var kind: DeviceKind { backends[0].deviceKind }
     var count: Int { backends.count }
-    var onGPU: Bool { kind == "GPU" }
+    var onGPU: Bool { kind == .gpu }
     /// Device threads per device: two on a GPU, so one batch's copy in (and the host's
     /// work on the last one's results) overlaps the other's compute; one on a CPU, whose
     /// threads are all the plan's already.

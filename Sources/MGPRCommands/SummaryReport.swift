@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Pipeline
 import Results
@@ -5,11 +6,11 @@ import Results
 /// The end-of-run report in the seed's shape (a block per device, then the totals).
 enum SummaryReport {
     /// The device kind of a gathered summary, from its devices' names ("Rank 1 GPU 0 (...)").
-    static func kind(of s: RunSummary) -> String {
-        s.devices.contains { $0.name.split(separator: " ").contains("GPU") } ? "GPU" : "CPU"
+    static func kind(of s: RunSummary) -> DeviceKind {
+        s.devices.contains { $0.name.split(separator: " ").contains("GPU") } ? .gpu : .cpu
     }
 
-    static func text(_ s: RunSummary, deviceKind: String) -> String {
+    static func text(_ s: RunSummary, deviceKind: DeviceKind) -> String {
         let total = Double(ProcessMemory.physicalBytes)
         func gb(_ bytes: Int) -> String {
             String(format: "%.2f GB (%.2f%%)", Double(bytes) / 1e9, total > 0 ? Double(bytes) / total * 100 : 0)
@@ -24,7 +25,7 @@ enum SummaryReport {
                 String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
                 String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
             ]
-            if deviceKind == "CPU", let threads = d.computeThreads, let seconds = d.computeCPUSeconds {
+            if deviceKind == .cpu, let threads = d.computeThreads, let seconds = d.computeCPUSeconds {
                 lines.append(String(format: "  Compute Threads Used: %d (%.1f s of CPU time)", threads, seconds))
             }
             if let utilization = d.nvmlUtilization, let peak = d.nvmlPeakMemoryBytes {

@@ -1,3 +1,5 @@
+import Configuration
+
 /// The raster a run tiled, as the merge needs it: where results sit on the ground and
 /// how the tiles overlapped.
 public struct RasterContext: Codable, Sendable {
@@ -9,8 +11,8 @@ public struct RasterContext: Codable, Sendable {
     public var tileSize: Int
     public var overlap: Int
     public var mergeIoU: Double
-    /// `seams` (absent in runs from before there was a choice) or `mosaic`.
-    public var merge: String?
+    /// Absent in runs from before there was a choice: `seams`.
+    public var merge: MergeMode?
 
     enum CodingKeys: String, CodingKey {
         case width, height, geotransform, overlap, merge
@@ -22,7 +24,7 @@ public struct RasterContext: Codable, Sendable {
 
     public init(
         imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double, merge: String = "seams"
+        mergeIoU: Double, merge: MergeMode = .seams
     ) {
         (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
         (self.tileSize, self.overlap, self.mergeIoU, self.merge) = (tileSize, overlap, mergeIoU, merge)

@@ -26,7 +26,7 @@ struct ConfigurationTests {
     func typedValues() throws {
         let c = try config("bands=[3,2,1]", "dummy_dataset_delay=0", "precision=32", "profiler=simple", "run_dir=/tmp/x")
         #expect(c.bands == [3, 2, 1] && c.dummyDelay == 0 && c.precision == .f32)
-        #expect(c.profiler == "simple" && c.runDir == "/tmp/x")
+        #expect(c.profiler == .simple && c.runDir == "/tmp/x")
     }
 
     @Test("an unknown key is refused with the nearest key suggested")
@@ -143,7 +143,7 @@ struct ConfigurationTests {
     func deepForestPreset() throws {
         let c = try config("preset=deepforest")
         #expect(c.model == .retinanet && c.tileSize == 400 && c.overlap == 20)
-        #expect(c.scoreThreshold == 0.1 && c.nmsThreshold == 0.05 && c.merge == "mosaic" && c.mergeIoU == 0.15)
+        #expect(c.scoreThreshold == 0.1 && c.nmsThreshold == 0.05 && c.merge == .mosaic && c.mergeIoU == 0.15)
         #expect(c.detectionsPerTile == 300)
         let mine = try config("preset=deepforest", "tile_size=1000", "score_threshold=0.3")
         #expect(mine.tileSize == 1000 && mine.scoreThreshold == 0.3 && mine.overlap == 20)

@@ -50,7 +50,7 @@ final class DetectorPass {
         var created: OpaquePointer?
         try d.check(d.cuStreamCreate(&created, Driver.streamNonBlocking), "cuStreamCreate")
         let stream = created!
-        let type: ElementType = precision == .f32 ? .f32 : precision == .f16 ? .f16 : .bf16
+        let type = precision.elementType
         let module = try backend.module(type), kernels = try backend.detectionModule()
         let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
         let (rh, rw) = transform.resized(height: height, width: width)

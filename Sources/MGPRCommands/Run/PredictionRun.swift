@@ -173,7 +173,7 @@ struct PredictionRun {
             interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: claimed.output,
             environment: environment))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: checked.devices.kind))
-        if config.profiler == "simple" {
+        if config.profiler == .simple {
             Terminal.standardOutput(SummaryReport.profile(summary, records: predicted.records))
         }
 
