@@ -34,10 +34,16 @@ let package = Package(
         // oneDNN 3, installed by scripts/setup.sh from PyPI (Debian 12 has only 2.x).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", pkgConfig: "dnnl"),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "Engine", "Weights"], swiftSettings: swiftSettings),
-        // NVIDIA GPUs through libraries opened at run time: no CUDA is needed to build.
-        .target(name: "CUDABackend", dependencies: ["Engine", "Models", "Platform", "Tiling", "Weights"], swiftSettings: swiftSettings),
-        // Each op on every backend present, held to the CPU backend (tests and `mgpr conformance`).
-        .target(name: "Conformance", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
+        // NVIDIA GPUs through libraries opened at run time (no CUDA is needed to build):
+        // finding and opening them, their function tables and errors, devices, and owners
+        // for streams, events and device and pinned memory.
+        .target(name: "CUDA", dependencies: ["Platform"], swiftSettings: swiftSettings),
+        // Plans and kernels on those GPUs.
+        .target(name: "CUDABackend", dependencies: ["CUDA", "Engine", "Models", "Platform", "Weights"], swiftSettings: swiftSettings),
+        // Each op on every backend present, held to the CPU backend, and the detector's
+        // kernels held to the CPU functions they mirror (tests and `mgpr conformance`).
+        .target(
+            name: "Conformance", dependencies: ["CUDABackend", "Engine", "Models", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
@@ -49,7 +55,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["Platform", "Results"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
-            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Results", "Tiling", "Weights"],
+            dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Results", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
         .executableTarget(name: "mgpr", dependencies: ["MGPRCommands"], swiftSettings: swiftSettings),
         .executableTarget(
@@ -62,7 +68,7 @@ let package = Package(
             name: "WeightsTests", dependencies: ["Engine", "Models", "Tiling", "Weights", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
-        .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
+        .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsTests", dependencies: ["Models", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
@@ -74,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Results", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["CUDABackend", "Cluster", "MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
+            name: "EndToEndTests", dependencies: ["CUDA", "CUDABackend", "Cluster", "MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
             exclude: ["support"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,3 +1,5 @@
+import CUDA
+
 /// Picks each convolution's algorithm by running cuDNN's candidates on the plan's own
 /// buffers (as `torch.backends.cudnn.benchmark` does), within a scratch workspace made
 /// for the search; where measuring fails it takes cuDNN's heuristic first choice.

@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 import Weights
 
@@ -35,9 +36,8 @@ final class CUDAPlan: Plan {
     private let device: CUDADevice
     private let cudnn: CUDNN
     private let handle: OpaquePointer
-    let stream: OpaquePointer
-    /// Whether the plan made its stream (else a caller's: it queues on that one).
-    private let ownsStream: Bool
+    /// Held for as long as the plan lives: its steps queue on it.
+    let stream: CUDAStream
     private var steps: [Step] = []
     private var buffers: [DeviceBuffer] = []
     private var tensorDescriptors: [OpaquePointer?] = []
@@ -49,7 +49,7 @@ final class CUDAPlan: Plan {
     private let outputStaging: DeviceBuffer
     /// Pinned memory the outputs come back through, made by the first `run` (a plan
     /// whose outputs stay on the device never needs it).
-    private var hostOutputs: UnsafeMutableRawPointer?
+    private var hostOutputs: PinnedBuffer?
     private let outputOffsets: [Int]
     private var workspace: DeviceBuffer?
     private let scalars: UnsafeMutablePointer<Float>  // 1, 0
@@ -59,7 +59,7 @@ final class CUDAPlan: Plan {
     /// - Parameter stream: the stream to queue on; nil: the plan's own.
     init(
         graph: Graph, weights: WeightStore, type: ElementType, tf32: Bool, device: CUDADevice, module: KernelModule,
-        stream given: OpaquePointer? = nil
+        stream given: CUDAStream? = nil
     ) throws {
         self.type = type
         self.device = device
@@ -71,14 +71,12 @@ final class CUDAPlan: Plan {
         scalars[1] = 0
         try device.makeCurrent()
         let d = device.driver
-        var stream = given
-        if stream == nil { try d.check(d.cuStreamCreate(&stream, Driver.streamNonBlocking), "cuStreamCreate") }
-        self.stream = stream!
-        ownsStream = given == nil
+        let stream = try given ?? CUDAStream(device: device)
+        self.stream = stream
         var handle: OpaquePointer?
         try cudnn.check(cudnn.cudnnCreate(&handle), "cudnnCreate")
         self.handle = handle!
-        try cudnn.check(cudnn.cudnnSetStream(handle, stream), "cudnnSetStream")
+        try cudnn.check(cudnn.cudnnSetStream(handle, stream.handle), "cudnnSetStream")
 
         // Memory: every value NHWC in `type`, placed in one arena by lifetime. A
         // convolution with a residual writes over it (cuDNN's beta = 1), so the two share.
@@ -215,15 +213,13 @@ final class CUDAPlan: Plan {
 
     deinit {
         try? device.makeCurrent()
-        _ = device.driver.cuStreamSynchronize(stream)
+        try? stream.synchronize()
         tensorDescriptors.forEach { _ = cudnn.cudnnDestroyTensorDescriptor($0) }
         filterDescriptors.forEach { _ = cudnn.cudnnDestroyFilterDescriptor($0) }
         convolutionDescriptors.forEach { _ = cudnn.cudnnDestroyConvolutionDescriptor($0) }
         poolingDescriptors.forEach { _ = cudnn.cudnnDestroyPoolingDescriptor($0) }
         activationDescriptors.forEach { _ = cudnn.cudnnDestroyActivationDescriptor($0) }
         _ = cudnn.cudnnDestroy(handle)
-        if ownsStream { _ = device.driver.cuStreamDestroy(stream) }
-        if let hostOutputs { PinnedMemory(device: device).deallocate(hostOutputs) }
         scalars.deallocate()
     }
 
@@ -231,13 +227,13 @@ final class CUDAPlan: Plan {
         precondition(outputs.count == outputShapes.count)
         try device.makeCurrent()
         let d = device.driver
-        try d.check(d.cuMemcpyHtoDAsync(inputStaging.address, input, inputShape.count * 4, stream), "cuMemcpyHtoDAsync (batch)")
+        try d.check(d.cuMemcpyHtoDAsync(inputStaging.address, input, inputShape.count * 4, stream.handle), "cuMemcpyHtoDAsync (batch)")
         try enqueue()
         let bytes = outputStaging.bytes
-        if hostOutputs == nil { hostOutputs = try PinnedMemory(device: device).allocate(byteCount: bytes) }
-        let host = hostOutputs!
-        try d.check(d.cuMemcpyDtoHAsync(host, outputStaging.address, bytes, stream), "cuMemcpyDtoHAsync (outputs)")
-        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (GPU \(device.ordinal))")
+        if hostOutputs == nil { hostOutputs = try PinnedBuffer(device: device, bytes: bytes) }
+        let host = hostOutputs!.pointer
+        try d.check(d.cuMemcpyDtoHAsync(host, outputStaging.address, bytes, stream.handle), "cuMemcpyDtoHAsync (outputs)")
+        try stream.synchronize("GPU \(device.ordinal)")
         for (k, shape) in outputShapes.enumerated() {
             UnsafeMutableRawPointer(outputs[k]).copyMemory(from: host + outputOffsets[k], byteCount: shape.count * 4)
         }
@@ -306,8 +302,8 @@ final class CUDAPlan: Plan {
         let buffer = try device.allocate(bytes.count)
         let d = device.driver
         try bytes.withUnsafeBytes { raw in
-            try d.check(d.cuMemcpyHtoDAsync(buffer.address, raw.baseAddress, raw.count, stream), "cuMemcpyHtoDAsync (weights)")
-            try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (weights)")
+            try d.check(d.cuMemcpyHtoDAsync(buffer.address, raw.baseAddress, raw.count, stream.handle), "cuMemcpyHtoDAsync (weights)")
+            try stream.synchronize("weights")
         }
         buffers.append(buffer)
         return buffer
@@ -319,7 +315,7 @@ final class CUDAPlan: Plan {
         tensorDescriptors.append(descriptor)
         try cudnn.check(
             cudnn.cudnnSetTensor4dDescriptor(
-                descriptor, CUDNN.formatNHWC, CUDNN.dataType(type), Int32(shape.n), Int32(shape.c), Int32(shape.h), Int32(shape.w)),
+                descriptor, CUDNN.formatNHWC, type.cudnnDataType, Int32(shape.n), Int32(shape.c), Int32(shape.h), Int32(shape.w)),
             "cudnnSetTensor4dDescriptor(\(shape), \(type.rawValue))")
         return descriptor
     }
@@ -354,7 +350,7 @@ final class CUDAPlan: Plan {
         try cudnn.check(cudnn.cudnnCreateFilterDescriptor(&filter), "cudnnCreateFilterDescriptor")
         filterDescriptors.append(filter)
         try cudnn.check(
-            cudnn.cudnnSetFilter4dDescriptor(filter, CUDNN.dataType(type), CUDNN.formatNHWC, Int32(k), Int32(c), Int32(r), Int32(s)),
+            cudnn.cudnnSetFilter4dDescriptor(filter, type.cudnnDataType, CUDNN.formatNHWC, Int32(k), Int32(c), Int32(r), Int32(s)),
             "cudnnSetFilter4dDescriptor (\(name))")
         var descriptor: OpaquePointer?
         try cudnn.check(cudnn.cudnnCreateConvolutionDescriptor(&descriptor), "cudnnCreateConvolutionDescriptor")
@@ -393,7 +389,7 @@ final class CUDAPlan: Plan {
             try cudnn.check(cudnn.cudnnCreateTensorDescriptor(&descriptor), "cudnnCreateTensorDescriptor")
             tensorDescriptors.append(descriptor)
             try cudnn.check(
-                cudnn.cudnnSetTensor4dDescriptor(descriptor, CUDNN.formatNHWC, CUDNN.dataType(biasType), 1, Int32(channels), 1, 1),
+                cudnn.cudnnSetTensor4dDescriptor(descriptor, CUDNN.formatNHWC, biasType.cudnnDataType, 1, Int32(channels), 1, 1),
                 "cudnnSetTensor4dDescriptor (bias)")
             let buffer = try upload(bytes: HalfPrecision.bytes(bias, as: biasType))
             let status = cudnn.cudnnConvolutionBiasActivationForward(
@@ -401,7 +397,7 @@ final class CUDAPlan: Plan {
                 search.scratch.pointer, bytes, step.accumulate ? scalars : scalars + 1, step.y, pointer(step.output),
                 descriptor, buffer.pointer, activation, step.y, pointer(step.output))
             if status == 0 {
-                try device.driver.check(device.driver.cuStreamSynchronize(stream), "cuStreamSynchronize (\(step.name))")
+                try stream.synchronize(step.name)
                 return (descriptor, buffer.address, activation)
             }
         }

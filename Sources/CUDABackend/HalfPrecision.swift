@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 
 /// Float32 values as the bytes of a device's element type (weights are converted once,

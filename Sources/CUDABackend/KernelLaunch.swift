@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 
 /// CUDA C kernels compiled by NVRTC (or read from the cache) and loaded on one GPU.
@@ -35,8 +36,8 @@ final class KernelModule: @unchecked Sendable {
 
 /// One kernel launch, its arguments marshalled once when the plan is built, so running
 /// it allocates nothing.
-final class KernelLaunch {
-    enum Argument {
+package final class KernelLaunch {
+    package enum Argument {
         case address(UInt64)
         case int(Int32)
         case long(Int64)
@@ -61,9 +62,9 @@ final class KernelLaunch {
         self.arguments = KernelArguments(arguments)
     }
 
-    func launch(_ driver: Driver, stream: OpaquePointer?) throws(CUDAError) {
+    func launch(_ driver: Driver, stream: CUDAStream) throws(CUDAError) {
         try driver.check(
-            driver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, arguments.parameters, nil), "cuLaunchKernel(\(name))")
+            driver.cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream.handle, arguments.parameters, nil), "cuLaunchKernel(\(name))")
     }
 }
 

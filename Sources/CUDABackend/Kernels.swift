@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 
 /// The CUDA C kernels that cuDNN has no call for, compiled by NVRTC once per element

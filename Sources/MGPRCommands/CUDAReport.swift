@@ -1,3 +1,4 @@
+import CUDA
 import CUDABackend
 import Foundation
 

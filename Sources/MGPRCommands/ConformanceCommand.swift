@@ -1,7 +1,8 @@
-import CPUBackend
-import CUDABackend
-import Conformance
 import Configuration
+import Conformance
+import CPUBackend
+import CUDA
+import CUDABackend
 import Engine
 import Foundation
 

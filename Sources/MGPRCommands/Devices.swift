@@ -1,7 +1,8 @@
-import CPUBackend
-import CUDABackend
 import Cluster
 import Configuration
+import CPUBackend
+import CUDA
+import CUDABackend
 import Engine
 import Foundation
 

@@ -1,11 +1,12 @@
-import CPUBackend
-import CUDABackend
 import Cluster
 import Configuration
+import CPUBackend
+import CUDA
+import CUDABackend
 import Engine
 import Foundation
-import Pipeline
 import Models
+import Pipeline
 import Raster
 import Results
 import Tiling

@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 import Foundation
 import Pipeline

@@ -1,4 +1,5 @@
 import CPUBackend
+@testable import CUDA
 @testable import CUDABackend
 import Engine
 import Foundation

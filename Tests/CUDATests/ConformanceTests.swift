@@ -1,6 +1,7 @@
-import CPUBackend
-@testable import CUDABackend
 import Conformance
+import CPUBackend
+@testable import CUDA
+@testable import CUDABackend
 import Engine
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
-import Foundation
+@testable import CUDA
 @testable import CUDABackend
+import Foundation
 
 /// The detector's CUDA C kernels run on this CPU: their source compiled as C++ (no fused
 /// multiply-adds, as NVRTC is told) against a small model of CUDA's execution (every

@@ -1,7 +1,8 @@
+@testable import CUDA
+@testable import CUDABackend
 import Engine
 import Foundation
 import Testing
-@testable import CUDABackend
 
 /// NVRTC as scripts/fixtures.sh installs it from PyPI (or MGPR_CUDA_LIBRARY_PATH's).
 let nvrtcFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

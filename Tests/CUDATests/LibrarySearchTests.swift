@@ -1,6 +1,7 @@
+@testable import CUDA
+@testable import CUDABackend
 import Foundation
 import Testing
-@testable import CUDABackend
 
 @Suite("CUDA library search")
 struct LibrarySearchTests {

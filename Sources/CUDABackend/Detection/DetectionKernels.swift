@@ -1,3 +1,5 @@
+import CUDA
+
 /// The detector's own steps on the GPU (cuDNN has none of them): the transform,
 /// top-k selection, box decoding, NMS, MultiScaleRoIAlign and torchvision's
 /// post-processing. Each mirrors the CPU implementation in `Models` expression for
@@ -6,14 +8,14 @@
 /// correctly rounded as the host's float functions. Shapes are fixed per pass: counts
 /// live on the device and everything past them is masked, so a pass can be replayed as
 /// one CUDA graph.
-enum DetectionKernels {
-    static let names = [
+package enum DetectionKernels {
+    package static let names = [
         "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms",
         "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates", "mgpr_det_gather",
     ]
-    static let options = ["--fmad=false"]
+    package static let options = ["--fmad=false"]
 
-    static let source = Kernels.gridStride + #"""
+    package static let source = Kernels.gridStride + #"""
 typedef unsigned long long u64;
 #define NO_KEY 0xFFFFFFFFFFFFFFFFull
 

@@ -1,3 +1,4 @@
+import CUDA
 import Engine
 import Foundation
 import Models
@@ -8,19 +9,18 @@ import Weights
 /// launches of the detector's kernels, all queued on one stream. Nothing in it depends
 /// on the pixels' values but the counts on the device, so it is captured once as a
 /// CUDA graph and replayed.
-final class DetectorPass {
+package final class DetectorPass {
     let images: Int
     private let device: CUDADevice
-    private let stream: OpaquePointer
-    /// Released before the stream in `deinit`: they queue on it.
-    private var plans: [CUDAPlan]
+    private let stream: CUDAStream
+    private let plans: [CUDAPlan]
     private var steps: [Step]
     private let buffers: [DeviceBuffer]
     private let input: DeviceBuffer
     private let results: DeviceBuffer
     /// Detections (a count, then limit x 6 floats per image) and the overflow counter.
     private let resultBytes: Int
-    private let hostResults: UnsafeMutableRawPointer
+    private let hostResults: PinnedBuffer
     private let limit: Int
     private let timeline: Timeline
     private var graph: OpaquePointer?
@@ -33,7 +33,7 @@ final class DetectorPass {
     private enum Step {
         case kernel(KernelLaunch)
         case plan(CUDAPlan)
-        /// Event `index` of the timeline; the time since the previous one was the
+        /// CUDAEvent `index` of the timeline; the time since the previous one was the
         /// network's (else the detector's own steps).
         case mark(index: Int, network: Bool)
     }
@@ -47,9 +47,7 @@ final class DetectorPass {
         let device = backend.device
         let d = device.driver
         try device.makeCurrent()
-        var created: OpaquePointer?
-        try d.check(d.cuStreamCreate(&created, Driver.streamNonBlocking), "cuStreamCreate")
-        let stream = created!
+        let stream = try CUDAStream(device: device)
         let type = precision.elementType
         let module = try backend.module(type), kernels = try backend.detectionModule()
         let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
@@ -74,7 +72,7 @@ final class DetectorPass {
         }
         func upload<T>(_ values: [T]) throws -> DeviceBuffer {
             let b = try buffer(values.count * MemoryLayout<T>.stride)
-            try values.withUnsafeBytes { try d.check(d.cuMemcpyHtoDAsync(b.address, $0.baseAddress, $0.count, stream), "cuMemcpyHtoDAsync") }
+            try values.withUnsafeBytes { try d.check(d.cuMemcpyHtoDAsync(b.address, $0.baseAddress, $0.count, stream.handle), "cuMemcpyHtoDAsync") }
             return b
         }
         func launch(_ name: String, count: Int? = nil, blocks: Int? = nil, threads: Int = 256, _ arguments: [KernelLaunch.Argument]) {
@@ -189,7 +187,7 @@ final class DetectorPass {
             .float(Float(width) / Float(rw)), .float(Float(height) / Float(rh)), .address(results.address), .long(Int64(n * limit)),
         ])
         mark(network: false)
-        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (detector set-up)")
+        try stream.synchronize("detector set-up")
 
         images = n
         self.device = device
@@ -200,21 +198,18 @@ final class DetectorPass {
         self.input = input
         self.results = results
         resultBytes = resultFloats * 4 + 4
-        hostResults = try PinnedMemory(device: device).allocate(byteCount: resultBytes)
+        hostResults = try PinnedBuffer(device: device, bytes: resultBytes)
         self.limit = limit
         // 0: start, 1: tiles copied, the marks, then the end of the work and of the copy back.
         timeline = try Timeline(device: device, count: marks + 2)
         if ProcessInfo.processInfo.environment["MGPR_CUDA_GRAPHS"] != "0" { graph = try? capture() }
     }
 
+    /// The plans, buffers, events and stream go with their last holder: the stream after
+    /// every plan that queues on it.
     deinit {
-        try? device.makeCurrent()
-        _ = device.driver.cuStreamSynchronize(stream)
+        try? stream.synchronize()
         if let graph, let graphs = device.driver.graphs { _ = graphs.cuGraphExecDestroy(graph) }
-        PinnedMemory(device: device).deallocate(hostResults)
-        steps.removeAll()
-        plans.removeAll()
-        _ = device.driver.cuStreamDestroy(stream)
     }
 
     /// Runs the pass on `images` (NCHW float32 tiles in host memory, pinned for speed).
@@ -222,21 +217,21 @@ final class DetectorPass {
         try device.makeCurrent()
         let d = device.driver, end = timeline.count - 2
         try timeline.record(0, on: stream)
-        try d.check(d.cuMemcpyHtoDAsync(input.address, images, input.bytes, stream), "cuMemcpyHtoDAsync (tiles)")
-        try d.check(d.cuMemsetD32Async(results.address + UInt64(resultBytes - 4), 0, 1, stream), "cuMemsetD32Async")
+        try d.check(d.cuMemcpyHtoDAsync(input.address, images, input.bytes, stream.handle), "cuMemcpyHtoDAsync (tiles)")
+        try d.check(d.cuMemsetD32Async(results.address + UInt64(resultBytes - 4), 0, 1, stream.handle), "cuMemsetD32Async")
         try timeline.record(1, on: stream)
         // The first run goes step by step (its marks measure the network's share), the
         // rest replay the graph.
         let replay = networkShare != nil
         if replay, let graph, let graphs = d.graphs {
-            try d.check(graphs.cuGraphLaunch(graph, stream), "cuGraphLaunch (detector)")
+            try d.check(graphs.cuGraphLaunch(graph, stream.handle), "cuGraphLaunch (detector)")
         } else {
             try enqueue()
         }
         try timeline.record(end, on: stream)
-        try d.check(d.cuMemcpyDtoHAsync(hostResults, results.address, resultBytes, stream), "cuMemcpyDtoHAsync (detections)")
+        try d.check(d.cuMemcpyDtoHAsync(hostResults.pointer, results.address, resultBytes, stream.handle), "cuMemcpyDtoHAsync (detections)")
         try timeline.record(end + 1, on: stream)
-        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize (GPU \(device.ordinal))")
+        try stream.synchronize("GPU \(device.ordinal)")
         measure(replayed: replay && graph != nil)
         return try detections()
     }
@@ -255,10 +250,10 @@ final class DetectorPass {
     private func capture() throws -> OpaquePointer? {
         let d = device.driver
         guard let graphs = d.graphs else { return nil }
-        try d.check(graphs.cuStreamBeginCapture(stream, Driver.captureThreadLocal), "cuStreamBeginCapture")
+        try d.check(graphs.cuStreamBeginCapture(stream.handle, Driver.captureThreadLocal), "cuStreamBeginCapture")
         let queued = Result { try enqueue() }
         var captured: OpaquePointer?
-        let ended = graphs.cuStreamEndCapture(stream, &captured)
+        let ended = graphs.cuStreamEndCapture(stream.handle, &captured)
         defer { if let captured { _ = graphs.cuGraphDestroy(captured) } }
         try queued.get()
         try d.check(ended, "cuStreamEndCapture")
@@ -284,11 +279,11 @@ final class DetectorPass {
     }
 
     private func detections() throws -> [[Detection]] {
-        let overflow = hostResults.load(fromByteOffset: resultBytes - 4, as: Int32.self)
+        let overflow = hostResults.pointer.load(fromByteOffset: resultBytes - 4, as: Int32.self)
         if overflow != 0 {
             throw EngineError.unsupported("\(overflow) proposal(s) had more class scores above the threshold than a softmax allows")
         }
-        let values = hostResults.assumingMemoryBound(to: Float.self)
+        let values = hostResults.pointer.assumingMemoryBound(to: Float.self)
         return (0..<images).map { image in
             let base = values + image * (1 + 6 * limit)
             return (0..<Int(base[0])).map { j in
@@ -298,11 +293,11 @@ final class DetectorPass {
         }
     }
 
-    static func powerOfTwo(atLeast n: Int) -> Int { n <= 1 ? 1 : 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount) }
+    package static func powerOfTwo(atLeast n: Int) -> Int { n <= 1 ? 1 : 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount) }
 
     /// At most this many classes of one proposal can pass `scoreThreshold`: softmax
     /// scores sum to 1 (one spare for rounding), and there are classes - 1 foreground ones.
-    static func candidatesPerRow(classes: Int, scoreThreshold: Float) -> Int {
+    package static func candidatesPerRow(classes: Int, scoreThreshold: Float) -> Int {
         guard scoreThreshold > 0 else { return classes - 1 }
         return max(1, min(classes - 1, Int((1 / Double(scoreThreshold)).rounded(.up))))
     }

@@ -1,6 +1,7 @@
 import Cluster
 import Configuration
 import CPUBackend
+import CUDA
 import CUDABackend
 import Engine
 import Foundation

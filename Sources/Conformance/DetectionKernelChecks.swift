@@ -1,7 +1,9 @@
+import CUDA
+import CUDABackend
 import Engine
 import Foundation
-import Tiling
 import Models
+import Tiling
 
 /// The detector's kernels each run on the GPU on seeded inputs and held to the CPU
 /// implementation they mirror (`Models`): the transform, top-k, decoding, NMS (both of
@@ -23,7 +25,7 @@ public enum DetectionKernelChecks {
     }
 
     /// The checks with the kernels run by `gpu`.
-    static func run(with gpu: any KernelRunner) throws -> [Outcome] {
+    package static func run(with gpu: any KernelRunner) throws -> [Outcome] {
         var random = SplitMix(7)
         return [
             try transform(gpu, &random), try topK(gpu, &random), try decode(gpu, &random),
@@ -287,67 +289,5 @@ public enum DetectionKernelChecks {
         let error = mismatched > 0 ? 1 : relativeError(foundValues, expectedValues)
         return Outcome(name: "post-processing (softmax, decode, class NMS, best)", error: error, tolerance: 1e-6,
                        detail: "\(total) detections over \(n) images")
-    }
-}
-
-/// What the checks need to run kernels one at a time: memory for inputs and outputs
-/// (addressed as the kernels see it), copies, and launches.
-protocol KernelRunner: AnyObject {
-    func upload<T>(_ values: [T]) throws -> UInt64
-    func download<T>(_ address: UInt64, count: Int) throws -> [T]
-    /// Runs kernel `name` to completion: `count` elements for a grid-stride kernel, or
-    /// `blocks` of `threads` for a kernel with one block per item.
-    func run(kernel name: String, count: Int?, blocks: Int?, threads: Int, arguments: [KernelLaunch.Argument]) throws
-}
-
-extension KernelRunner {
-    func zeros(_ bytes: Int) throws -> UInt64 { try upload([UInt8](repeating: 0, count: bytes)) }
-
-    func launch(_ name: String, count: Int? = nil, blocks: Int? = nil, threads: Int = 256, _ arguments: [KernelLaunch.Argument]) throws {
-        try run(kernel: name, count: count, blocks: blocks, threads: threads, arguments: arguments)
-    }
-}
-
-/// Kernels on a GPU: small device buffers, launches and copies on one stream, waiting
-/// after each.
-final class Launcher: KernelRunner {
-    private let device: CUDADevice
-    private let module: KernelModule
-    private let stream: OpaquePointer
-    private var buffers: [DeviceBuffer] = []
-
-    init(backend: CUDABackend) throws {
-        device = backend.device
-        module = try backend.detectionModule()
-        try device.makeCurrent()
-        var stream: OpaquePointer?
-        try device.driver.check(device.driver.cuStreamCreate(&stream, Driver.streamNonBlocking), "cuStreamCreate")
-        self.stream = stream!
-    }
-
-    deinit { _ = device.driver.cuStreamDestroy(stream) }
-
-    func upload<T>(_ values: [T]) throws -> UInt64 {
-        let buffer = try device.allocate(values.count * MemoryLayout<T>.stride)
-        buffers.append(buffer)
-        let d = device.driver
-        try values.withUnsafeBytes { try d.check(d.cuMemcpyHtoDAsync(buffer.address, $0.baseAddress, $0.count, stream), "cuMemcpyHtoDAsync") }
-        try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize")
-        return buffer.address
-    }
-
-    func download<T>(_ address: UInt64, count: Int) throws -> [T] {
-        let d = device.driver
-        return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            try d.check(d.cuMemcpyDtoHAsync(buffer.baseAddress, address, count * MemoryLayout<T>.stride, stream), "cuMemcpyDtoHAsync")
-            try d.check(d.cuStreamSynchronize(stream), "cuStreamSynchronize")
-            initialized = count
-        }
-    }
-
-    func run(kernel name: String, count: Int?, blocks: Int?, threads: Int, arguments: [KernelLaunch.Argument]) throws {
-        try device.makeCurrent()
-        try KernelLaunch(module, name, device: device, count: count, blocks: blocks, threads: threads, arguments).launch(device.driver, stream: stream)
-        try device.driver.check(device.driver.cuStreamSynchronize(stream), "cuStreamSynchronize (\(name))")
     }
 }

@@ -1,4 +1,3 @@
-import Engine
 import Synchronization
 
 /// One GPU: its primary context, what it is, and the memory mgpr holds on it (every
@@ -10,17 +9,17 @@ public final class CUDADevice: @unchecked Sendable {
     public let computeCapability: (major: Int, minor: Int)
     public let multiprocessors: Int
     public let pciBusId: String
-    let cuda: CUDA
-    let handle: Int32
-    let context: OpaquePointer
+    package let cuda: CUDA
+    package let handle: Int32
+    package let context: OpaquePointer
     private let held = Atomic<Int>(0)
     private let peak = Atomic<Int>(0)
 
-    var driver: Driver { cuda.driver }
+    package var driver: Driver { cuda.driver }
     /// The architecture kernels are compiled for: 90 for sm_90.
     public var architecture: Int { computeCapability.major * 10 + computeCapability.minor }
 
-    init(cuda: CUDA, ordinal: Int) throws(CUDAError) {
+    package init(cuda: CUDA, ordinal: Int) throws(CUDAError) {
         self.cuda = cuda
         self.ordinal = ordinal
         let d = cuda.driver
@@ -58,7 +57,7 @@ public final class CUDADevice: @unchecked Sendable {
     public var peakBytes: Int { peak.load(ordering: .relaxed) }
 
     /// `bytes` of device memory, freed with the returned buffer.
-    func allocate(_ bytes: Int) throws(CUDAError) -> DeviceBuffer {
+    package func allocate(_ bytes: Int) throws(CUDAError) -> DeviceBuffer {
         try makeCurrent()
         var address: UInt64 = 0
         let size = max(bytes, 256)
@@ -81,6 +80,20 @@ public final class CUDADevice: @unchecked Sendable {
         held.wrappingSubtract(buffer.bytes, ordering: .relaxed)
     }
 
+    /// `bytes` (at least 64) of page-locked host memory, portable across the process's
+    /// GPUs; freed by ``freePinned(_:)``.
+    package func allocatePinned(_ bytes: Int) throws(CUDAError) -> UnsafeMutableRawPointer {
+        try makeCurrent()
+        var pointer: UnsafeMutableRawPointer?
+        try driver.check(driver.cuMemHostAlloc(&pointer, max(bytes, 64), Driver.hostAllocPortable), "cuMemHostAlloc(\(bytes) bytes)")
+        return pointer!
+    }
+
+    package func freePinned(_ pointer: UnsafeMutableRawPointer) {
+        try? makeCurrent()
+        _ = driver.cuMemFreeHost(pointer)
+    }
+
     /// Free and total memory on the device as the driver sees it (all processes).
     public func memoryInfo() throws(CUDAError) -> (free: Int, total: Int) {
         try makeCurrent()
@@ -91,32 +104,13 @@ public final class CUDADevice: @unchecked Sendable {
 }
 
 /// Device memory, freed when the last reference goes.
-final class DeviceBuffer: @unchecked Sendable {
-    let device: CUDADevice
-    let address: UInt64
-    let bytes: Int
+package final class DeviceBuffer: @unchecked Sendable {
+    package let device: CUDADevice
+    package let address: UInt64
+    package let bytes: Int
 
-    init(device: CUDADevice, address: UInt64, bytes: Int) { (self.device, self.address, self.bytes) = (device, address, bytes) }
+    package init(device: CUDADevice, address: UInt64, bytes: Int) { (self.device, self.address, self.bytes) = (device, address, bytes) }
     deinit { device.release(self) }
 
-    var pointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
-}
-
-/// Page-locked host memory (portable: any GPU of the process copies from it at full
-/// speed and asynchronously), for batch buffers and a plan's output staging.
-public struct PinnedMemory: HostMemory {
-    let device: CUDADevice
-
-    public func allocate(byteCount: Int) throws -> UnsafeMutableRawPointer {
-        try device.makeCurrent()
-        var pointer: UnsafeMutableRawPointer?
-        try device.driver.check(
-            device.driver.cuMemHostAlloc(&pointer, max(byteCount, 64), Driver.hostAllocPortable), "cuMemHostAlloc(\(byteCount) bytes)")
-        return pointer!
-    }
-
-    public func deallocate(_ pointer: UnsafeMutableRawPointer) {
-        try? device.makeCurrent()
-        _ = device.driver.cuMemFreeHost(pointer)
-    }
+    package var pointer: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
 }

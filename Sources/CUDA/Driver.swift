@@ -1,56 +1,56 @@
 /// The CUDA driver API (libcuda.so.1), opened at run time. Each field is one C function
 /// with its prototype from cuda.h: handles are opaque pointers, CUdevice an int,
 /// CUdeviceptr a 64-bit integer, CUresult an int (0: success).
-struct Driver: Sendable {
-    typealias Handle = OpaquePointer?
-    typealias Result = Int32
+package struct Driver: Sendable {
+    package typealias Handle = OpaquePointer?
+    package typealias Result = Int32
 
-    let library: String
-    let cuInit: @convention(c) (UInt32) -> Result
-    let cuDriverGetVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
-    let cuDeviceGetCount: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
-    let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Result
-    let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
-    let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Result
-    let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
-    let cuDeviceGetPCIBusId: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
-    let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<Handle>, Int32) -> Result
-    let cuCtxSetCurrent: @convention(c) (Handle) -> Result
-    let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
-    let cuMemFree: @convention(c) (UInt64) -> Result
-    let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
-    let cuMemHostAlloc: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int, UInt32) -> Result
-    let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> Result
-    let cuMemcpyHtoDAsync: @convention(c) (UInt64, UnsafeRawPointer?, Int, Handle) -> Result
-    let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer?, UInt64, Int, Handle) -> Result
-    let cuMemsetD32Async: @convention(c) (UInt64, UInt32, Int, Handle) -> Result
-    let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
-    let cuStreamDestroy: @convention(c) (Handle) -> Result
-    let cuStreamSynchronize: @convention(c) (Handle) -> Result
-    let cuEventCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
-    let cuEventRecord: @convention(c) (Handle, Handle) -> Result
-    let cuEventSynchronize: @convention(c) (Handle) -> Result
-    let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle, Handle) -> Result
-    let cuEventDestroy: @convention(c) (Handle) -> Result
-    let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle>, UnsafeRawPointer) -> Result
-    let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Result
-    let cuLaunchKernel: @convention(c) (
+    package let library: String
+    package let cuInit: @convention(c) (UInt32) -> Result
+    package let cuDriverGetVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
+    package let cuDeviceGetCount: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
+    package let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Result
+    package let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
+    package let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Result
+    package let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
+    package let cuDeviceGetPCIBusId: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
+    package let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<Handle>, Int32) -> Result
+    package let cuCtxSetCurrent: @convention(c) (Handle) -> Result
+    package let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
+    package let cuMemFree: @convention(c) (UInt64) -> Result
+    package let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
+    package let cuMemHostAlloc: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int, UInt32) -> Result
+    package let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> Result
+    package let cuMemcpyHtoDAsync: @convention(c) (UInt64, UnsafeRawPointer?, Int, Handle) -> Result
+    package let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer?, UInt64, Int, Handle) -> Result
+    package let cuMemsetD32Async: @convention(c) (UInt64, UInt32, Int, Handle) -> Result
+    package let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
+    package let cuStreamDestroy: @convention(c) (Handle) -> Result
+    package let cuStreamSynchronize: @convention(c) (Handle) -> Result
+    package let cuEventCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
+    package let cuEventRecord: @convention(c) (Handle, Handle) -> Result
+    package let cuEventSynchronize: @convention(c) (Handle) -> Result
+    package let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle, Handle) -> Result
+    package let cuEventDestroy: @convention(c) (Handle) -> Result
+    package let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle>, UnsafeRawPointer) -> Result
+    package let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Result
+    package let cuLaunchKernel: @convention(c) (
         Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
     ) -> Result
-    let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    package let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
     /// CUDA graphs (driver 11.4 and later): nil where the driver lacks them.
-    let graphs: Graphs?
-    let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    package let graphs: Graphs?
+    package let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
 
-    /// Stream capture into a graph, and replaying it.
-    struct Graphs: Sendable {
-        let cuStreamBeginCapture: @convention(c) (Handle, Int32) -> Result
-        let cuStreamEndCapture: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result
-        let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result
-        let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
-        let cuGraphExecDestroy: @convention(c) (Handle) -> Result
-        let cuGraphDestroy: @convention(c) (Handle) -> Result
+    /// CUDAStream capture into a graph, and replaying it.
+    package struct Graphs: Sendable {
+        package let cuStreamBeginCapture: @convention(c) (Handle, Int32) -> Result
+        package let cuStreamEndCapture: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result
+        package let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result
+        package let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
+        package let cuGraphExecDestroy: @convention(c) (Handle) -> Result
+        package let cuGraphDestroy: @convention(c) (Handle) -> Result
 
         init?(_ lib: DynamicLibrary) {
             guard lib.hasSymbol("cuStreamBeginCapture_v2"), lib.hasSymbol("cuGraphInstantiateWithFlags"),
@@ -68,17 +68,17 @@ struct Driver: Sendable {
     }
 
     // cuda.h's values for the attributes and flags used here.
-    static let attributeMultiprocessorCount: Int32 = 16
-    static let attributeComputeCapabilityMajor: Int32 = 75
-    static let attributeComputeCapabilityMinor: Int32 = 76
-    static let hostAllocPortable: UInt32 = 1
-    static let streamNonBlocking: UInt32 = 1
-    static let errorNoDevice: Int32 = 100
+    package static let attributeMultiprocessorCount: Int32 = 16
+    package static let attributeComputeCapabilityMajor: Int32 = 75
+    package static let attributeComputeCapabilityMinor: Int32 = 76
+    package static let hostAllocPortable: UInt32 = 1
+    package static let streamNonBlocking: UInt32 = 1
+    package static let errorNoDevice: Int32 = 100
     /// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls end a capture
     /// (another device thread may allocate meanwhile).
-    static let captureThreadLocal: Int32 = 1
+    package static let captureThreadLocal: Int32 = 1
 
-    init(_ lib: DynamicLibrary) throws(CUDAError) {
+    package init(_ lib: DynamicLibrary) throws(CUDAError) {
         library = lib.path
         cuInit = try lib.function("cuInit")
         cuDriverGetVersion = try lib.function("cuDriverGetVersion")
@@ -115,7 +115,7 @@ struct Driver: Sendable {
     }
 
     /// The status-to-error funnel: every driver call goes through here.
-    func check(_ result: Result, _ call: @autoclosure () -> String) throws(CUDAError) {
+    package func check(_ result: Result, _ call: @autoclosure () -> String) throws(CUDAError) {
         guard result != 0 else { return }
         var name: UnsafePointer<CChar>?, message: UnsafePointer<CChar>?
         _ = cuGetErrorName(result, &name)

@@ -26,7 +26,7 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
         }
     }
 
-    var installHint: String {
+    package var installHint: String {
         switch self {
         case .driver, .nvml: "the NVIDIA driver (nvidia-smi should list the GPUs)"
         case .nvrtc: "the CUDA toolkit, or `pip install nvidia-cuda-nvrtc` (CUDA 13) in the active Python environment"
@@ -36,7 +36,7 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
     }
 
     /// Where NVIDIA's Python wheels put it, relative to `site-packages`.
-    var wheelFolders: [String] {
+    package var wheelFolders: [String] {
         switch self {
         case .driver, .nvml: []
         case .nvrtc: ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"]
@@ -101,7 +101,7 @@ public struct LibrarySearch: Sendable {
     }
 
     /// `site-packages` folders of the Python environments a user may have active.
-    func sitePackages() -> [String] {
+    package func sitePackages() -> [String] {
         var sites: [String] = []
         if let executable, executable.hasSuffix("/site-packages/mgpr/bin/mgpr") {
             sites.append(String(executable.dropLast("/mgpr/bin/mgpr".count)))

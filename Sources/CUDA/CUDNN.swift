@@ -1,74 +1,73 @@
-import Engine
-
 /// cuDNN 9's convolution and pooling calls (the legacy API, exported by libcudnn.so.9),
 /// opened at run time. Descriptors and handles are opaque pointers; enums are ints.
-struct CUDNN: Sendable {
-    typealias Handle = OpaquePointer?
-    typealias Status = Int32
+package struct CUDNN: Sendable {
+    package typealias Handle = OpaquePointer?
+    package typealias Status = Int32
 
     /// cudnnConvolutionFwdAlgoPerf_t, laid out as the C struct (48 bytes).
-    struct AlgorithmPerformance {
-        var algorithm: Int32 = 0
-        var status: Int32 = 0
-        var time: Float = 0
-        var memory: Int = 0
-        var determinism: Int32 = 0
-        var mathType: Int32 = 0
-        var reserved: (Int32, Int32, Int32) = (0, 0, 0)
+    package struct AlgorithmPerformance {
+        package var algorithm: Int32 = 0
+        package var status: Int32 = 0
+        package var time: Float = 0
+        package var memory: Int = 0
+        package var determinism: Int32 = 0
+        package var mathType: Int32 = 0
+        package var reserved: (Int32, Int32, Int32) = (0, 0, 0)
+        package init() {}
     }
 
     // cudnn_graph.h / cudnn_ops.h / cudnn_cnn.h values.
-    static let formatNHWC: Int32 = 1
-    static let dataFloat: Int32 = 0, dataHalf: Int32 = 2, dataBFloat16: Int32 = 9
-    static let crossCorrelation: Int32 = 1
-    static let defaultMath: Int32 = 0, tensorOpMath: Int32 = 1, fmaMath: Int32 = 3
-    static let poolingMax: Int32 = 0, poolingAverageExcludingPadding: Int32 = 2
-    static let notPropagateNaN: Int32 = 0
-    static let activationReLU: Int32 = 1
+    package static let formatNHWC: Int32 = 1
+    package static let dataFloat: Int32 = 0, dataHalf: Int32 = 2, dataBFloat16: Int32 = 9
+    package static let crossCorrelation: Int32 = 1
+    package static let defaultMath: Int32 = 0, tensorOpMath: Int32 = 1, fmaMath: Int32 = 3
+    package static let poolingMax: Int32 = 0, poolingAverageExcludingPadding: Int32 = 2
+    package static let notPropagateNaN: Int32 = 0
+    package static let activationReLU: Int32 = 1
 
-    let library: String
-    let cudnnGetVersion: @convention(c) () -> Int
-    let cudnnGetErrorString: @convention(c) (Status) -> UnsafePointer<CChar>?
-    let cudnnCreate: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnDestroy: @convention(c) (Handle) -> Status
-    let cudnnSetStream: @convention(c) (Handle, Handle) -> Status
-    let cudnnCreateTensorDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnSetTensor4dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
-    let cudnnDestroyTensorDescriptor: @convention(c) (Handle) -> Status
-    let cudnnCreateFilterDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnSetFilter4dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
-    let cudnnDestroyFilterDescriptor: @convention(c) (Handle) -> Status
-    let cudnnCreateConvolutionDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnSetConvolution2dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
-    let cudnnSetConvolutionMathType: @convention(c) (Handle, Int32) -> Status
-    let cudnnDestroyConvolutionDescriptor: @convention(c) (Handle) -> Status
-    let cudnnGetConvolutionForwardAlgorithm_v7: @convention(c) (
+    package let library: String
+    package let cudnnGetVersion: @convention(c) () -> Int
+    package let cudnnGetErrorString: @convention(c) (Status) -> UnsafePointer<CChar>?
+    package let cudnnCreate: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnDestroy: @convention(c) (Handle) -> Status
+    package let cudnnSetStream: @convention(c) (Handle, Handle) -> Status
+    package let cudnnCreateTensorDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnSetTensor4dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    package let cudnnDestroyTensorDescriptor: @convention(c) (Handle) -> Status
+    package let cudnnCreateFilterDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnSetFilter4dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    package let cudnnDestroyFilterDescriptor: @convention(c) (Handle) -> Status
+    package let cudnnCreateConvolutionDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnSetConvolution2dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    package let cudnnSetConvolutionMathType: @convention(c) (Handle, Int32) -> Status
+    package let cudnnDestroyConvolutionDescriptor: @convention(c) (Handle) -> Status
+    package let cudnnGetConvolutionForwardAlgorithm_v7: @convention(c) (
         Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer
     ) -> Status
-    let cudnnFindConvolutionForwardAlgorithmEx: @convention(c) (
+    package let cudnnFindConvolutionForwardAlgorithmEx: @convention(c) (
         Handle, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Handle, UnsafeMutableRawPointer?, Int32,
         UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer, UnsafeMutableRawPointer?, Int
     ) -> Status
-    let cudnnConvolutionForward: @convention(c) (
+    package let cudnnConvolutionForward: @convention(c) (
         Handle, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Int32,
         UnsafeMutableRawPointer?, Int, UnsafeRawPointer, Handle, UnsafeMutableRawPointer?
     ) -> Status
-    let cudnnConvolutionBiasActivationForward: @convention(c) (
+    package let cudnnConvolutionBiasActivationForward: @convention(c) (
         Handle, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Int32,
         UnsafeMutableRawPointer?, Int, UnsafeRawPointer, Handle, UnsafeRawPointer?, Handle, UnsafeRawPointer?, Handle, Handle,
         UnsafeMutableRawPointer?
     ) -> Status
-    let cudnnCreateActivationDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnSetActivationDescriptor: @convention(c) (Handle, Int32, Int32, Double) -> Status
-    let cudnnDestroyActivationDescriptor: @convention(c) (Handle) -> Status
-    let cudnnCreatePoolingDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
-    let cudnnSetPooling2dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
-    let cudnnDestroyPoolingDescriptor: @convention(c) (Handle) -> Status
-    let cudnnPoolingForward: @convention(c) (
+    package let cudnnCreateActivationDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnSetActivationDescriptor: @convention(c) (Handle, Int32, Int32, Double) -> Status
+    package let cudnnDestroyActivationDescriptor: @convention(c) (Handle) -> Status
+    package let cudnnCreatePoolingDescriptor: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    package let cudnnSetPooling2dDescriptor: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    package let cudnnDestroyPoolingDescriptor: @convention(c) (Handle) -> Status
+    package let cudnnPoolingForward: @convention(c) (
         Handle, Handle, UnsafeRawPointer, Handle, UnsafeRawPointer?, UnsafeRawPointer, Handle, UnsafeMutableRawPointer?
     ) -> Status
 
-    init(_ lib: DynamicLibrary) throws(CUDAError) {
+    package init(_ lib: DynamicLibrary) throws(CUDAError) {
         library = lib.path
         cudnnGetVersion = try lib.function("cudnnGetVersion")
         cudnnGetErrorString = try lib.function("cudnnGetErrorString")
@@ -99,21 +98,13 @@ struct CUDNN: Sendable {
     }
 
     /// "9.10.2" from cudnnGetVersion's 91002.
-    var version: String {
+    package var version: String {
         let v = cudnnGetVersion()
         return "\(v / 10000).\(v / 100 % 100).\(v % 100)"
     }
 
-    func check(_ status: Status, _ call: @autoclosure () -> String) throws(CUDAError) {
+    package func check(_ status: Status, _ call: @autoclosure () -> String) throws(CUDAError) {
         guard status != 0 else { return }
         throw .cudnn(call: call(), code: status, message: cudnnGetErrorString(status).map { String(cString: $0) } ?? "error")
-    }
-
-    static func dataType(_ type: ElementType) -> Int32 {
-        switch type {
-        case .f32: dataFloat
-        case .f16: dataHalf
-        case .bf16: dataBFloat16
-        }
     }
 }

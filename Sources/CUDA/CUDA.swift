@@ -9,7 +9,7 @@ public final class CUDA: Sendable {
     public static let shared: Result<CUDA, CUDAError> = Result { () throws(CUDAError) in try CUDA(search: LibrarySearch()) }
 
     public let search: LibrarySearch
-    let driver: Driver
+    package let driver: Driver
     /// The driver's CUDA version, e.g. "13.0".
     public let driverVersion: String
     /// GPUs this process may use (after CUDA_VISIBLE_DEVICES).
@@ -17,7 +17,7 @@ public final class CUDA: Sendable {
     private let opened = Mutex<[CUDALibrary: Result<DynamicLibrary, CUDAError>]>([:])
     private let devices = Mutex<[Int: CUDADevice]>([:])
 
-    init(search: LibrarySearch) throws(CUDAError) {
+    package init(search: LibrarySearch) throws(CUDAError) {
         self.search = search
         driver = try Driver(Self.open(.driver, search))
         try driver.check(driver.cuInit(0), "cuInit")
@@ -29,7 +29,7 @@ public final class CUDA: Sendable {
     }
 
     /// Opens `library` where the search finds it.
-    static func open(_ library: CUDALibrary, _ search: LibrarySearch) throws(CUDAError) -> DynamicLibrary {
+    package static func open(_ library: CUDALibrary, _ search: LibrarySearch) throws(CUDAError) -> DynamicLibrary {
         switch search.locate(library) {
         case .success(.file(let path)), .success(.loaderCache(let path)): return try DynamicLibrary(path: path)
         case .failure(let error): throw error
@@ -37,7 +37,7 @@ public final class CUDA: Sendable {
     }
 
     /// `library`, opened once per process.
-    func library(_ library: CUDALibrary) throws(CUDAError) -> DynamicLibrary {
+    package func library(_ library: CUDALibrary) throws(CUDAError) -> DynamicLibrary {
         let result = opened.withLock { opened in
             if let done = opened[library] { return done }
             let result = Result { () throws(CUDAError) in try Self.open(library, search) }
@@ -48,17 +48,17 @@ public final class CUDA: Sendable {
     }
 
     /// NVRTC, for compiling kernels.
-    func nvrtc() throws(CUDAError) -> NVRTC { try NVRTC(library(.nvrtc)) }
+    package func nvrtc() throws(CUDAError) -> NVRTC { try NVRTC(library(.nvrtc)) }
 
     /// cuDNN. cuBLASLt is opened first where it can be found, so that cuDNN's engines
     /// that need it find it by name even when it sits in a Python wheel's folder.
-    func cudnn() throws(CUDAError) -> CUDNN {
+    package func cudnn() throws(CUDAError) -> CUDNN {
         _ = try? library(.cublasLt)
         return try CUDNN(library(.cudnn))
     }
 
     /// NVML, or nil where the driver's management library is absent.
-    func nvml() -> NVML? { try? NVML(library(.nvml)) }
+    package func nvml() -> NVML? { try? NVML(library(.nvml)) }
 
     /// GPU `ordinal` (as this process numbers them), set up once.
     public func device(_ ordinal: Int) throws(CUDAError) -> CUDADevice {

@@ -2,23 +2,23 @@ import Foundation
 
 /// NVRTC, CUDA's run-time compiler (libnvrtc), opened at run time: kernels that no
 /// library has are CUDA C compiled for the device's own architecture.
-struct NVRTC: Sendable {
-    typealias Program = OpaquePointer?
-    let library: String
-    let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
-    let nvrtcCreateProgram: @convention(c) (
+package struct NVRTC: Sendable {
+    package typealias Program = OpaquePointer?
+    package let library: String
+    package let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
+    package let nvrtcCreateProgram: @convention(c) (
         UnsafeMutablePointer<Program>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
         UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
     ) -> Int32
-    let nvrtcCompileProgram: @convention(c) (Program, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
-    let nvrtcGetProgramLogSize: @convention(c) (Program, UnsafeMutablePointer<Int>) -> Int32
-    let nvrtcGetProgramLog: @convention(c) (Program, UnsafeMutablePointer<CChar>) -> Int32
-    let nvrtcGetCUBINSize: @convention(c) (Program, UnsafeMutablePointer<Int>) -> Int32
-    let nvrtcGetCUBIN: @convention(c) (Program, UnsafeMutablePointer<CChar>) -> Int32
-    let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<Program>) -> Int32
-    let nvrtcGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
+    package let nvrtcCompileProgram: @convention(c) (Program, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
+    package let nvrtcGetProgramLogSize: @convention(c) (Program, UnsafeMutablePointer<Int>) -> Int32
+    package let nvrtcGetProgramLog: @convention(c) (Program, UnsafeMutablePointer<CChar>) -> Int32
+    package let nvrtcGetCUBINSize: @convention(c) (Program, UnsafeMutablePointer<Int>) -> Int32
+    package let nvrtcGetCUBIN: @convention(c) (Program, UnsafeMutablePointer<CChar>) -> Int32
+    package let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<Program>) -> Int32
+    package let nvrtcGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
 
-    init(_ lib: DynamicLibrary) throws(CUDAError) {
+    package init(_ lib: DynamicLibrary) throws(CUDAError) {
         library = lib.path
         nvrtcVersion = try lib.function("nvrtcVersion")
         nvrtcCreateProgram = try lib.function("nvrtcCreateProgram")
@@ -31,7 +31,7 @@ struct NVRTC: Sendable {
         nvrtcGetErrorString = try lib.function("nvrtcGetErrorString")
     }
 
-    var version: String {
+    package var version: String {
         var major: Int32 = 0, minor: Int32 = 0
         _ = nvrtcVersion(&major, &minor)
         return "\(major).\(minor)"
@@ -43,7 +43,7 @@ struct NVRTC: Sendable {
     }
 
     /// Compiles `source` to machine code (a cubin) for `sm_<architecture>`.
-    func compile(_ source: String, name: String, architecture: Int, options extra: [String] = []) throws(CUDAError) -> [UInt8] {
+    package func compile(_ source: String, name: String, architecture: Int, options extra: [String] = []) throws(CUDAError) -> [UInt8] {
         var program: Program = nil
         try check(nvrtcCreateProgram(&program, source, name, 0, nil, nil), "nvrtcCreateProgram (\(name))")
         defer { _ = nvrtcDestroyProgram(&program) }
@@ -73,10 +73,10 @@ struct NVRTC: Sendable {
 /// Compiled kernels kept on disk by (source hash, architecture, NVRTC version), so each
 /// machine compiles a kernel once: `$MGPR_KERNEL_CACHE`, else `$XDG_CACHE_HOME/mgpr/kernels`,
 /// else `~/.cache/mgpr/kernels`. An unwritable cache only costs the compile next time.
-struct KernelCache: Sendable {
-    let folder: String?
+package struct KernelCache: Sendable {
+    package let folder: String?
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         if let explicit = environment["MGPR_KERNEL_CACHE"], !explicit.isEmpty {
             folder = explicit
         } else if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
@@ -90,14 +90,14 @@ struct KernelCache: Sendable {
 
     /// The cache file's name for one compile: a 64-bit FNV-1a hash of the source and
     /// options (and their length), the architecture and the compiler's version.
-    static func key(source: String, options: [String], architecture: Int, compiler: String) -> String {
+    package static func key(source: String, options: [String], architecture: Int, compiler: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         let text = options.joined(separator: " ") + "\n" + source
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return String(format: "%016llx-%d-sm_%d-nvrtc%@.cubin", hash, text.utf8.count, architecture, compiler)
     }
 
-    func cubin(
+    package func cubin(
         source: String, name: String, options: [String], architecture: Int, compiler: NVRTC
     ) throws(CUDAError) -> [UInt8] {
         let file = folder.map { "\($0)/\(Self.key(source: source, options: options, architecture: architecture, compiler: compiler.version))" }
