@@ -2,9 +2,12 @@
 import PackageDescription
 
 // The data flows left to right through these targets:
-//   Configuration -> Tiling -> Raster (GDAL) -> Pipeline -> MGPRCommands -> mgpr
+//   Configuration -> Tiling -> Raster (GDAL) -> Pipeline -> Results -> Cluster -> MGPRCommands -> mgpr
+// with the networks beside them: Weights -> Engine -> Models, compiled by a backend
+// (CPUBackend on oneDNN; CUDABackend on CUDA, NVIDIA's libraries opened at run time).
 // Tiling is pure math (windows, grids, georeferencing) and imports nothing native;
-// only Raster touches GDAL, and only the pipeline joins sources, models and sinks.
+// only Raster touches GDAL; only the pipeline joins sources, models and results; every
+// result format, written or read, is Results'; MGPRCommands parses, looks up and calls.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
