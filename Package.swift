@@ -71,7 +71,9 @@ let package = Package(
             name: "WeightsTests", dependencies: ["Engine", "Models", "Tiling", "Weights", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
-        .testTarget(name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Tiling", "Weights", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsTests", dependencies: ["Models", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),

@@ -84,7 +84,7 @@ public enum DetectionKernelChecks {
     }
 
     static func select(_ gpu: any KernelRunner, scores: [Float], n: Int, anchors: Int, plane: Int, k: Int) throws -> [UInt64] {
-        let keys = try gpu.zeros(scores.count * 8), width = DetectorPass.powerOfTwo(atLeast: k), out = try gpu.zeros(n * k * 8)
+        let keys = try gpu.zeros(scores.count * 8), width = FasterRCNNPass.powerOfTwo(atLeast: k), out = try gpu.zeros(n * k * 8)
         try gpu.launch("mgpr_det_rpn_keys", count: scores.count, [
             .address(try gpu.upload(scores)), .address(keys), .int(Int32(anchors)), .long(Int64(plane)), .long(Int64(scores.count)),
         ])
@@ -154,7 +154,7 @@ public enum DetectionKernelChecks {
     }
 
     static func nms(_ gpu: any KernelRunner, _ random: inout SplitMix, candidates: Int, groups groupCount: Int, limit: Int, threshold: Float) throws -> Outcome {
-        let n = 2, perImage = candidates + candidates / 4, width = DetectorPass.powerOfTwo(atLeast: perImage)
+        let n = 2, perImage = candidates + candidates / 4, width = FasterRCNNPass.powerOfTwo(atLeast: perImage)
         var boxes: [Float] = [], scores: [Float] = [], groups: [Int32] = [], valid: [Int32] = []
         for _ in 0..<(n * perImage) {
             let x = random.uniform(0, 400), y = random.uniform(0, 400)
@@ -238,7 +238,7 @@ public enum DetectionKernelChecks {
             proposals += [x, y, x + random.uniform(4, 50), y + random.uniform(4, 70)]
         }
         let counts: [Int32] = [Int32(rows), Int32(rows / 2)]
-        let perImage = rows * perRow, slots = n * perImage, nmsWidth = DetectorPass.powerOfTwo(atLeast: perImage)
+        let perImage = rows * perRow, slots = n * perImage, nmsWidth = FasterRCNNPass.powerOfTwo(atLeast: perImage)
         let boxes = try gpu.zeros(slots * 16), scores = try gpu.zeros(slots * 4), labels = try gpu.zeros(slots * 4)
         let valid = try gpu.zeros(slots * 4), overflow = try gpu.zeros(4), kept = try gpu.zeros(n * limit * 4), keptCounts = try gpu.zeros(n * 4)
         let countsAddress = try gpu.upload(counts), proposalsAddress = try gpu.upload(proposals)

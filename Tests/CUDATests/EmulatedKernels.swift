@@ -1,6 +1,7 @@
 @testable import CUDA
 @testable import CUDABackend
 import Foundation
+import Synchronization
 
 /// The detector's CUDA C kernels run on this CPU: their source compiled as C++ (no fused
 /// multiply-adds, as NVRTC is told) against a small model of CUDA's execution (every
@@ -13,6 +14,7 @@ final class EmulatedKernels: KernelRunner {
     private let handle: UnsafeMutableRawPointer
     private let launchFunction: Launch
     private var allocations: [UnsafeMutableRawPointer] = []
+    private static let launches = Mutex(())
 
     struct Unavailable: Error, CustomStringConvertible {
         let description: String
@@ -20,7 +22,8 @@ final class EmulatedKernels: KernelRunner {
 
     /// Compiles the kernels with the first C++20 compiler found (clang++ ships with Swift).
     init() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-emulated-kernels-\(getpid())")
+        // A folder of its own: a second runner must not rewrite a library the first has loaded.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-emulated-kernels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let source = folder.appendingPathComponent("kernels.cpp"), library = folder.appendingPathComponent("kernels.so")
         let dispatch = DetectionKernels.names.map { "    KERNEL(\($0))" }.joined(separator: "\n")
@@ -73,7 +76,10 @@ final class EmulatedKernels: KernelRunner {
         // A grid-stride kernel's result does not depend on its grid: a few blocks will do.
         let grid = blocks ?? min(4, max(1, ((count ?? 1) + threads - 1) / threads))
         let marshalled = KernelArguments(arguments)
-        guard launchFunction(name, UInt32(grid), UInt32(threads), marshalled.parameters) == 0 else {
+        // One launch at a time in the process: the model's grid, block and barrier, and a
+        // kernel's `__shared__` variables, are the library's globals.
+        let status = Self.launches.withLock { _ in launchFunction(name, UInt32(grid), UInt32(threads), marshalled.parameters) }
+        guard status == 0 else {
             throw Unavailable(description: "no kernel \(name) in the emulated module")
         }
     }
