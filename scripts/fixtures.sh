@@ -20,14 +20,15 @@ echo "fixtures: $dest/OSBS_029.tif" >&2
 fi
 
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
-# made once and reused until the script that makes them changes. They are kept outside
-# the clone, by the script's hash, in MGPR_FIXTURE_CACHE (default ~/.cache/mgpr/fixtures),
-# and linked into .fixtures/: another clone on this machine (CI's) links to them instead
-# of running torchvision again for half an hour. Delete the cache to make them anew.
+# made once and reused until what makes them changes. They are kept outside the clone,
+# by the hash of the script and the modules it imports, in MGPR_FIXTURE_CACHE (default
+# ~/.cache/mgpr/fixtures), and linked into .fixtures/: another clone on this machine
+# (CI's) links to them instead of running torchvision again for half an hour. Delete
+# the cache to make them anew.
 cache="${MGPR_FIXTURE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/mgpr/fixtures}"
-reference() {  # NAME SCRIPT
+reference() {  # NAME SCRIPT [MODULE...]: keyed by the script and the modules it imports
     local stamp kept
-    stamp="$(sha256sum "$root/$2" | cut -d' ' -f1)"
+    stamp="$(cd "$root" && cat "${@:2}" | sha256sum | cut -d' ' -f1)"
     [ "$(cat "$dest/$1/script.sha256" 2>/dev/null)" = "$stamp" ] && return 0
     kept="$cache/$1-$stamp"
     if [ "$(cat "$kept/script.sha256" 2>/dev/null)" != "$stamp" ]; then
@@ -41,10 +42,11 @@ reference() {  # NAME SCRIPT
     rm -rf "$dest/$1" "$dest/$1.partial"
     ln -s "$kept" "$dest/$1"
 }
-reference resnet50 Tests/ModelTests/reference/make_resnet50.py
-reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py
+seeded=scripts/reference/seeded.py
+reference resnet50 Tests/ModelTests/reference/make_resnet50.py $seeded
+reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py $seeded
 reference detection_ops Tests/ModelTests/reference/make_detection_ops.py
-reference retinanet Tests/ModelTests/reference/make_retinanet.py
+reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded
 reference weights Tests/WeightsTests/reference/make_weights.py
 
 # NVRTC, CUDA's run-time compiler, from PyPI into a private folder: the tests compile

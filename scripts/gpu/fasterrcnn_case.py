@@ -20,10 +20,14 @@ The crop is a real NEON orthophoto (uint8 [3, 400, 400], as stored). Writes to D
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../reference"))
+from seeded import seeded_fasterrcnn  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--crop", required=True)
@@ -37,32 +41,7 @@ torch.backends.cudnn.allow_tf32 = False
 
 crop = torch.from_numpy(np.load(args.crop).astype(np.float32) / 255)
 g = torch.Generator().manual_seed(1)
-model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
-for m in model.modules():
-    if isinstance(m, torch.nn.BatchNorm2d):
-        m.reset_running_stats()
-        m.momentum = None
-model.train()
-with torch.no_grad():
-    for _ in range(3):
-        images = [crop[:, :, torch.randperm(400, generator=g)[:400].sort().values] for _ in range(2)]
-        images += [torch.rand(3, 400, 400, generator=g)]
-        batch, _ = model.transform(images)
-        model.backbone.body(batch.tensors)
-model.eval()
-with torch.no_grad():
-    batch, _ = model.transform([crop])
-    features = model.backbone(batch.tensors)
-    proposals, _ = model.rpn(batch, features)
-    pooled = model.roi_heads.box_head(model.roi_heads.box_roi_pool(features, proposals, batch.image_sizes))
-    logits = model.roi_heads.box_predictor.cls_score(pooled)
-    lo, hi = 1e-2, 1e3
-    for _ in range(60):
-        k = (lo * hi) ** 0.5
-        best = torch.softmax(k * logits, 1)[:, 1:].max(1).values.median().item()
-        lo, hi = (k, hi) if best < 0.3 else (lo, k)
-    model.roi_heads.box_predictor.cls_score.weight.mul_(k)
-    model.roi_heads.box_predictor.cls_score.bias.mul_(k)
+model = seeded_fasterrcnn(crop, g)
 torch.save(model.state_dict(), os.path.join(args.out, "fasterrcnn.pth"))
 
 tiles = []

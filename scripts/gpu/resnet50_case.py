@@ -39,6 +39,7 @@ pixels); a case is made once and all its outputs computed from those files anywa
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 import torch
@@ -46,6 +47,9 @@ import torch.nn.functional as F
 import torchvision
 
 from resnet50_reference import set_tf32  # this folder is on sys.path when run
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../reference"))
+from seeded import calibrate_batchnorm, scale_linear, scale_to  # noqa: E402
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -139,15 +143,8 @@ def main():
         if isinstance(m, torchvision.models.resnet.Bottleneck):
             torch.nn.init.constant_(m.bn3.weight, 0.1)
     # 2. BatchNorm statistics: cumulative averages over calibration images.
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    model.to(dev).train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(((images(32, 224, calib) - MEAN) / STD).to(dev))
-    model.eval()
+    model.to(dev)
+    calibrate_batchnorm(model, lambda: [model(((images(32, 224, calib) - MEAN) / STD).to(dev)) for _ in range(4)])
 
     # 3. The classifier on whitened leading principal components (float64 here):
     # logits = R diag(1/sigma) V (f - mean), R [1000, 8] seeded N(0, 1).
@@ -164,13 +161,8 @@ def main():
         probe = probe.float().to(dev)
         # 4. Scale (bisection on a log scale; logits are linear in the scale) to a median
         # top-1 probability of 0.5.
-        lo, hi = 1e-3, 1e4
-        for _ in range(60):
-            k = (lo * hi) ** 0.5
-            top1 = torch.softmax(k * fc(probe), 1).max(1).values.median().item()
-            lo, hi = (k, hi) if top1 < 0.5 else (lo, k)
-        fc.weight.mul_(k)
-        fc.bias.mul_(k)
+        k = scale_to(lambda k: torch.softmax(k * fc(probe), 1).max(1).values.median().item(), 0.5, 1e-3, 1e4)
+    scale_linear(fc, k)
     model.cpu()
     torch.save(model.state_dict(), os.path.join(args.out, "resnet50.pth"))
 

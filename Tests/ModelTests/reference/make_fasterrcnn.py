@@ -24,6 +24,9 @@ import rasterio
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts/reference"))
+from seeded import seeded_fasterrcnn  # noqa: E402
+
 out, neon = sys.argv[1], sys.argv[2]
 os.makedirs(os.path.join(out, "cases"), exist_ok=True)
 torch.manual_seed(0)
@@ -33,35 +36,7 @@ with rasterio.open(neon) as ds:
     crop = torch.from_numpy(ds.read((1, 2, 3)).astype(np.float32) / 255)
 g = torch.Generator().manual_seed(1)
 
-model = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
-for m in model.modules():
-    if isinstance(m, torch.nn.BatchNorm2d):
-        m.reset_running_stats()
-        m.momentum = None
-model.train()
-body = model.backbone.body
-with torch.no_grad():
-    for _ in range(3):
-        images = [crop[:, :, torch.randperm(400, generator=g)[:400].sort().values] for _ in range(2)]
-        images += [torch.rand(3, 400, 400, generator=g)]
-        batch, _ = model.transform(images)
-        body(batch.tensors)
-model.eval()
-# Scale the classifier so that detection scores spread across (0, 1): the median best
-# foreground probability over the tile's proposals lands near 0.3.
-with torch.no_grad():
-    batch, _ = model.transform([crop])
-    features = model.backbone(batch.tensors)
-    proposals, _ = model.rpn(batch, features)
-    pooled = model.roi_heads.box_head(model.roi_heads.box_roi_pool(features, proposals, batch.image_sizes))
-    logits = model.roi_heads.box_predictor.cls_score(pooled)
-    lo, hi = 1e-2, 1e3
-    for _ in range(60):
-        k = (lo * hi) ** 0.5
-        best = torch.softmax(k * logits, 1)[:, 1:].max(1).values.median().item()
-        lo, hi = (k, hi) if best < 0.3 else (lo, k)
-    model.roi_heads.box_predictor.cls_score.weight.mul_(k)
-    model.roi_heads.box_predictor.cls_score.bias.mul_(k)
+model = seeded_fasterrcnn(crop, g)
 state = model.state_dict()
 torch.save(state, os.path.join(out, "fasterrcnn.pth"))
 old = {}

@@ -27,6 +27,9 @@ import rasterio
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts/reference"))
+from seeded import calibrate_batchnorm, scale_linear, scale_to  # noqa: E402
+
 out, neon = sys.argv[1], sys.argv[2]
 os.makedirs(os.path.join(out, "cases"), exist_ok=True)
 os.makedirs(os.path.join(out, "hostile"), exist_ok=True)
@@ -66,28 +69,15 @@ def smooth_noise(n, size):
 
 model = torchvision.models.resnet50(weights=None)
 # Calibrate BatchNorm: cumulative averages over real and random images.
-for m in model.modules():
-    if isinstance(m, torch.nn.BatchNorm2d):
-        m.reset_running_stats()
-        m.momentum = None
-model.train()
-with torch.no_grad():
-    for _ in range(4):
-        model(normalize(torch.cat([neon_crops(6, 224), smooth_noise(6, 224)])))
-model.eval()
+calibrate_batchnorm(model, lambda: [model(normalize(torch.cat([neon_crops(6, 224), smooth_noise(6, 224)]))) for _ in range(4)])
 
 # Scale the classifier so the median top-1 probability is about 0.5.
 probe = normalize(torch.cat([neon_crops(16, 224), smooth_noise(16, 224)]))
 with torch.no_grad():
     features = torch.flatten(model.avgpool(model.layer4(model.layer3(model.layer2(model.layer1(
         model.maxpool(model.relu(model.bn1(model.conv1(probe))))))))), 1)
-    lo, hi = 1e-3, 1e3
-    for _ in range(60):
-        k = (lo * hi) ** 0.5
-        top1 = torch.softmax(k * model.fc(features), 1).max(1).values.median().item()
-        lo, hi = (k, hi) if top1 < 0.5 else (lo, k)
-    model.fc.weight.mul_(k)
-    model.fc.bias.mul_(k)
+    k = scale_to(lambda k: torch.softmax(k * model.fc(features), 1).max(1).values.median().item(), 0.5, 1e-3, 1e3)
+scale_linear(model.fc, k)
 
 state = model.state_dict()
 torch.save(state, os.path.join(out, "resnet50.pth"))

@@ -64,6 +64,9 @@ import torch
 import torchvision
 from torchvision.models.detection.retinanet import RetinaNet
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts/reference"))
+from seeded import calibrate_batchnorm  # noqa: E402
+
 out, neon = sys.argv[1], sys.argv[2]
 os.makedirs(os.path.join(out, "cases"), exist_ok=True)
 torch.manual_seed(0)
@@ -123,12 +126,7 @@ DELTA_RMS = 0.1
 
 def calibrate(model):
     """BatchNorm statistics from train-mode passes (cumulative averages), then eval."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
+    def passes():
         for _ in range(2):
             images = []
             for _ in range(2):
@@ -138,7 +136,8 @@ def calibrate(model):
             images.append(torch.rand(3, 400, 400, generator=g))
             batch, _ = model.transform(images)
             model.backbone.body(batch.tensors)
-    model.eval()
+
+    calibrate_batchnorm(model, passes)
 
 
 def tune(model, quantile, n):
