@@ -5,6 +5,8 @@ import PackageDescription
 //   Configuration -> Tiling -> Raster (GDAL) -> Pipeline -> Results -> Cluster -> MGPRCommands -> mgpr
 // with the networks beside them: Weights -> Engine -> Models, compiled by a backend
 // (CPUBackend on oneDNN; CUDABackend on CUDA, NVIDIA's libraries opened at run time).
+// Models describe networks as graphs and detectors as programs (Engine's graphs and
+// detection steps); backends compile both and know no model.
 // Tiling is pure math (windows, grids, georeferencing) and imports nothing native;
 // only Raster touches GDAL; only the pipeline joins sources, models and results; every
 // result format, written or read, is Results'; MGPRCommands parses, looks up and calls.
@@ -42,7 +44,7 @@ let package = Package(
         // for streams, events and device and pinned memory.
         .target(name: "CUDA", dependencies: ["Platform"], swiftSettings: swiftSettings),
         // Plans and kernels on those GPUs.
-        .target(name: "CUDABackend", dependencies: ["CUDA", "Engine", "Models", "Platform", "Weights"], swiftSettings: swiftSettings),
+        .target(name: "CUDABackend", dependencies: ["CUDA", "Engine", "Platform", "Weights"], swiftSettings: swiftSettings),
         // Each op on every backend present, held to the CPU backend, and the detector's
         // kernels held to the CPU functions they mirror (tests and `mgpr conformance`).
         .target(
@@ -51,7 +53,7 @@ let package = Package(
         .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
         // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
         // metrics.csv, summary.json.
-        .target(name: "Results", dependencies: ["Configuration", "Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
+        .target(name: "Results", dependencies: ["Configuration", "Engine", "Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline", dependencies: ["Engine", "Models", "Platform", "Raster", "Results", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
@@ -75,7 +77,7 @@ let package = Package(
             name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Tiling", "Weights", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
-        .testTarget(name: "ResultsTests", dependencies: ["Models", "Results", "Tiling"], swiftSettings: swiftSettings),
+        .testTarget(name: "ResultsTests", dependencies: ["Engine", "Models", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),

@@ -29,4 +29,8 @@ public struct CPUBackend: Backend {
     public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
         try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads)
     }
+
+    public func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {
+        try CPUDetectorPlan(program: program, backend: self, weights: weights, precision: precision)
+    }
 }

@@ -52,6 +52,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return try CUDAPlan(graph: graph, weights: weights, type: type, tf32: tf32, device: device, module: try module(type))
     }
 
+    public func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {
+        try DetectorPass(backend: self, weights: weights, precision: precision, program: program)
+    }
+
     /// The kernels for `type` on this GPU, compiled (or read from the cache) once.
     func module(_ type: ElementType) throws -> KernelModule {
         let result = modules.withLock { modules -> Result<KernelModule, any Error> in

@@ -31,7 +31,8 @@ public enum DetectionKernelChecks {
             try transform(gpu, &random), try topK(gpu, &random), try decode(gpu, &random),
             try nms(gpu, &random, candidates: 1500, groups: 5, limit: 1000, threshold: 0.7),
             try nms(gpu, &random, candidates: 600, groups: 30, limit: 100, threshold: 0.5),
-            try roiAlign(gpu, &random), try postprocess(gpu, &random),
+            try roiAlign(gpu, &random), try postprocess(gpu, &random), try classCandidates(gpu, &random, threshold: 0.5, count: 1000),
+            try classCandidates(gpu, &random, threshold: 0.99, count: 4000),
         ]
     }
 
@@ -84,7 +85,7 @@ public enum DetectionKernelChecks {
     }
 
     static func select(_ gpu: any KernelRunner, scores: [Float], n: Int, anchors: Int, plane: Int, k: Int) throws -> [UInt64] {
-        let keys = try gpu.zeros(scores.count * 8), width = FasterRCNNPass.powerOfTwo(atLeast: k), out = try gpu.zeros(n * k * 8)
+        let keys = try gpu.zeros(scores.count * 8), width = DetectorLowering.powerOfTwo(atLeast: k), out = try gpu.zeros(n * k * 8)
         try gpu.launch("mgpr_det_rpn_keys", count: scores.count, [
             .address(try gpu.upload(scores)), .address(keys), .int(Int32(anchors)), .long(Int64(plane)), .long(Int64(scores.count)),
         ])
@@ -127,7 +128,8 @@ public enum DetectionKernelChecks {
         try gpu.launch("mgpr_det_rpn_decode", count: n * k, [
             .address(try gpu.upload(selected)), .int(Int32(k)), .address(try gpu.upload(scores)), .address(try gpu.upload(deltas)),
             .int(Int32(a)), .int(Int32(fw)), .long(Int64(plane)), .float(16), .float(16),
-            .address(try gpu.upload(cell.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] })), .int(Int32(level)), .int(Int32(levels)),
+            .address(try gpu.upload(cell.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] })), .int(Int32(level)), .int(Int32(levels * k)),
+            .int(Int32(level * k)),
             .float(width), .float(height), .float(BoxCoder.clip), .address(boxes), .address(probabilities), .address(groups),
             .address(valid), .long(Int64(n * k)),
         ])
@@ -154,7 +156,7 @@ public enum DetectionKernelChecks {
     }
 
     static func nms(_ gpu: any KernelRunner, _ random: inout SplitMix, candidates: Int, groups groupCount: Int, limit: Int, threshold: Float) throws -> Outcome {
-        let n = 2, perImage = candidates + candidates / 4, width = FasterRCNNPass.powerOfTwo(atLeast: perImage)
+        let n = 2, perImage = candidates + candidates / 4, width = DetectorLowering.powerOfTwo(atLeast: perImage)
         var boxes: [Float] = [], scores: [Float] = [], groups: [Int32] = [], valid: [Int32] = []
         for _ in 0..<(n * perImage) {
             let x = random.uniform(0, 400), y = random.uniform(0, 400)
@@ -238,7 +240,7 @@ public enum DetectionKernelChecks {
             proposals += [x, y, x + random.uniform(4, 50), y + random.uniform(4, 70)]
         }
         let counts: [Int32] = [Int32(rows), Int32(rows / 2)]
-        let perImage = rows * perRow, slots = n * perImage, nmsWidth = FasterRCNNPass.powerOfTwo(atLeast: perImage)
+        let perImage = rows * perRow, slots = n * perImage, nmsWidth = DetectorLowering.powerOfTwo(atLeast: perImage)
         let boxes = try gpu.zeros(slots * 16), scores = try gpu.zeros(slots * 4), labels = try gpu.zeros(slots * 4)
         let valid = try gpu.zeros(slots * 4), overflow = try gpu.zeros(4), kept = try gpu.zeros(n * limit * 4), keptCounts = try gpu.zeros(n * 4)
         let countsAddress = try gpu.upload(counts), proposalsAddress = try gpu.upload(proposals)
@@ -289,5 +291,70 @@ public enum DetectionKernelChecks {
         let error = mismatched > 0 ? 1 : relativeError(foundValues, expectedValues)
         return Outcome(name: "post-processing (softmax, decode, class NMS, best)", error: error, tolerance: 1e-6,
                        detail: "\(total) detections over \(n) images")
+    }
+
+    /// RetinaNet's candidates of one level: sigmoid scores above the threshold (many tied,
+    /// settled by position), the best k, decoded on their anchors and clipped, as
+    /// torchvision's postprocess_detections takes them.
+    /// At the lower threshold more pass than are kept; at the higher, fewer.
+    static func classCandidates(_ gpu: any KernelRunner, _ random: inout SplitMix, threshold: Float, count k: Int) throws -> Outcome {
+        let (n, a, classes, fh, fw) = (2, 9, 3, 20, 16)
+        let plane = fh * fw, length = a * classes * plane, stride: Float = 8
+        let (width, height) = (Float(fw) * stride - 5, Float(fh) * stride - 3)
+        let logits = levelScores(&random, n: n, anchors: a * classes, plane: plane)
+        let regression = (0..<(n * 4 * a * plane)).map { _ in random.uniform(-3, 3) }
+        let cell = Anchors.cell(sizes: Anchors.retinaNetSizes[1])
+        let keys = try gpu.zeros(n * length * 8), selected = try gpu.zeros(n * k * 8)
+        let selectWidth = DetectorLowering.powerOfTwo(atLeast: k)
+        let logitsAddress = try gpu.upload(logits)
+        try gpu.launch("mgpr_det_class_keys", count: n * length, [
+            .address(logitsAddress), .address(keys), .int(Int32(a)), .int(Int32(classes)), .long(Int64(plane)), .float(threshold),
+            .long(Int64(n * length)),
+        ])
+        try gpu.launch("mgpr_det_select", blocks: n, threads: 1024, [
+            .address(keys), .long(Int64(length)), .long(Int64(length)), .int(Int32(k)), .address(try gpu.zeros(n * selectWidth * 8)),
+            .int(Int32(selectWidth)), .address(selected),
+        ])
+        let boxes = try gpu.zeros(n * k * 16), scores = try gpu.zeros(n * k * 4), groups = try gpu.zeros(n * k * 4)
+        let valid = try gpu.zeros(n * k * 4)
+        try gpu.launch("mgpr_det_class_decode", count: n * k, [
+            .address(selected), .int(Int32(k)), .address(logitsAddress), .address(try gpu.upload(regression)), .int(Int32(a)),
+            .int(Int32(classes)), .int(Int32(fw)), .long(Int64(plane)), .float(stride), .float(stride),
+            .address(try gpu.upload(cell.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] })), .int(Int32(k)), .int(0), .float(width),
+            .float(height), .float(BoxCoder.clip), .address(boxes), .address(scores), .address(groups), .address(valid),
+            .long(Int64(n * k)),
+        ])
+        let foundBoxes: [Float] = try gpu.download(boxes, count: n * k * 4), foundScores: [Float] = try gpu.download(scores, count: n * k)
+        let foundGroups: [Int32] = try gpu.download(groups, count: n * k), foundValid: [Int32] = try gpu.download(valid, count: n * k)
+        var expectedValues: [Float] = [], foundValues: [Float] = [], differing = 0, taken: [Int] = []
+        let coder = BoxCoder(weights: (1, 1, 1, 1))
+        for i in 0..<n {
+            // torchvision's flattened order: location, anchor, class.
+            var above: [(index: Int, score: Float)] = []
+            for j in 0..<length {
+                let (p, channel) = j.quotientAndRemainder(dividingBy: a * classes)
+                let score = 1 / (1 + expf(-logits[(i * a * classes + channel) * plane + p]))
+                if score > threshold { above.append((j, score)) }
+            }
+            above.sort { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+            let best = above.prefix(k)
+            taken.append(above.count)
+            for rank in 0..<k {
+                let slot = i * k + rank
+                guard rank < best.count else { differing += foundValid[slot] == 0 ? 0 : 1; continue }
+                let (anchorIndex, label) = best[best.startIndex + rank].index.quotientAndRemainder(dividingBy: classes)
+                let (p, anchor) = anchorIndex.quotientAndRemainder(dividingBy: a)
+                let c = cell[anchor], sx = Float(p % fw) * stride, sy = Float(p / fw) * stride
+                let d = (0..<4).map { regression[((i * a + anchor) * 4 + $0) * plane + p] }
+                let box = coder.decode((d[0], d[1], d[2], d[3]), on: Box(c.x1 + sx, c.y1 + sy, c.x2 + sx, c.y2 + sy))
+                    .clipped(width: width, height: height)
+                if foundValid[slot] != 1 || Int(foundGroups[slot]) != label { differing += 1 }
+                expectedValues += [box.x1, box.y1, box.x2, box.y2, best[best.startIndex + rank].score]
+                foundValues += foundBoxes[(slot * 4)..<(slot * 4 + 4)] + [foundScores[slot]]
+            }
+        }
+        let error = differing > 0 ? 1 : relativeError(foundValues, expectedValues)
+        return Outcome(name: "class candidates (threshold, top-k, decode)", error: error, tolerance: 1e-6,
+                       detail: "best \(k) of \(length) per image, \(taken.map(String.init).joined(separator: ", ")) above \(threshold)")
     }
 }

@@ -14,6 +14,8 @@ public protocol Backend: Sendable {
     /// with a one-line notice when it differs or needs saying.
     func resolve(_ requested: Precision) -> (Precision, notice: String?)
     func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan
+    /// A detector's whole program: its networks compiled as ``Plan``s, its steps on this device.
+    func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan
     /// Where batches should be assembled for the fastest copies to this device (pinned
     /// memory on a GPU); nil: ordinary host memory serves.
     var hostMemory: (any HostMemory)? { get }
@@ -41,6 +43,20 @@ public protocol Plan: AnyObject {
     /// where it has one) and writes each graph output (NCHW float32) to `outputs` in host
     /// memory: only what the host needs crosses back.
     func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws
+}
+
+/// A compiled ``DetectorProgram``: every buffer allocated and every network planned
+/// once; `run` does no allocation and is used by one thread at a time.
+public protocol DetectorPlan: AnyObject {
+    /// Bytes the plans and buffers hold on the device.
+    var memoryBytes: Int { get }
+    /// Runs on `input` (the program's input, in host memory; from the backend's
+    /// ``HostMemory`` where it has one) and copies each of the program's outputs to
+    /// `outputs` in host memory, in order.
+    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws
+    /// Seconds the last run spent in the networks and the transform, and copying to and
+    /// from the device (0 where it computes in host memory).
+    var times: (network: Double, copy: Double) { get }
 }
 
 /// What a plan is compiled for: plans are cached by this, the whole input shape and the

@@ -1,3 +1,4 @@
+import Engine
 import Models
 import Tiling
 

@@ -1,26 +1,62 @@
 import CPUBackend
 @testable import CUDABackend
 import Engine
-import Models
 import Weights
 
-/// A detector pass wired exactly as a GPU wires it (``FasterRCNNPass``), run on this CPU:
-/// its memory is host memory addressed as the kernels see it, its kernels run emulated
-/// (``EmulatedKernels``: the CUDA C as C++), its networks as CPU plans in float32. What
-/// it checks is everything of the GPU detector but cuDNN: the wiring (buffer sizes,
-/// offsets, argument order, the head's chunks) and the kernels together.
+/// The GPU backend's detectors run on this CPU: a ``DetectorProgram`` lowered exactly
+/// as a GPU lowers it (``DetectorLowering``), its memory host memory addressed as the
+/// kernels see it, its kernels emulated (``EmulatedKernels``: the CUDA C as C++), its
+/// networks CPU plans in float32. What it checks is everything of the GPU detector but
+/// cuDNN: the lowering (buffer sizes, offsets, argument order, the head's chunks) and
+/// the kernels together; a model runs on it unchanged, as on any backend.
+struct EmulatedGPUBackend: Backend, @unchecked Sendable {
+    let runner: EmulatedKernels
+    let cpu = CPUBackend(threads: 2)
+
+    var description: String { "the GPU's detection steps, emulated" }
+    var deviceKind: DeviceKind { .gpu }
+    var deviceName: String { "emulated GPU" }
+    func resolve(_ requested: Precision) -> (Precision, notice: String?) { (.f32, nil) }
+
+    func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
+        try cpu.compile(graph, weights: weights, precision: .f32)
+    }
+
+    func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {
+        let builder = EmulatedPassBuilder(runner: runner, cpu: cpu, weights: weights)
+        return EmulatedPass(builder: builder, layout: try DetectorLowering.lower(program, into: builder))
+    }
+}
+
+final class EmulatedPass: DetectorPlan {
+    let builder: EmulatedPassBuilder
+    let layout: DetectorPassLayout
+    var memoryBytes: Int { 0 }
+    var times: (network: Double, copy: Double) { (0, 0) }
+
+    init(builder: EmulatedPassBuilder, layout: DetectorPassLayout) { (self.builder, self.layout) = (builder, layout) }
+
+    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
+        EmulatedPassBuilder.pointer(layout.input.address).copyMemory(from: input, byteCount: layout.input.bytes)
+        try builder.runSteps()
+        for (output, host) in zip(layout.outputs, outputs) {
+            host.copyMemory(from: EmulatedPassBuilder.pointer(output.address), byteCount: output.bytes)
+        }
+    }
+}
+
 final class EmulatedPassBuilder: DetectorPassBuilder {
     struct Network: DetectorPassNetwork {
         let plan: any Plan
         let inputAddress: UInt64
         let outputs: [UInt64]
-        var outputShapes: [Shape4] { plan.outputShapes }
         func outputAddress(_ k: Int) -> UInt64 { outputs[k] }
     }
 
     private enum Step {
         case kernel(name: String, count: Int?, blocks: Int?, threads: Int, arguments: [KernelLaunch.Argument])
         case network(Network)
+        case zero(address: UInt64, bytes: Int)
     }
 
     let runner: EmulatedKernels
@@ -48,13 +84,11 @@ final class EmulatedPassBuilder: DetectorPassBuilder {
 
     func run(_ network: Network) { steps.append(.network(network)) }
 
+    func zero(_ address: UInt64, bytes: Int) { steps.append(.zero(address: address, bytes: bytes)) }
+
     func mark(network: Bool) {}
 
-    /// Runs the wired pass on `images` (NCHW float32 in [0, 1]) and reads its detections.
-    func detect(_ images: [Float], layout: DetectorPassLayout) throws -> [[Detection]] {
-        precondition(images.count * 4 == layout.inputBytes)
-        Self.pointer(layout.input).copyMemory(from: images, byteCount: layout.inputBytes)
-        Self.pointer(layout.results).storeBytes(of: Int32(0), toByteOffset: layout.resultBytes - 4, as: Int32.self)
+    func runSteps() throws {
         for step in steps {
             switch step {
             case .kernel(let name, let count, let blocks, let threads, let arguments):
@@ -63,10 +97,11 @@ final class EmulatedPassBuilder: DetectorPassBuilder {
                 try n.plan.run(
                     input: UnsafePointer(Self.pointer(n.inputAddress).assumingMemoryBound(to: Float.self)),
                     outputs: n.outputs.map { Self.pointer($0).assumingMemoryBound(to: Float.self) })
+            case .zero(let address, let bytes):
+                Self.pointer(address).initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             }
         }
-        return try layout.detections(in: Self.pointer(layout.results))
     }
 
-    private static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
+    static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
 }

@@ -82,7 +82,7 @@ struct FasterRCNNTests {
     func proposals() throws {
         let tile = try Self.tile()
         let found = try tile.withUnsafeBufferPointer {
-            try detector().propose($0.baseAddress!, count: 1, channels: 3, height: 400, width: 400).proposals[0]
+            try detector().propose($0.baseAddress!, count: 1, channels: 3, height: 400, width: 400)[0]
         }
         let values = try Self.reference("proposals")
         let expected = stride(from: 0, to: values.count, by: 4).map {

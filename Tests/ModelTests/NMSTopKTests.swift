@@ -1,4 +1,5 @@
-@testable import Models
+@testable import Engine
+import Models
 import Testing
 
 /// The NMS and top-k the detectors run against the plain implementations they replaced

@@ -1,3 +1,4 @@
+import Engine
 import Models
 import Testing
 import Tiling

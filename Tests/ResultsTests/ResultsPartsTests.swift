@@ -1,4 +1,5 @@
 import Foundation
+import Engine
 import Models
 import Results
 import Testing

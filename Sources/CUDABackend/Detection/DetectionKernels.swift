@@ -11,7 +11,8 @@ import CUDA
 package enum DetectionKernels {
     package static let names = [
         "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms",
-        "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates", "mgpr_det_gather",
+        "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates", "mgpr_det_gather", "mgpr_det_class_keys",
+        "mgpr_det_class_decode",
     ]
     package static let options = ["--fmad=false"]
 
@@ -60,6 +61,15 @@ __device__ void decode(float d0, float d1, float d2, float d3, const float* box,
     out[3] = fminf(fmaxf(predCtrY + halfH, 0.f), height);
 }
 
+// A level's anchor at location p (row-major) for anchor a of its cell, decoded from the
+// deltas at d (one plane apart, weights 1) and clipped.
+__device__ void decode_on_anchor(const float* d, long long plane, const float* cell, int a, long long p, int featureWidth,
+                                 float strideX, float strideY, float clip, float width, float height, float* out) {
+    float sx = (float)(p % featureWidth) * strideX, sy = (float)(p / featureWidth) * strideY;
+    float anchor[4] = {cell[a * 4] + sx, cell[a * 4 + 1] + sy, cell[a * 4 + 2] + sx, cell[a * 4 + 3] + sy};
+    decode(d[0], d[plane], d[2 * plane], d[3 * plane], anchor, 1.f, 1.f, 1.f, 1.f, clip, width, height, out);
+}
+
 // DetectorTransform.apply: normalise the four neighbours, interpolate (bilinear,
 // align_corners=False), zero padding to ph x pw. NCHW float32 in and out.
 extern "C" __global__ void mgpr_det_transform(const float* src, float* dst, const float* scale, const float* shift,
@@ -100,8 +110,9 @@ extern "C" __global__ void mgpr_det_rpn_keys(const float* objectness, u64* keys,
     }
 }
 
-// One block per segment of `length` distinct keys (segments `stride` apart): its k
-// smallest, ascending, to out (k slots per segment, NO_KEY past the segment's length).
+// One block per segment of `length` keys (segments `stride` apart), distinct but for
+// NO_KEY (absent): its k smallest present, ascending, to out (k slots per segment,
+// NO_KEY past those present).
 // The k-th smallest is found digit by digit (radix selection), then the keys up to it
 // are sorted in scratch (`width` slots per segment, a power of two >= k).
 extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, long long stride, int k, u64* scratch,
@@ -145,7 +156,7 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
     __syncthreads();
     for (long long i = threadIdx.x; i < length; i += blockDim.x) {
         u64 key = segment[i];
-        if (key <= threshold) sorted[atomicAdd(&taken, 1u)] = key;
+        if (key <= threshold && key != NO_KEY) sorted[atomicAdd(&taken, 1u)] = key;
     }
     __syncthreads();
     for (int i = (int)taken + threadIdx.x; i < width; i += blockDim.x) sorted[i] = NO_KEY;
@@ -156,27 +167,25 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
 
 // The RPN's candidates of one level: each selected anchor's box decoded (weights 1) and
 // clipped to the resized image, its objectness as a probability, valid when both sides
-// are at least 1e-3. Written at level * k + rank of the image's levels * k slots.
+// are at least 1e-3. Written at firstSlot + rank of the image's perImage slots.
 extern "C" __global__ void mgpr_det_rpn_decode(const u64* selected, int k, const float* objectness, const float* deltas,
                                                int anchors, int featureWidth, long long plane, float strideX,
-                                               float strideY, const float* cell, int level, int levels, float width,
-                                               float height, float clip, float* boxes, float* scores, int* groups,
-                                               int* valid, long long count) {
+                                               float strideY, const float* cell, int level, int perImage, int firstSlot,
+                                               float width, float height, float clip, float* boxes, float* scores,
+                                               int* groups, int* valid, long long count) {
     GRID_STRIDE(i, count) {
         long long image = i / k;
         int rank = (int)(i % k);
-        long long slot = (image * levels + level) * k + rank;
+        long long slot = image * perImage + firstSlot + rank;
         u64 key = selected[i];
         if (key == NO_KEY) { valid[slot] = 0; continue; }
         unsigned int j = (unsigned int)(key & 0xFFFFFFFFull);
         long long p = j / anchors;
         int a = (int)(j % anchors);
         float logit = objectness[(image * anchors + a) * plane + p];
-        const float* d = deltas + (image * 4 * anchors + 4 * a) * plane + p;
-        float sx = (float)(p % featureWidth) * strideX, sy = (float)(p / featureWidth) * strideY;
-        float anchor[4] = {cell[a * 4] + sx, cell[a * 4 + 1] + sy, cell[a * 4 + 2] + sx, cell[a * 4 + 3] + sy};
         float* box = boxes + slot * 4;
-        decode(d[0], d[plane], d[2 * plane], d[3 * plane], anchor, 1.f, 1.f, 1.f, 1.f, clip, width, height, box);
+        decode_on_anchor(deltas + (image * 4 * anchors + 4 * a) * plane + p, plane, cell, a, p, featureWidth, strideX, strideY,
+                         clip, width, height, box);
         valid[slot] = (box[2] - box[0] >= 1e-3f && box[3] - box[1] >= 1e-3f) ? 1 : 0;
         scores[slot] = 1.f / (1.f + exp_f(-logit));
         groups[slot] = level;
@@ -367,6 +376,47 @@ extern "C" __global__ void mgpr_det_gather(const float* boxes, const float* scor
         d[0] = b[0] * scaleX; d[1] = b[1] * scaleY; d[2] = b[2] * scaleX; d[3] = b[3] * scaleY;
         d[4] = scores[at];
         d[5] = (float)labels[at];
+    }
+}
+
+// RetinaNet's class scores of one level ([n, anchors * classes, plane] logits) as keys
+// in torchvision's flattened order ((location * anchors + anchor) * classes + class),
+// [n, anchors * classes * plane]; NO_KEY where the sigmoid score is not above threshold.
+extern "C" __global__ void mgpr_det_class_keys(const float* logits, u64* keys, int anchors, int classes, long long plane,
+                                               float threshold, long long count) {
+    GRID_STRIDE(i, count) {
+        long long perImage = (long long)anchors * classes * plane, image = i / perImage, j = i % perImage;
+        long long p = j / ((long long)anchors * classes);
+        int channel = (int)(j % ((long long)anchors * classes));
+        float score = 1.f / (1.f + exp_f(-logits[image * perImage + channel * plane + p]));
+        keys[i] = score > threshold ? rank_key(score, (unsigned int)j) : NO_KEY;
+    }
+}
+
+// RetinaNet's candidates of one level: each selected score's box decoded (weights 1) on
+// its anchor and clipped, grouped by its class; slots past those selected invalid.
+// Written at firstSlot + rank of the image's perImage slots.
+extern "C" __global__ void mgpr_det_class_decode(const u64* selected, int k, const float* logits, const float* regression,
+                                                 int anchors, int classes, int featureWidth, long long plane, float strideX,
+                                                 float strideY, const float* cell, int perImage, int firstSlot, float width,
+                                                 float height, float clip, float* boxes, float* scores, int* groups,
+                                                 int* valid, long long count) {
+    GRID_STRIDE(i, count) {
+        long long image = i / k;
+        int rank = (int)(i % k);
+        long long slot = image * perImage + firstSlot + rank;
+        u64 key = selected[i];
+        if (key == NO_KEY) { valid[slot] = 0; continue; }
+        unsigned int j = (unsigned int)(key & 0xFFFFFFFFull);
+        int label = (int)(j % classes);
+        long long anchorIndex = j / classes, p = anchorIndex / anchors;
+        int a = (int)(anchorIndex % anchors);
+        float logit = logits[(image * anchors * classes + (long long)a * classes + label) * plane + p];
+        decode_on_anchor(regression + (image * 4 * anchors + 4 * a) * plane + p, plane, cell, a, p, featureWidth, strideX,
+                         strideY, clip, width, height, boxes + slot * 4);
+        valid[slot] = 1;
+        scores[slot] = 1.f / (1.f + exp_f(-logit));
+        groups[slot] = label;
     }
 }
 """#

@@ -1,48 +1,43 @@
 import CUDA
 import Engine
 import Foundation
-import Models
 import Weights
 
-/// One pass of ``CUDAFasterRCNN`` for a fixed number of tiles of one size, as
-/// ``FasterRCNNPass`` wires it: its two plans (backbone with FPN and RPN head; box head),
-/// every buffer between them, and the launches of the detector's kernels, all queued on
+/// A ``DetectorProgram`` compiled for one GPU, as ``DetectorLowering`` lowers it: its
+/// network plans, every buffer, and the launches of the detector's kernels, all queued on
 /// one stream. Nothing in it depends on the pixels' values but the counts on the device,
-/// so it is captured once as a CUDA graph and replayed.
-package final class DetectorPass {
-    let images: Int
+/// so it is captured once as a CUDA graph and replayed (`MGPR_CUDA_GRAPHS=0` runs it
+/// step by step instead); only the program's outputs come back.
+package final class DetectorPass: DetectorPlan {
     private let device: CUDADevice
     private let stream: CUDAStream
     private let plans: [CUDAPlan]
     private let steps: [GPUPassBuilder.Step]
     private let buffers: [DeviceBuffer]
     private let layout: DetectorPassLayout
-    private let hostResults: PinnedBuffer
+    /// The outputs' landing place, one after the other.
+    private let hostOutputs: PinnedBuffer
     private let timeline: Timeline
     private var graph: OpaquePointer?
     /// Of a run's GPU time, the share in the network, as the last step-by-step run
     /// measured it between its marks (a replayed graph's events give only its whole time).
     private var networkShare: Double?
     /// Seconds the last run spent copying and in the network (its own kernels are the rest).
-    private(set) var times = (copy: 0.0, network: 0.0)
+    package private(set) var times = (network: 0.0, copy: 0.0)
 
-    var memoryBytes: Int { plans.reduce(0) { $0 + $1.memoryBytes } + buffers.reduce(0) { $0 + $1.bytes } }
+    package var memoryBytes: Int { plans.reduce(0) { $0 + $1.memoryBytes } + buffers.reduce(0) { $0 + $1.bytes } }
 
-    init(
-        backend: CUDABackend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings,
-        images n: Int, height: Int, width: Int
-    ) throws {
+    init(backend: CUDABackend, weights: WeightStore, precision: Precision, program: DetectorProgram) throws {
         let builder = try GPUPassBuilder(backend: backend, weights: weights, precision: precision)
-        layout = try FasterRCNNPass.wire(builder, classes: classes, settings: settings, images: n, height: height, width: width)
+        layout = try DetectorLowering.lower(program, into: builder)
         try builder.stream.synchronize("detector set-up")
-        images = n
         device = backend.device
         stream = builder.stream
         plans = builder.plans
         steps = builder.steps
         buffers = builder.buffers
-        hostResults = try PinnedBuffer(device: device, bytes: layout.resultBytes)
-        // 0: start, 1: tiles copied, the marks, then the end of the work and of the copy back.
+        hostOutputs = try PinnedBuffer(device: device, bytes: max(4, layout.outputs.reduce(0) { $0 + $1.bytes }))
+        // 0: start, 1: input copied, the marks, then the end of the work and of the copy back.
         timeline = try Timeline(device: device, count: builder.marks + 2)
         if ProcessInfo.processInfo.environment["MGPR_CUDA_GRAPHS"] != "0" { graph = try? capture() }
     }
@@ -54,13 +49,12 @@ package final class DetectorPass {
         if let graph, let graphs = device.driver.graphs { _ = graphs.cuGraphExecDestroy(graph) }
     }
 
-    /// Runs the pass on `images` (NCHW float32 tiles in host memory, pinned for speed).
-    func run(_ images: UnsafePointer<Float>) throws -> [[Detection]] {
+    package func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
+        precondition(outputs.count == layout.outputs.count, "\(outputs.count) outputs for the program's \(layout.outputs.count)")
         try device.makeCurrent()
         let d = device.driver, end = timeline.count - 2
         try timeline.record(0, on: stream)
-        try d.check(d.cuMemcpyHtoDAsync(layout.input, images, layout.inputBytes, stream.handle), "cuMemcpyHtoDAsync (tiles)")
-        try d.check(d.cuMemsetD32Async(layout.results + UInt64(layout.resultBytes - 4), 0, 1, stream.handle), "cuMemsetD32Async")
+        try d.check(d.cuMemcpyHtoDAsync(layout.input.address, input, layout.input.bytes, stream.handle), "cuMemcpyHtoDAsync (tiles)")
         try timeline.record(1, on: stream)
         // The first run goes step by step (its marks measure the network's share), the
         // rest replay the graph.
@@ -71,11 +65,19 @@ package final class DetectorPass {
             try enqueue()
         }
         try timeline.record(end, on: stream)
-        try d.check(d.cuMemcpyDtoHAsync(hostResults.pointer, layout.results, layout.resultBytes, stream.handle), "cuMemcpyDtoHAsync (detections)")
+        var offset = 0
+        for output in layout.outputs {
+            try d.check(d.cuMemcpyDtoHAsync(hostOutputs.pointer + offset, output.address, output.bytes, stream.handle), "cuMemcpyDtoHAsync (detections)")
+            offset += output.bytes
+        }
         try timeline.record(end + 1, on: stream)
         try stream.synchronize("GPU \(device.ordinal)")
         measure(replayed: replay && graph != nil)
-        return try layout.detections(in: hostResults.pointer)
+        offset = 0
+        for (output, host) in zip(layout.outputs, outputs) {
+            host.copyMemory(from: hostOutputs.pointer + offset, byteCount: output.bytes)
+            offset += output.bytes
+        }
     }
 
     private func enqueue() throws {
@@ -83,6 +85,9 @@ package final class DetectorPass {
             switch step {
             case .kernel(let launch): try launch.launch(device.driver, stream: stream)
             case .plan(let plan): try plan.enqueue()
+            case .zero(let address, let bytes):
+                let d = device.driver
+                try d.check(d.cuMemsetD32Async(address, 0, bytes / 4, stream.handle), "cuMemsetD32Async")
             case .mark(let index, _): try timeline.record(index, on: stream)
             }
         }
@@ -127,6 +132,7 @@ final class GPUPassBuilder: DetectorPassBuilder {
     enum Step {
         case kernel(KernelLaunch)
         case plan(CUDAPlan)
+        case zero(address: UInt64, bytes: Int)
         /// Event `index` of the timeline; the time since the previous one was the
         /// network's (else the detector's own steps).
         case mark(index: Int, network: Bool)
@@ -173,6 +179,8 @@ final class GPUPassBuilder: DetectorPassBuilder {
     }
 
     func run(_ network: CUDAPlan) { steps.append(.plan(network)) }
+
+    func zero(_ address: UInt64, bytes: Int) { steps.append(.zero(address: address, bytes: bytes)) }
 
     func mark(network: Bool) {
         steps.append(.mark(index: marks, network: network))

@@ -1,4 +1,3 @@
-import CUDABackend
 import Configuration
 import Engine
 import Models
@@ -29,20 +28,21 @@ enum FasterRCNNArchitecture: DetectorArchitecture {
         }
     }
 
-    /// The detector for `backend`: wholly on the GPU where it is one, else ``FasterRCNN``.
-    /// A GPU runs the whole batch in one pass unless images_per_pass says otherwise: its
-    /// memory, not the host's, holds the pass.
     static func detector(_ config: RunConfig, backend: any Backend, loaded: Loaded, precision: Precision) -> any Detector {
-        var settings = DetectorSettings(config)
-        guard let gpu = backend as? CUDABackend else {
-            return FasterRCNN(backend: backend, weights: loaded.weights, precision: precision, classes: loaded.classes, settings: settings)
-        }
-        if !config.settings.explicit.contains("images_per_pass") { settings.imagesPerPass = config.batchSize }
-        return CUDAFasterRCNN(backend: gpu, weights: loaded.weights, precision: precision, classes: loaded.classes, settings: settings)
+        FasterRCNN(
+            backend: backend, weights: loaded.weights, precision: precision, classes: loaded.classes,
+            settings: DetectorSettings(config, on: backend.deviceKind))
     }
 }
 
 extension DetectorSettings {
+    /// The detector keys of a run on a `device`: a GPU runs the whole batch in one pass
+    /// unless images_per_pass says otherwise (its memory, not the host's, holds the pass).
+    init(_ config: RunConfig, on device: DeviceKind) {
+        self.init(config)
+        if device == .gpu && !config.settings.explicit.contains("images_per_pass") { imagesPerPass = config.batchSize }
+    }
+
     /// The detector keys of a run.
     init(_ config: RunConfig) {
         self.init()

@@ -1,4 +1,5 @@
 import Configuration
+import Engine
 import Models
 import Pipeline
 import Weights
@@ -30,12 +31,17 @@ enum RetinaNetArchitecture: DetectorArchitecture {
     }
 
     static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
-        let settings = DetectorSettings(config), (weights, network) = (loaded.weights, loaded.network)
+        let network = loaded.network
         let variant = network.p6FromC5 || network.groupNormHead ? "v2" : "v1"
         let classes = config.labelNames.map { "classes \(DisplayText.names($0))" } ?? "\(network.classes) classes"
         return ModelSetup.detector(config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices) {
-            backend, precision in
-            RetinaNet(network: network, backend: backend, weights: weights, precision: precision, settings: settings)
+            backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
         }
+    }
+
+    static func detector(_ config: RunConfig, backend: any Backend, loaded: Loaded, precision: Precision) -> any Detector {
+        RetinaNet(
+            network: loaded.network, backend: backend, weights: loaded.weights, precision: precision,
+            settings: DetectorSettings(config, on: backend.deviceKind))
     }
 }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// torchvision's AnchorGenerator for the FPN detector: one size per level (32...512),

@@ -1,3 +1,5 @@
+import Engine
+
 /// One detected object: its box in the tile's pixels, its class and its score.
 public struct Detection: Hashable, Sendable {
     public var box: Box
@@ -5,17 +7,6 @@ public struct Detection: Hashable, Sendable {
     public var score: Float
 
     public init(box: Box, label: Int, score: Float) { (self.box, self.label, self.score) = (box, label, score) }
-
-    /// A detector's last step, as torchvision's: class-wise NMS, the best `limit` kept,
-    /// boxes scaled from the resized image back to the tile (`scale`: tile / resized).
-    static func best(
-        boxes: [Box], scores: [Float], labels: [Int], iou: Float, limit: Int, scale: (x: Float, y: Float)
-    ) -> [Detection] {
-        NMS.batched(boxes, scores: scores, groups: labels, iou: iou).prefix(limit).map { j in
-            let b = boxes[j]
-            return Detection(box: Box(b.x1 * scale.x, b.y1 * scale.y, b.x2 * scale.x, b.y2 * scale.y), label: labels[j], score: scores[j])
-        }
-    }
 }
 
 /// torchvision's detection settings that are keys of mgpr's too (Faster R-CNN's

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A detection network as a tile model runs it: images in, each image's detections out,
 /// boxes in the image's own pixels. One instance per device thread.
 public protocol Detector: AnyObject {
@@ -9,30 +7,9 @@ public protocol Detector: AnyObject {
     func prepare(count: Int, height: Int, width: Int) throws
     /// Bytes the plans and buffers hold.
     var memoryBytes: Int { get }
-    /// Seconds the last `detect` spent in the transform and the network's plans; the
-    /// rest of its time is the detector's own steps (proposals, decoding, NMS, ...).
+    /// Seconds the last `detect` spent in the transform and the networks; the rest of
+    /// its time is the detector's own steps (proposals, decoding, NMS, ...).
     var networkSeconds: Double { get }
     /// Seconds the last `detect` spent copying tiles to the device and results back.
     var copySeconds: Double { get }
 }
-
-extension Detector {
-    public var copySeconds: Double { 0 }
-}
-
-/// Seconds on a monotonic clock, for the stage times a detector reports.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-}
-
-/// Adds the seconds `body` takes to `total`.
-func timed<T>(_ total: inout Double, _ body: () throws -> T) rethrows -> T {
-    let start = monotonicSeconds()
-    defer { total += monotonicSeconds() - start }
-    return try body()
-}
-
-extension FasterRCNN: Detector {}
-extension RetinaNet: Detector {}

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// torchvision's GeneralizedRCNNTransform at inference: normalise, resize so the short
@@ -27,36 +28,14 @@ public struct DetectorTransform: Sendable {
         return ((r.height + d - 1) / d * d, (r.width + d - 1) / d * d)
     }
 
+    /// Per channel, the normalisation as `x * scale + shift`.
+    public var scale: [Float] { normalization.std.map { 1 / $0 } }
+    public var shift: [Float] { zip(normalization.mean, normalization.std).map { -$0 / $1 } }
+
     /// Transforms one CHW image into `out` (channels x padded height x padded width).
     public func apply(_ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
-        let (rh, rw) = resized(height: height, width: width)
-        let (ph, pw) = padded(height: height, width: width)
-        out.update(repeating: 0, count: channels * ph * pw)
-        let rows = Self.taps(input: height, output: rh), cols = Self.taps(input: width, output: rw)
-        for c in 0..<channels {
-            let scale = 1 / normalization.std[c], shift = -normalization.mean[c] / normalization.std[c]
-            let src = image + c * height * width, dst = out + c * ph * pw
-            for (y, r) in rows.enumerated() {
-                let line0 = src + r.low * width, line1 = src + r.high * width
-                for (x, k) in cols.enumerated() {
-                    // Normalise each neighbour, then interpolate: normalisation comes first in torchvision.
-                    let a = line0[k.low] * scale + shift, b = line0[k.high] * scale + shift
-                    let c0 = line1[k.low] * scale + shift, d = line1[k.high] * scale + shift
-                    dst[y * pw + x] = r.w0 * (k.w0 * a + k.w1 * b) + r.w1 * (k.w0 * c0 + k.w1 * d)
-                }
-            }
-        }
-    }
-
-    /// Source neighbours and weights of each output index along one axis.
-    static func taps(input: Int, output: Int) -> [(low: Int, high: Int, w0: Float, w1: Float)] {
-        let scale = Float(input) / Float(output)
-        return (0..<output).map { i in
-            let source = max(scale * (Float(i) + 0.5) - 0.5, 0)
-            let low = Int(source)
-            let high = low + (low < input - 1 ? 1 : 0)
-            let w1 = source - Float(low)
-            return (low, high, 1 - w1, w1)
-        }
+        ResizeNormalize.apply(
+            image, channels: channels, height: height, width: width, resized: resized(height: height, width: width),
+            padded: padded(height: height, width: width), scale: scale, shift: shift, into: out)
     }
 }

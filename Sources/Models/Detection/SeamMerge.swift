@@ -1,3 +1,4 @@
+import Engine
 import Tiling
 
 /// A detection placed in the whole raster: its box in raster pixels and the tile that saw it.

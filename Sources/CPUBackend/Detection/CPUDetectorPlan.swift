@@ -1,0 +1,81 @@
+import Engine
+import Weights
+
+/// A ``DetectorProgram`` on the CPU: every buffer in host memory, each network a
+/// ``CPUPlan``, each detection step in plain Swift over the host implementations
+/// (``TopK``, ``NMS``, ``RoIAlign``, ``BoxCoder``, ``ResizeNormalize``), the reference
+/// the other backends' steps are held to.
+final class CPUDetectorPlan: DetectorPlan {
+    private let program: DetectorProgram
+    private let plans: [any Plan]
+    /// Each network's input and output buffers.
+    private let networkBuffers: [(input: Int, outputs: [Int])]
+    /// One allocation per buffer of the program.
+    private let memory: [UnsafeMutableRawPointer]
+    private(set) var times = (network: 0.0, copy: 0.0)
+
+    init(program: DetectorProgram, backend: CPUBackend, weights: WeightStore, precision: Precision) throws {
+        self.program = program
+        plans = try program.networks.map { try backend.compile($0, weights: weights, precision: precision) }
+        var io = program.networks.map { _ in (input: 0, outputs: [Int]()) }
+        for (id, info) in program.buffers.enumerated() {
+            if case .networkInput(let k) = info.storage { io[k].input = id }
+            if case .networkOutput(let k, _) = info.storage { io[k].outputs.append(id) }
+        }
+        networkBuffers = io
+        memory = program.buffers.map { info in
+            let pointer = UnsafeMutableRawPointer.allocate(byteCount: info.byteCount, alignment: 64)
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: info.byteCount)
+            if case .floats(let values) = info.storage {
+                values.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            return pointer
+        }
+    }
+
+    deinit { memory.forEach { $0.deallocate() } }
+
+    var memoryBytes: Int { plans.reduce(0) { $0 + $1.memoryBytes } + program.buffers.reduce(0) { $0 + $1.byteCount } }
+
+    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
+        precondition(outputs.count == program.outputs.count, "\(outputs.count) outputs for the program's \(program.outputs.count)")
+        memory[program.input.id].copyMemory(from: input, byteCount: program[program.input].byteCount)
+        var network = Duration.zero
+        let clock = ContinuousClock()
+        for step in program.steps {
+            let start = clock.now
+            try perform(step)
+            if step.isNetwork { network += clock.now - start }
+        }
+        for (buffer, out) in zip(program.outputs, outputs) { out.copyMemory(from: memory[buffer.id], byteCount: program[buffer].byteCount) }
+        let (seconds, attoseconds) = network.components
+        times = (Double(seconds) + Double(attoseconds) / 1e18, 0)
+    }
+
+    private func perform(_ step: DetectionStep) throws {
+        let buffers = HostBuffers(memory: memory)
+        switch step {
+        case .network(let k):
+            let (input, outputs) = networkBuffers[k]
+            try plans[k].run(
+                input: UnsafePointer(memory[input].assumingMemoryBound(to: Float.self)),
+                outputs: outputs.map { memory[$0].assumingMemoryBound(to: Float.self) })
+        case .zero(let b): memory[b.id].initializeMemory(as: UInt8.self, repeating: 0, count: program[b].byteCount)
+        case .transform(let t): HostDetectionSteps.transform(t, buffers)
+        case .anchorProposals(let p): HostDetectionSteps.anchorProposals(p, images: program.images, buffers)
+        case .classCandidates(let c): HostDetectionSteps.classCandidates(c, images: program.images, buffers)
+        case .nms(let n): HostDetectionSteps.nms(n, images: program.images, buffers)
+        case .gatherBoxes(let g): HostDetectionSteps.gatherBoxes(g, images: program.images, buffers)
+        case .roiAlign(let r): HostDetectionSteps.roiAlign(r, buffers)
+        case .boxCandidates(let c): HostDetectionSteps.boxCandidates(c, buffers)
+        case .gatherDetections(let g): HostDetectionSteps.gatherDetections(g, images: program.images, buffers)
+        }
+    }
+}
+
+/// A program's buffers in host memory, typed as the steps read them.
+struct HostBuffers {
+    let memory: [UnsafeMutableRawPointer]
+    func floats(_ b: DetectorProgram.Buffer) -> UnsafeMutablePointer<Float> { memory[b.id].assumingMemoryBound(to: Float.self) }
+    func ints(_ b: DetectorProgram.Buffer) -> UnsafeMutablePointer<Int32> { memory[b.id].assumingMemoryBound(to: Int32.self) }
+}
