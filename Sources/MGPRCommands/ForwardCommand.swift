@@ -7,7 +7,8 @@ import Weights
 
 /// `mgpr forward INPUT.npy OUTPUT.npy [key=value ...]`: for a float32 [N, 3, H, W] batch
 /// of pixels in [0, 1], on the device and precision the keys choose, ResNet50's logits
-/// ([N, classes]) or Faster R-CNN's detections ([N, detections_per_tile, 6]): the model
+/// ([N, classes]) or a detector's (Faster R-CNN's, RetinaNet's) detections ([N,
+/// detections_per_tile, 6]): the model
 /// alone, for holding each backend to PyTorch and to each other on the same weights
 /// and pixels. The weights load and are checked as a run loads them.
 struct ForwardCommand {
@@ -16,9 +17,9 @@ struct ForwardCommand {
     let config: RunConfig
 
     func run() throws -> Int32 {
-        guard config.model == .resnet50 || config.model == .fasterrcnn else {
+        guard config.model != .none else {
             throw ConfigError.invalidValue(
-                key: "model", value: config.model.rawValue, reason: "mgpr forward runs model=resnet50 or model=fasterrcnn")
+                key: "model", value: config.model.rawValue, reason: "mgpr forward runs model=resnet50, fasterrcnn or retinanet")
         }
         let log = Log(name: "mgpr.forward")
         let devices = try Devices.choose(config, context: RankContext.discover(ProcessInfo.processInfo.environment), log: log)
@@ -26,7 +27,7 @@ struct ForwardCommand {
         guard pixels.shape.count == 4, pixels.shape[1] == 3 else {
             throw NPY.FormatError(path: input, reason: "shape \(pixels.shape) is not [N, 3, H, W]")
         }
-        if config.model == .fasterrcnn { return try detect(pixels, devices: devices, log: log) }
+        if config.model != .resnet50 { return try detect(pixels, devices: devices, log: log) }
         let (weights, classes) = try { ($0.weights, $0.classes) }(ResNet50Architecture.load(config, log: log))
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let chunk = min(n, config.batchSize)
@@ -52,18 +53,25 @@ struct ForwardCommand {
         return 0
     }
 
-    /// Faster R-CNN's detections per image as [N, detections_per_tile, 6] rows of
-    /// (x1, y1, x2, y2, score, label) in the image's pixels, best first; rows past an
-    /// image's detections are -1. Beside it (`levelsPath`), the first image's five FPN
-    /// levels as the backbone computes them in this precision, for holding 16-bit
-    /// pyramids to float32 ones.
+    /// A detector's detections per image as [N, detections_per_tile, 6] rows of (x1, y1,
+    /// x2, y2, score, label) in the image's pixels, best first; rows past an image's
+    /// detections are -1. Beside them for Faster R-CNN (`levelsPath`), the first image's
+    /// five FPN levels as the backbone computes them in this precision, for holding
+    /// 16-bit pyramids to float32 ones.
     private func detect(_ pixels: HostTensor, devices: Devices, log: Log) throws -> Int32 {
-        let loaded = try FasterRCNNArchitecture.load(config, log: log)
         let (n, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
         let chunk = min(n, config.batchSize), limit = config.detectionsPerTile
-        let settings = DetectorSettings(config)
-        let backend = devices.backends[0]
-        let detector = FasterRCNNArchitecture.detector(config, backend: backend, loaded: loaded, precision: devices.precision)
+        let backend = devices.backends[0], precision = devices.precision
+        let detector: any Detector
+        var fasterRCNNWeights: WeightStore?
+        if config.model == .retinanet {
+            let loaded = try RetinaNetArchitecture.load(config, log: log)
+            detector = RetinaNetArchitecture.detector(config, backend: backend, loaded: loaded, precision: precision)
+        } else {
+            let loaded = try FasterRCNNArchitecture.load(config, log: log)
+            detector = FasterRCNNArchitecture.detector(config, backend: backend, loaded: loaded, precision: precision)
+            fasterRCNNWeights = loaded.weights
+        }
         var rows = [Float](repeating: -1, count: n * limit * 6)
         let start = Date()
         var found = 0
@@ -81,10 +89,12 @@ struct ForwardCommand {
             }
         }
         try NPY.write(HostTensor(shape: [n, limit, 6], values: rows), to: output)
-        let levels = try pyramid(of: pixels, backend: backend, precision: devices.precision, weights: loaded.weights, settings: settings)
-        try NPY.write(HostTensor(shape: [levels.count], values: levels), to: Self.levelsPath(output))
-        log.info(String(format: "%d images of %dx%d through fasterrcnn (%@) on %@ in %.3f s: %d detections to %@", n, h, w,
-                        devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), found, output))
+        if let weights = fasterRCNNWeights {
+            let levels = try pyramid(of: pixels, backend: backend, precision: precision, weights: weights, settings: DetectorSettings(config))
+            try NPY.write(HostTensor(shape: [levels.count], values: levels), to: Self.levelsPath(output))
+        }
+        log.info(String(format: "%d images of %dx%d through %@ (%@) on %@ in %.3f s: %d detections to %@", n, h, w,
+                        config.model.rawValue, precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), found, output))
         return 0
     }
 

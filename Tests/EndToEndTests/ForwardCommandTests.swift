@@ -38,32 +38,33 @@ struct ForwardCommandTests {
         }
     }
 
-    @Test("model=fasterrcnn on the NEON tile: [1, 100, 6] rows, 99% of torchvision's float64 detections (label, IoU >= 0.99, score within 1e-3)")
-    func detections() throws {
-        let folder = TestSupport.packageRoot.appendingPathComponent(".fixtures/fasterrcnn")
+    @Test("a detector on the NEON tile: [1, detections_per_tile, 6] rows, 99% of torchvision's float64 detections (label, IoU >= 0.99, score within 1e-3)",
+          arguments: [("fasterrcnn", "fasterrcnn", "fasterrcnn.pth", "neon_tile", 100), ("retinanet", "retinanet", "v1_91.pth", "v1_91.neon_tile", 300)])
+    func detections(model: String, fixtures: String, weights: String, tileCase: String, limit: Int) throws {
+        let folder = TestSupport.packageRoot.appendingPathComponent(".fixtures/\(fixtures)")
         let cases = folder.appendingPathComponent("cases")
         guard FileManager.default.fileExists(atPath: cases.path) else { throw TestSupport.FixtureMissing(path: cases.path) }
         func array<T>(_ name: String, _: T.Type) throws -> [T] {
-            try Data(contentsOf: cases.appendingPathComponent(name)).withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+            try Data(contentsOf: cases.appendingPathComponent("\(tileCase).\(name)")).withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
         }
-        let tile = try array("neon_tile.tile.f32", Float.self), boxes = try array("neon_tile.boxes.f64", Double.self)
-        let scores = try array("neon_tile.scores.f64", Double.self), labels = try array("neon_tile.labels.f64", Double.self)
+        let tile = try array("tile.f32", Float.self), boxes = try array("boxes.f64", Double.self)
+        let scores = try array("scores.f64", Double.self), labels = try array("labels.f64", Double.self)
         let directory = try TestSupport.temporaryDirectory()
         let input = directory.appendingPathComponent("in.npy").path, output = directory.appendingPathComponent("out.npy").path
         try NPY.write(HostTensor(shape: [1, 3, 400, 400], values: tile), to: input)
 
         let result = try TestSupport.run(mgpr, [
-            "forward", input, output, "model=fasterrcnn", "weights=\(folder.appendingPathComponent("fasterrcnn.pth").path)",
-            "accelerator=cpu", "precision=32",
+            "forward", input, output, "model=\(model)", "weights=\(folder.appendingPathComponent(weights).path)",
+            "accelerator=cpu", "precision=32", "detections_per_tile=\(limit)",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try NPY.read(output)
-        #expect(rows.shape == [1, 100, 6])
+        #expect(rows.shape == [1, limit, 6])
         #expect(scores.count >= 20, "the reference should hold many detections, has \(scores.count)")
         var matched = 0
         for e in scores.indices {
             let expected = (0..<4).map { Float(boxes[4 * e + $0]) }
-            let found = (0..<100).contains { j in
+            let found = (0..<limit).contains { j in
                 let r = Array(rows.values[(j * 6)..<(j * 6 + 6)])
                 let w = max(0, min(r[2], expected[2]) - max(r[0], expected[0])), h = max(0, min(r[3], expected[3]) - max(r[1], expected[1]))
                 let union = (r[2] - r[0]) * (r[3] - r[1]) + (expected[2] - expected[0]) * (expected[3] - expected[1]) - w * h
