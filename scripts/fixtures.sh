@@ -46,7 +46,7 @@ seeded=scripts/reference/seeded.py
 reference resnet50 Tests/ModelTests/reference/make_resnet50.py $seeded
 reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py $seeded
 reference detection_ops Tests/ModelTests/reference/make_detection_ops.py
-reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded
+reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded scripts/reference/seeded_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py
 
 # NVRTC, CUDA's run-time compiler, from PyPI into a private folder: the tests compile

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Faster R-CNN on a bare NVIDIA machine (no Swift, no GDAL; a Python with torch,
+# The detectors on a bare NVIDIA machine (no Swift, no GDAL; a Python with torch,
 # torchvision and Lightning), from a bundle made here, in one run:
 #   scripts/gpu-check-detector.sh BUNDLE.tar.xz OUT_DIR CROP.npy   (OUT_DIR/gpu-detector.tar.gz)
 # CROP.npy: a real NEON crop, uint8 [3, 400, 400] (OSBS_029.tif's three bands, via numpy).
@@ -9,36 +9,45 @@
 # 2. correctness: a seeded, calibrated fasterrcnn_resnet50_fpn on the crop's 8
 #    orientations (scripts/gpu/fasterrcnn_case.py): mgpr's detections on the CPU
 #    backend, the GPU in float32 (TF32 off), TF32, float16 and bfloat16, compared by
-#    scripts/gpu/fasterrcnn_compare.py, with PyTorch's own autocast beside;
+#    scripts/gpu/detector_compare.py, with PyTorch's own autocast beside;
+# 2b. the same for a seeded, tuned retinanet_resnet50_fpn (scripts/gpu/retinanet_case.py),
+#    wholly on the GPU as Faster R-CNN is;
 # 3. the benchmark: the demo's default job (Lightning, 1024 px dummy tiles, batch 16,
 #    16-mixed; scripts/gpu/seed_fasterrcnn.py) against mgpr with the same settings,
 #    with CUDA graphs and without, and in bf16-mixed: tiles/s, GPU utilisation and
 #    memory from nvidia-smi sampled every 0.2 s, in one table;
 # 4. mgpr on a generated 20000 px GeoTIFF (scripts/gpu/geotiff.py) at the same settings.
-# MGPR_CHECK_PARTS picks some of "conformance correctness bench geotiff" (default: all);
+# MGPR_CHECK_PARTS picks some of "conformance correctness retinanet bench geotiff" (default: all);
 # MGPR_BENCH_TILES sets the benchmark's tiles (default 1600).
 set -uo pipefail
 crop="$(cd "$(dirname "$3")" && pwd)/$(basename "$3")"
 source "$(dirname "$0")/gpu/common.sh" gpu-detector "$1" "$2"
-parts=" ${MGPR_CHECK_PARTS:-conformance correctness bench geotiff} "
+parts=" ${MGPR_CHECK_PARTS:-conformance correctness retinanet bench geotiff} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 want conformance && TAIL=30 step conformance 150 "$mgpr" conformance
 
 case="$work/case"
 if want correctness; then
 TAIL=4 step fasterrcnn_case 180 "$python" "$root/scripts/gpu/fasterrcnn_case.py" --crop "$crop" --out "$case"
-detect() {  # LABEL KEY=VALUE...
-    local label="$1"
-    shift
-    TAIL=2 step "detect_$label" 150 "$mgpr" forward "$case/inputs.npy" "$case/mgpr_$label.npy" model=fasterrcnn \
-        weights="$case/fasterrcnn.pth" batch_size=8 "$@"
+fi
+detect() {  # MODEL CASE_DIR LABEL KEY=VALUE...
+    local model="$1" dir="$2" label="$3"
+    shift 3
+    TAIL=2 step "${model}_detect_$label" 150 "$mgpr" forward "$dir/inputs.npy" "$dir/mgpr_$label.npy" model="$model" \
+        weights="$dir/$model.pth" batch_size=8 "$@"
 }
-detect cpu accelerator=cpu precision=32
-detect f32 accelerator=gpu precision=32 tf32=false
-detect tf32 accelerator=gpu precision=32 tf32=true
-detect f16 accelerator=gpu precision=16-mixed
-detect bf16 accelerator=gpu precision=bf16-mixed
-TAIL=20 step fasterrcnn_compare 60 "$python" "$root/scripts/gpu/fasterrcnn_compare.py" --case "$case"
+detect_all() {  # MODEL CASE_DIR KEY=VALUE...: on the CPU, then the GPU in each precision
+    detect "$1" "$2" cpu accelerator=cpu precision=32 "${@:3}"
+    detect "$1" "$2" f32 accelerator=gpu precision=32 tf32=false "${@:3}"
+    detect "$1" "$2" tf32 accelerator=gpu precision=32 tf32=true "${@:3}"
+    detect "$1" "$2" f16 accelerator=gpu precision=16-mixed "${@:3}"
+    detect "$1" "$2" bf16 accelerator=gpu precision=bf16-mixed "${@:3}"
+    TAIL=20 step "$1_compare" 60 "$python" "$root/scripts/gpu/detector_compare.py" --case "$2" --model "$1"
+}
+want correctness && detect_all fasterrcnn "$case"
+if want retinanet; then
+TAIL=4 step retinanet_case 240 "$python" "$root/scripts/gpu/retinanet_case.py" --crop "$crop" --out "$work/retinanet"
+detect_all retinanet "$work/retinanet" detections_per_tile=300
 fi
 
 # The benchmark: each run with nvidia-smi sampling beside it.

@@ -1,12 +1,13 @@
-"""Checks mgpr's Faster R-CNN detections (`mgpr forward model=fasterrcnn`) on the GPU
-against its CPU backend, and its 16-bit FPN levels against PyTorch autocast's, for a
-case made by fasterrcnn_case.py. Prints a table; exit status 1 if a check fails or a
-file is missing.
+"""Checks mgpr's detections (`mgpr forward model=fasterrcnn|retinanet`) on the GPU
+against its CPU backend, and Faster R-CNN's 16-bit FPN levels against PyTorch
+autocast's, for a case made by fasterrcnn_case.py or retinanet_case.py. Prints a table;
+exit status 1 if a check fails or a file is missing.
 
-usage: fasterrcnn_compare.py --case DIR   (reads DIR/mgpr_{cpu,f32,tf32,f16,bf16}.npy,
-                                           their .levels.npy, and DIR/torch_*)
+usage: detector_compare.py --case DIR --model NAME
+       (reads DIR/mgpr_{cpu,f32,tf32,f16,bf16}.npy, their .levels.npy where the case
+       has torch_levels.json, and DIR/torch_*)
 
-Detections are [N, 100, 6] rows (x1, y1, x2, y2, score, label), -1 past the count.
+Detections are [N, limit, 6] rows (x1, y1, x2, y2, score, label), -1 past the count.
 A detection of A is matched in B by one of the same tile with the same label, IoU >=
 0.99 and score within 1e-3 (the CPU tests' bar against torchvision).
   gpu-f32 = cpu    GPU float32 (TF32 off) finds >= 99% of the CPU backend's detections,
@@ -71,6 +72,7 @@ def check(name, passed, detail):
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--case", required=True)
+parser.add_argument("--model", required=True)
 args = parser.parse_args()
 c = lambda name: os.path.join(args.case, name)
 mgpr = {k: load(c(f"mgpr_{k}.npy")) for k in ("cpu", "f32", "tf32", "f16", "bf16")}
@@ -78,7 +80,7 @@ torch_rows = {k: load(c(f"torch_{k}.npy")) for k in ("f32", "f16", "bf16")}
 if FAILED:
     sys.exit(1)
 
-print("Faster R-CNN, mgpr on the GPU against its CPU backend and itself; PyTorch autocast beside:")
+print(f"{args.model}, mgpr on the GPU against its CPU backend and itself; PyTorch autocast beside:")
 counts = [len(d) for d in detections(mgpr["cpu"])]
 check("cpu detections are real", min(counts) >= 20, f"per tile {counts}")
 m, t, x = agreement(mgpr["f32"], mgpr["cpu"])
@@ -97,10 +99,11 @@ for name in ("tf32", "f16", "bf16"):
                  f"{tl[0]}/{tl[1]} ({100 * tl[0] / tl[1]:.1f}%) loose")
     print(f"  info {name + ' vs own f32':<28} {line}")
 
-torch_levels = json.load(open(c("torch_levels.json")))
-f32 = load(c("mgpr_f32.levels.npy"))
+has_levels = os.path.exists(c("torch_levels.json"))
+torch_levels = json.load(open(c("torch_levels.json"))) if has_levels else {}
+f32 = load(c("mgpr_f32.levels.npy")) if has_levels else None
 sizes = None
-for name in ("f16", "bf16"):
+for name in ("f16", "bf16") if has_levels else ():
     low = load(c(f"mgpr_{name}.levels.npy"))
     if low is None or f32 is None:
         continue

@@ -24,9 +24,10 @@ import sys
 
 import numpy as np
 import torch
-import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../reference"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import orientations, rows  # noqa: E402
 from seeded import seeded_fasterrcnn  # noqa: E402
 
 parser = argparse.ArgumentParser()
@@ -38,47 +39,33 @@ os.makedirs(args.out, exist_ok=True)
 torch.manual_seed(0)
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
+LIMIT = 100
 
 crop = torch.from_numpy(np.load(args.crop).astype(np.float32) / 255)
 g = torch.Generator().manual_seed(1)
 model = seeded_fasterrcnn(crop, g)
 torch.save(model.state_dict(), os.path.join(args.out, "fasterrcnn.pth"))
 
-tiles = []
-for flip in (False, True):
-    base = crop.flip(2) if flip else crop
-    tiles += [torch.rot90(base, r, (1, 2)) for r in range(4)]
-inputs = torch.stack(tiles).contiguous()
+inputs = orientations(crop)
 np.save(os.path.join(args.out, "inputs.npy"), inputs.numpy())
 
 model = model.to(args.device)
 x = inputs.to(args.device)
 
-
-def rows(results, limit=100):
-    out = np.full((len(results), limit, 6), -1, np.float32)
-    for i, r in enumerate(results):
-        n = min(limit, len(r["scores"]))
-        out[i, :n, :4] = r["boxes"][:n].float().cpu().numpy()
-        out[i, :n, 4] = r["scores"][:n].float().cpu().numpy()
-        out[i, :n, 5] = r["labels"][:n].cpu().numpy()
-    return out
-
-
 levels = {}
 with torch.inference_mode():
-    reference = rows(model(list(x)))
+    reference = rows(model(list(x)), LIMIT)
     np.save(os.path.join(args.out, "torch_f32.npy"), reference)
     batch, _ = model.transform(list(x))
     f32 = model.backbone(batch.tensors[:1])
     for name, dtype in (("f16", torch.float16), ("bf16", torch.bfloat16)):
         with torch.autocast("cuda", dtype=dtype):
-            np.save(os.path.join(args.out, f"torch_{name}.npy"), rows(model(list(x))))
+            np.save(os.path.join(args.out, f"torch_{name}.npy"), rows(model(list(x)), LIMIT))
             low = model.backbone(batch.tensors[:1])
         levels[name] = {k: float((low[k].float() - f32[k]).abs().max() / f32[k].abs().max()) for k in f32}
 with open(os.path.join(args.out, "torch_levels.json"), "w") as f:
     json.dump(levels, f, indent=1)
 counts = (reference[..., 5] >= 0).sum(1)
-print(f"case: {len(tiles)} tiles of 400 px; torch f32 detections per tile {counts.tolist()}; "
+print(f"case: {len(inputs)} tiles of 400 px; torch f32 detections per tile {counts.tolist()}; "
       f"scores {reference[..., 4][reference[..., 5] >= 0].min():.3f}..{reference[..., 4].max():.3f}")
 print("torch autocast FPN level error (max |16-bit - f32| / max |f32|):", json.dumps(levels))
