@@ -27,6 +27,10 @@ public struct CPUBackend: Backend {
     }
 
     public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
+        try plan(graph, weights: weights, precision: precision)
+    }
+
+    func plan(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> CPUPlan {
         try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads)
     }
 

@@ -191,6 +191,21 @@ final class CPUPlan: Plan {
         scratchpad.deallocate()
     }
 
+    func run(input: HostBuffer, outputs: [HostBuffer]) throws {
+        precondition(outputs.count == outputMemories.count, "\(outputs.count) output buffers for \(outputMemories.count) outputs")
+        precondition(input.count >= inputShape.count, "an input of \(input.count) floats for \(inputShape)")
+        for (buffer, shape) in zip(outputs, outputShapes) {
+            precondition(buffer.count >= shape.count, "an output of \(buffer.count) floats for \(shape)")
+        }
+        try input.withUnsafeBufferPointer { input in
+            try HostBuffer.withUnsafeMutableBuffers(outputs) { outputs in
+                try run(input: input.baseAddress!, outputs: outputs.map { $0.baseAddress! })
+            }
+        }
+    }
+
+    /// ``run(input:outputs:)`` on memory the caller has checked: the detector programs'
+    /// own buffers run their networks through this.
     func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws {
         precondition(outputs.count == outputMemories.count)
         OpenMP.setThreads(threads)

@@ -223,11 +223,18 @@ final class CUDAPlan: Plan {
         scalars.deallocate()
     }
 
-    func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws {
-        precondition(outputs.count == outputShapes.count)
+    func run(input: HostBuffer, outputs: [HostBuffer]) throws {
+        precondition(outputs.count == outputShapes.count, "\(outputs.count) output buffers for \(outputShapes.count) outputs")
+        precondition(input.count >= inputShape.count, "an input of \(input.count) floats for \(inputShape)")
+        for (buffer, shape) in zip(outputs, outputShapes) {
+            precondition(buffer.count >= shape.count, "an output of \(buffer.count) floats for \(shape)")
+        }
         try device.makeCurrent()
         let d = device.driver
-        try d.check(d.cuMemcpyHtoDAsync(inputStaging.address, input, inputShape.count * 4, stream.handle), "cuMemcpyHtoDAsync (batch)")
+        try input.withUnsafeBytes { input in
+            try d.check(
+                d.cuMemcpyHtoDAsync(inputStaging.address, input.baseAddress, inputShape.count * 4, stream.handle), "cuMemcpyHtoDAsync (batch)")
+        }
         try enqueue()
         let bytes = outputStaging.bytes
         if hostOutputs == nil { hostOutputs = try PinnedBuffer(device: device, bytes: bytes) }
@@ -235,7 +242,7 @@ final class CUDAPlan: Plan {
         try d.check(d.cuMemcpyDtoHAsync(host, outputStaging.address, bytes, stream.handle), "cuMemcpyDtoHAsync (outputs)")
         try stream.synchronize("GPU \(device.ordinal)")
         for (k, shape) in outputShapes.enumerated() {
-            UnsafeMutableRawPointer(outputs[k]).copyMemory(from: host + outputOffsets[k], byteCount: shape.count * 4)
+            outputs[k].withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: host + outputOffsets[k], byteCount: shape.count * 4) }
         }
     }
 

@@ -109,12 +109,9 @@ public enum ConformanceSuite {
     /// Runs `graph` on `backend` and returns its first output.
     public static func run(_ graph: Graph, on backend: any Backend, precision: Precision, weights: WeightStore) throws -> [Float] {
         let plan = try backend.compile(graph, weights: weights, precision: precision)
-        var output = [Float](repeating: .nan, count: plan.outputShapes[0].count)
-        let input = Self.input(for: graph)
-        try output.withUnsafeMutableBufferPointer { o in
-            try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: [o.baseAddress!]) }
-        }
-        return output
+        let output = HostBuffer([Float](repeating: .nan, count: plan.outputShapes[0].count))
+        try plan.run(input: HostBuffer(Self.input(for: graph)), outputs: [output])
+        return output.array
     }
 
     /// Every case on `backend` in each of `modes`, against `reference` (the CPU backend) in float32.

@@ -64,7 +64,10 @@ public enum DetectionKernelChecks {
         var expected = [Float](repeating: 0, count: n * 3 * ph * pw)
         image.withUnsafeBufferPointer { src in
             expected.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<n { t.apply(src.baseAddress! + i * 3 * h * w, channels: 3, height: h, width: w, into: dst.baseAddress! + i * 3 * ph * pw) }
+                for i in 0..<n {
+                    t.apply(UnsafeBufferPointer(rebasing: src[(i * 3 * h * w)...]), channels: 3, height: h, width: w,
+                            into: UnsafeMutableBufferPointer(rebasing: dst[(i * 3 * ph * pw)...]))
+                }
             }
         }
         let norm = ResNet50.preprocessing

@@ -25,7 +25,7 @@ extension Backend {
     public var hostMemory: (any HostMemory)? { nil }
 }
 
-/// An allocator of host memory for batch buffers.
+/// An allocator of host memory for ``HostBuffer``s.
 public protocol HostMemory: Sendable {
     func allocate(byteCount: Int) throws -> UnsafeMutableRawPointer
     func deallocate(_ pointer: UnsafeMutableRawPointer)
@@ -39,10 +39,11 @@ public protocol Plan: AnyObject {
     var outputShapes: [Shape4] { get }
     /// Bytes the plan holds on its device: packed weights, the activation arena, scratch space.
     var memoryBytes: Int { get }
-    /// Runs on `input` (NCHW float32 in host memory; from the backend's ``HostMemory``
-    /// where it has one) and writes each graph output (NCHW float32) to `outputs` in host
-    /// memory: only what the host needs crosses back.
-    func run(input: UnsafePointer<Float>, outputs: [UnsafeMutablePointer<Float>]) throws
+    /// Runs on the first `inputShape.count` floats of `input` (NCHW float32; from the
+    /// backend's ``HostMemory`` where it has one, for the fastest copies) and writes each
+    /// graph output (NCHW float32) to the front of `outputs[k]`: only what the host needs
+    /// crosses back.
+    func run(input: HostBuffer, outputs: [HostBuffer]) throws
 }
 
 /// A compiled ``DetectorProgram``: every buffer allocated and every network planned
@@ -50,10 +51,10 @@ public protocol Plan: AnyObject {
 public protocol DetectorPlan: AnyObject {
     /// Bytes the plans and buffers hold on the device.
     var memoryBytes: Int { get }
-    /// Runs on `input` (the program's input, in host memory; from the backend's
-    /// ``HostMemory`` where it has one) and copies each of the program's outputs to
-    /// `outputs` in host memory, in order.
-    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws
+    /// Runs on the program's input, read from `input` at float `offset` (tiles in host
+    /// memory; from the backend's ``HostMemory`` where it has one), and copies each of the
+    /// program's outputs, byte for byte, to the front of `outputs[k]`.
+    func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws
     /// Seconds the last run spent in the networks and the transform, and copying to and
     /// from the device (0 where it computes in host memory).
     var times: (network: Double, copy: Double) { get }

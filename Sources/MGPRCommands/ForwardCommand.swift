@@ -36,16 +36,15 @@ struct ForwardCommand {
             .normalizingInput(mean: ResNet50.preprocessing.mean, std: ResNet50.preprocessing.std)
         let plan = try backend.compile(graph, weights: weights, precision: devices.precision)
         var logits = [Float](repeating: 0, count: n * classes)
-        var batch = [Float](repeating: 0, count: chunk * 3 * h * w)
+        let batch = HostBuffer([Float](repeating: 0, count: chunk * 3 * h * w)), out = HostBuffer(count: chunk * classes)
         let start = Date()
         for first in stride(from: 0, to: n, by: chunk) {
             let count = min(chunk, n - first), plane = 3 * h * w
-            batch.replaceSubrange(0..<(count * plane), with: pixels.values[(first * plane)..<((first + count) * plane)])
-            var out = [Float](repeating: 0, count: chunk * classes)
-            try out.withUnsafeMutableBufferPointer { o in
-                try batch.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: [o.baseAddress!]) }
+            batch.withUnsafeMutableBufferPointer { b in
+                _ = b.update(fromContentsOf: pixels.values[(first * plane)..<((first + count) * plane)])
             }
-            logits.replaceSubrange((first * classes)..<((first + count) * classes), with: out[0..<(count * classes)])
+            try plan.run(input: batch, outputs: [out])
+            logits.replaceSubrange((first * classes)..<((first + count) * classes), with: out.array[0..<(count * classes)])
         }
         try NPY.write(HostTensor(shape: [n, classes], values: logits), to: output)
         log.info(String(format: "%d images of %dx%d through resnet50 (%@) on %@ in %.3f s, logits to %@", n, h, w,
@@ -75,11 +74,13 @@ struct ForwardCommand {
         var rows = [Float](repeating: -1, count: n * limit * 6)
         let start = Date()
         var found = 0
+        let batch = HostBuffer(count: chunk * 3 * h * w)
         for first in stride(from: 0, to: n, by: chunk) {
             let count = min(chunk, n - first), plane = 3 * h * w
-            let detections = try pixels.values.withUnsafeBufferPointer {
-                try detector.detect($0.baseAddress! + first * plane, count: count, channels: 3, height: h, width: w)
+            batch.withUnsafeMutableBufferPointer { b in
+                _ = b.update(fromContentsOf: pixels.values[(first * plane)..<((first + count) * plane)])
             }
+            let detections = try detector.detect(batch, count: count, channels: 3, height: h, width: w)
             for (i, image) in detections.enumerated() {
                 for (j, d) in image.prefix(limit).enumerated() {
                     let at = ((first + i) * limit + j) * 6
@@ -110,15 +111,14 @@ struct ForwardCommand {
         let (h, w) = (pixels.shape[2], pixels.shape[3])
         let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
         let (ph, pw) = transform.padded(height: h, width: w)
-        var input = [Float](repeating: 0, count: 3 * ph * pw)
+        let input = HostBuffer(count: 3 * ph * pw)
         pixels.values.withUnsafeBufferPointer { src in
-            input.withUnsafeMutableBufferPointer { transform.apply(src.baseAddress!, channels: 3, height: h, width: w, into: $0.baseAddress!) }
+            input.withUnsafeMutableBufferPointer { transform.apply(src, channels: 3, height: h, width: w, into: $0) }
         }
         let plan = try backend.compile(
             FasterRCNNBackbone.graph(batch: 1, height: ph, width: pw, bnEps: settings.bnEps), weights: weights, precision: precision)
-        let outputs = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
-        defer { outputs.forEach { $0.deallocate() } }
-        try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: outputs.map { $0.baseAddress! }) }
-        return outputs.prefix(5).flatMap { Array($0) }
+        let outputs = plan.outputShapes.map { HostBuffer(count: $0.count) }
+        try plan.run(input: input, outputs: outputs)
+        return outputs.prefix(5).flatMap(\.array)
     }
 }

@@ -7,8 +7,9 @@ public struct Normalization: Sendable {
     public let std: [Float]
 
     /// Writes the normalised copy of `count` images of `channels` x `plane` floats.
-    public func apply(_ input: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>, images: Int, plane: Int) {
+    public func apply(_ input: UnsafeBufferPointer<Float>, to output: UnsafeMutableBufferPointer<Float>, images: Int, plane: Int) {
         let channels = mean.count
+        precondition(input.count >= images * channels * plane && output.count >= images * channels * plane, "too few values")
         for n in 0..<images {
             for c in 0..<channels {
                 let base = (n * channels + c) * plane

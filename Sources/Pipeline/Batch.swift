@@ -9,8 +9,8 @@ import Tiling
 public final class Batch: @unchecked Sendable {
     public let capacity: Int
     public let tileShape: TileShape
-    /// The buffer, `capacity` tiles long; only the first `count` tiles are valid.
-    public let storage: UnsafeMutableBufferPointer<Float>
+    /// The pixels, `capacity` tiles long; only the first `count` tiles are valid.
+    public let pixels: HostBuffer
     /// Sequence number of the batch in this run (0-based).
     public internal(set) var number = 0
     /// The tiles it holds, in buffer order.
@@ -22,48 +22,28 @@ public final class Batch: @unchecked Sendable {
     /// Seconds reader threads spent filling it.
     public internal(set) var readSeconds = 0.0
 
-    /// The device's host memory the buffer came from (pinned, for a GPU), if any.
-    private let memory: (any HostMemory)?
-
-    /// - Parameter memory: where to take the buffer from (a device's pinned memory, so
-    ///   copies to it run at full speed and overlap compute); ordinary memory if nil or
-    ///   if that allocation fails: a batch must never fail for want of pinned pages.
+    /// - Parameter memory: where to take the pixels from (a device's pinned memory, so
+    ///   copies to it run at full speed and overlap compute). They are left
+    ///   uninitialised: readers write every element of a tile before it is used. A fresh
+    ///   buffer costs page faults when first written (about 0.1 s per 200 MB here; huge
+    ///   pages did not help), which is why batches are pooled.
     public init(capacity: Int, tileShape: TileShape, memory: (any HostMemory)? = nil) {
         self.capacity = capacity
         self.tileShape = tileShape
-        let count = capacity * tileShape.elementCount
-        if let memory, let raw = try? memory.allocate(byteCount: count * MemoryLayout<Float>.stride) {
-            storage = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
-            self.memory = memory
-        } else {
-            storage = Self.allocateLarge(floats: count)
-            self.memory = nil
-        }
-    }
-
-    deinit {
-        if let memory { memory.deallocate(UnsafeMutableRawPointer(storage.baseAddress!)) } else { storage.deallocate() }
-    }
-
-    /// Memory for a batch, left uninitialised: readers write every element of a tile
-    /// before it is used. A fresh buffer costs page faults when first written (about
-    /// 0.1 s per 200 MB here; huge pages did not help), which is why batches are pooled.
-    private static func allocateLarge(floats count: Int) -> UnsafeMutableBufferPointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
+        pixels = HostBuffer(count: capacity * tileShape.elementCount, memory: memory)
     }
 
     public var count: Int { tiles.count }
     /// Shape of the valid part: [count, channels, height, width].
     public var shape: [Int] { [count, tileShape.channels, tileShape.height, tileShape.width] }
 
-    /// The pixels of the `i`-th tile in the batch.
-    public func tile(_ i: Int) -> UnsafeMutableBufferPointer<Float> {
+    /// Lends the pixels of the `i`-th tile in the batch to `body`.
+    public func withTile<R>(_ i: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(i >= 0 && i < capacity)
         let n = tileShape.elementCount
-        return UnsafeMutableBufferPointer(rebasing: storage[(i * n)..<((i + 1) * n)])
+        return try pixels.withUnsafeMutableBufferPointer { try body(UnsafeMutableBufferPointer(rebasing: $0[(i * n)..<((i + 1) * n)])) }
     }
 
     /// Bytes of host memory this batch holds.
-    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+    public var byteCount: Int { pixels.byteCount }
 }

@@ -145,7 +145,7 @@ public final class Loader: Sendable {
         batch.bytesRead = 0
         for index in indices {
             // An empty tile's slot is taken by the next tile: the model never sees it.
-            let read = try reader.read(index, into: batch.tile(batch.tiles.count))
+            let read = try batch.withTile(batch.tiles.count) { try reader.read(index, into: $0) }
             batch.bytesRead += read.bytes
             if read.empty { batch.skipped.append(source.info(at: index)) } else { batch.tiles.append(source.info(at: index)) }
         }

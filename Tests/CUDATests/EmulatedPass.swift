@@ -36,21 +36,25 @@ final class EmulatedPass: DetectorPlan {
 
     init(builder: EmulatedPassBuilder, layout: DetectorPassLayout) { (self.builder, self.layout) = (builder, layout) }
 
-    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
-        EmulatedPassBuilder.pointer(layout.input.address).copyMemory(from: input, byteCount: layout.input.bytes)
+    func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws {
+        input.withUnsafeBytes {
+            EmulatedPassBuilder.pointer(layout.input.address).copyMemory(from: $0.baseAddress! + offset * 4, byteCount: layout.input.bytes)
+        }
         try builder.runSteps()
         for (output, host) in zip(layout.outputs, outputs) {
-            host.copyMemory(from: EmulatedPassBuilder.pointer(output.address), byteCount: output.bytes)
+            host.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: EmulatedPassBuilder.pointer(output.address), byteCount: output.bytes) }
         }
     }
 }
 
 final class EmulatedPassBuilder: DetectorPassBuilder {
+    /// A CPU plan with its input and outputs in buffers of its own, addressed as the kernels see them.
     struct Network: DetectorPassNetwork {
         let plan: any Plan
-        let inputAddress: UInt64
-        let outputs: [UInt64]
-        func outputAddress(_ k: Int) -> UInt64 { outputs[k] }
+        let input: HostBuffer
+        let outputs: [HostBuffer]
+        var inputAddress: UInt64 { EmulatedPassBuilder.address(input) }
+        func outputAddress(_ k: Int) -> UInt64 { EmulatedPassBuilder.address(outputs[k]) }
     }
 
     private enum Step {
@@ -74,8 +78,7 @@ final class EmulatedPassBuilder: DetectorPassBuilder {
 
     func network(_ graph: Graph) throws -> Network {
         let plan = try cpu.compile(graph, weights: weights, precision: .f32)
-        return Network(
-            plan: plan, inputAddress: try buffer(plan.inputShape.count * 4), outputs: try plan.outputShapes.map { try buffer($0.count * 4) })
+        return Network(plan: plan, input: HostBuffer(count: plan.inputShape.count), outputs: plan.outputShapes.map { HostBuffer(count: $0.count) })
     }
 
     func launch(_ name: String, count: Int?, blocks: Int?, threads: Int, _ arguments: [KernelLaunch.Argument]) {
@@ -93,10 +96,7 @@ final class EmulatedPassBuilder: DetectorPassBuilder {
             switch step {
             case .kernel(let name, let count, let blocks, let threads, let arguments):
                 try runner.run(kernel: name, count: count, blocks: blocks, threads: threads, arguments: arguments)
-            case .network(let n):
-                try n.plan.run(
-                    input: UnsafePointer(Self.pointer(n.inputAddress).assumingMemoryBound(to: Float.self)),
-                    outputs: n.outputs.map { Self.pointer($0).assumingMemoryBound(to: Float.self) })
+            case .network(let n): try n.plan.run(input: n.input, outputs: n.outputs)
             case .zero(let address, let bytes):
                 Self.pointer(address).initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             }
@@ -104,4 +104,7 @@ final class EmulatedPassBuilder: DetectorPassBuilder {
     }
 
     static func pointer(_ address: UInt64) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(address))! }
+
+    /// Where `buffer`'s floats are, as a kernel's argument: the buffer's pages stay put for its life.
+    static func address(_ buffer: HostBuffer) -> UInt64 { buffer.withUnsafeBytes { UInt64(UInt(bitPattern: $0.baseAddress)) } }
 }

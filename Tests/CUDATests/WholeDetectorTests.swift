@@ -59,7 +59,7 @@ struct WholeDetectorTests {
     func compare(_ detectors: [any Detector], minimum: Int) throws {
         let input = try Self.tiles()
         let results = try detectors.map { detector in
-            try input.withUnsafeBufferPointer { try detector.detect($0.baseAddress!, count: 2, channels: 3, height: 400, width: 400) }
+            try detector.detect(HostBuffer(input), count: 2, channels: 3, height: 400, width: 400)
         }
         let (expected, found) = (results[0], results[1])
         #expect(found.count == 2)

@@ -74,8 +74,8 @@ struct EngineTests {
         ])
         let plan = try CPUBackend(threads: 1).compile(b.graph, weights: weights, precision: .f32)
         let input: [Float] = Array(0..<16).map(Float.init)  // relu(x - 5), then 2x2 max: [0, 2, 8, 10]
-        var out: [Float] = [0]
-        try out.withUnsafeMutableBufferPointer { o in try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: [o.baseAddress!]) } }
-        #expect(out == [0 + 20 + 800 + 10000 + 0.5])
+        let out = HostBuffer([0])
+        try plan.run(input: HostBuffer(input), outputs: [out])
+        #expect(out.array == [0 + 20 + 800 + 10000 + 0.5])
     }
 }

@@ -36,10 +36,9 @@ struct FasterRCNNBackboneTests {
         try weights.validate(expected: expected, ignored: { $0.hasPrefix("roi_heads.") || $0.hasSuffix("num_batches_tracked") })
         let plan = try CPUBackend(threads: 2).compile(graph, weights: weights, precision: precision)
         let input = try Reference.input(Self.fixtures, case: "neon_tile", "input")
-        let buffers = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
-        defer { buffers.forEach { $0.deallocate() } }
-        try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: buffers.map { $0.baseAddress! }) }
-        let outputs = buffers.map { Array($0) }
+        let buffers = plan.outputShapes.map { HostBuffer(count: $0.count) }
+        try plan.run(input: HostBuffer(input), outputs: buffers)
+        let outputs = buffers.map(\.array)
         let names = (0..<5).map { "level\($0)" } + (0..<5).flatMap { ["objectness\($0)", "deltas\($0)"] }
         return (outputs, names)
     }

@@ -72,7 +72,7 @@ struct FasterRCNNTests {
         let tile = try Self.tile()
         let t = DetectorTransform(minSize: 800, maxSize: 1333, normalization: ResNet50.preprocessing)
         var out = [Float](repeating: .nan, count: 3 * 800 * 800)
-        tile.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { t.apply(src.baseAddress!, channels: 3, height: 400, width: 400, into: $0.baseAddress!) } }
+        tile.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { t.apply(src, channels: 3, height: 400, width: 400, into: $0) } }
         let reference = try Self.reference("input")
         let worst = zip(out, reference).map { abs(Double($0) - $1) }.max()!
         #expect(worst <= 1e-5, "worst difference \(worst)")
@@ -81,9 +81,7 @@ struct FasterRCNNTests {
     @Test("the RPN's proposals: 99% of torchvision's float64 ones found with IoU >= 0.99, in the same number")
     func proposals() throws {
         let tile = try Self.tile()
-        let found = try tile.withUnsafeBufferPointer {
-            try detector().propose($0.baseAddress!, count: 1, channels: 3, height: 400, width: 400)[0]
-        }
+        let found = try detector().propose(HostBuffer(tile), count: 1, channels: 3, height: 400, width: 400)[0]
         let values = try Self.reference("proposals")
         let expected = stride(from: 0, to: values.count, by: 4).map {
             Box(Float(values[$0]), Float(values[$0 + 1]), Float(values[$0 + 2]), Float(values[$0 + 3]))
@@ -98,9 +96,7 @@ struct FasterRCNNTests {
     func detections(name: String, size: Int) throws {
         let tiles = try Self.tile(case: name)
         let count = tiles.count / (3 * size * size)
-        let found = try tiles.withUnsafeBufferPointer {
-            try detector().detect($0.baseAddress!, count: count, channels: 3, height: size, width: size)
-        }
+        let found = try detector().detect(HostBuffer(tiles), count: count, channels: 3, height: size, width: size)
         let expected = try Self.expected(case: name)
         try #require(found.count == expected.count)
         for (tile, (mine, theirs)) in zip(found, expected).enumerated() {
@@ -128,9 +124,7 @@ struct FasterRCNNBatchTests {
         var noise = [Float](repeating: 0, count: 2 * 3 * 96 * 96)
         for i in noise.indices { noise[i] = Float((i * 7919) % 1000) / 1000 }
         func run(_ count: Int, from tile: Int = 0) throws -> [[Detection]] {
-            try noise.withUnsafeBufferPointer {
-                try detector.detect($0.baseAddress! + tile * 3 * 96 * 96, count: count, channels: 3, height: 96, width: 96)
-            }
+            try detector.detect(HostBuffer(Array(noise[(tile * 3 * 96 * 96)...])), count: count, channels: 3, height: 96, width: 96)
         }
         let pair = try run(2)
         let second = try run(1, from: 1)
@@ -148,12 +142,9 @@ struct FasterRCNNBatchTests {
 
         // One image per pass (less memory) finds what two per pass find.
         settings.imagesPerPass = 1
-        let onePerPass = try noise.withUnsafeBufferPointer {
-            try FasterRCNN(
-                backend: CPUBackend(threads: 2), weights: FasterRCNN.seededWeights(seed: 3), precision: .f32, classes: 91,
-                settings: settings
-            ).detect($0.baseAddress!, count: 2, channels: 3, height: 96, width: 96)
-        }
+        let onePerPass = try FasterRCNN(
+            backend: CPUBackend(threads: 2), weights: FasterRCNN.seededWeights(seed: 3), precision: .f32, classes: 91, settings: settings
+        ).detect(HostBuffer(noise), count: 2, channels: 3, height: 96, width: 96)
         for (mine, theirs) in zip(onePerPass, pair) {
             let (matched, extra) = FasterRCNNTests.match(mine, theirs, scoreTolerance: 1e-4)
             #expect(matched == theirs.count && extra == 0, "one per pass: \(matched) of \(theirs.count) matched, \(extra) extra")

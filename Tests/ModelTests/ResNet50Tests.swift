@@ -52,7 +52,7 @@ struct ResNet50Tests {
         var logits = [Float](repeating: .nan, count: n * classes)
         var plans: [Int: any Plan] = [:]
         let backend = CPUBackend(threads: ProcessInfo.processInfo.activeProcessorCount)
-        var normalized = [Float](repeating: 0, count: min(batch, n) * 3 * h * w)
+        let normalized = HostBuffer(count: min(batch, n) * 3 * h * w), out = HostBuffer(count: min(batch, n) * classes)
         for start in stride(from: 0, to: n, by: batch) {
             let count = min(batch, n - start)
             if plans[count] == nil {
@@ -62,14 +62,11 @@ struct ResNet50Tests {
             let plane = h * w
             c.input.withUnsafeBufferPointer { input in
                 normalized.withUnsafeMutableBufferPointer {
-                    ResNet50.preprocessing.apply(input.baseAddress! + start * 3 * plane, to: $0.baseAddress!, images: count, plane: plane)
+                    ResNet50.preprocessing.apply(UnsafeBufferPointer(rebasing: input[(start * 3 * plane)...]), to: $0, images: count, plane: plane)
                 }
             }
-            try logits.withUnsafeMutableBufferPointer { out in
-                try normalized.withUnsafeBufferPointer {
-                    try plans[count]!.run(input: $0.baseAddress!, outputs: [out.baseAddress! + start * classes])
-                }
-            }
+            try plans[count]!.run(input: normalized, outputs: [out])
+            logits.replaceSubrange((start * classes)..<((start + count) * classes), with: out.array[0..<(count * classes)])
         }
         return logits
     }

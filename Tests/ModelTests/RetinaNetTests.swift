@@ -63,12 +63,11 @@ struct RetinaNetTests {
         let plan = try CPUBackend(threads: 2).compile(graph, weights: weights, precision: .f32)
         let input = try Reference.input(Self.fixtures, case: name, "input")
         try #require(input.count == 3 * 800 * 800)
-        let buffers = plan.outputShapes.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
-        defer { buffers.forEach { $0.deallocate() } }
-        try input.withUnsafeBufferPointer { try plan.run(input: $0.baseAddress!, outputs: buffers.map { $0.baseAddress! }) }
+        let buffers = plan.outputShapes.map { HostBuffer(count: $0.count) }
+        try plan.run(input: HostBuffer(input), outputs: buffers)
         let names = (0..<5).map { "level\($0)" } + (0..<5).flatMap { ["logits\($0)", "regression\($0)"] }
         let torchError = try Self.manifestCase(name)["torch_f32_relative_error"] as! [String: Double]
-        for (buffer, key) in zip(buffers, names) {
+        for (buffer, key) in zip(buffers.map(\.array), names) {
             let reference = try Reference.array(Self.fixtures, case: name, key)
             try #require(buffer.count == reference.count, "\(key): \(buffer.count) values, torchvision \(reference.count)")
             let scale = reference.map(abs).max()!
@@ -87,9 +86,7 @@ struct RetinaNetTests {
         let count = tiles.count / (3 * size * size)
         let detector = model == "v1_tree"
             ? try Self.detector("v1_tree.pth", score: 0.1, nms: 0.05) : try Self.detector("\(model).pth")
-        let found = try tiles.withUnsafeBufferPointer {
-            try detector.detect($0.baseAddress!, count: count, channels: 3, height: size, width: size)
-        }
+        let found = try detector.detect(HostBuffer(tiles), count: count, channels: 3, height: size, width: size)
         let expected = try FasterRCNNTests.expected(fixtures: Self.fixtures, case: name)
         try #require(found.count == expected.count)
         for (tile, (mine, theirs)) in zip(found, expected).enumerated() {

@@ -19,7 +19,7 @@ func deliveredTiles(
         loader: loader, devices: devices, makeModel: { _ in NoModel() },
         handleOutputs: { batch, outputs in
             precondition(outputs.count == batch.count)
-            let bad = batch.tiles.enumerated().filter { !verify($0.element, batch.tile($0.offset)) }.map(\.element.index)
+            let bad = batch.tiles.enumerated().filter { slot, info in !batch.withTile(slot) { verify(info, $0) } }.map(\.element.index)
             seen.withLock {
                 $0.indices += batch.tiles.map(\.index)
                 $0.shapes.append(batch.shape)

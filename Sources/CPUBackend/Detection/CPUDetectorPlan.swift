@@ -7,7 +7,7 @@ import Weights
 /// the other backends' steps are held to.
 final class CPUDetectorPlan: DetectorPlan {
     private let program: DetectorProgram
-    private let plans: [any Plan]
+    private let plans: [CPUPlan]
     /// Each network's input and output buffers.
     private let networkBuffers: [(input: Int, outputs: [Int])]
     /// One allocation per buffer of the program.
@@ -16,7 +16,7 @@ final class CPUDetectorPlan: DetectorPlan {
 
     init(program: DetectorProgram, backend: CPUBackend, weights: WeightStore, precision: Precision) throws {
         self.program = program
-        plans = try program.networks.map { try backend.compile($0, weights: weights, precision: precision) }
+        plans = try program.networks.map { try backend.plan($0, weights: weights, precision: precision) }
         var io = program.networks.map { _ in (input: 0, outputs: [Int]()) }
         for (id, info) in program.buffers.enumerated() {
             if case .networkInput(let k) = info.storage { io[k].input = id }
@@ -37,9 +37,13 @@ final class CPUDetectorPlan: DetectorPlan {
 
     var memoryBytes: Int { plans.reduce(0) { $0 + $1.memoryBytes } + program.buffers.reduce(0) { $0 + $1.byteCount } }
 
-    func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
+    func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws {
         precondition(outputs.count == program.outputs.count, "\(outputs.count) outputs for the program's \(program.outputs.count)")
-        memory[program.input.id].copyMemory(from: input, byteCount: program[program.input].byteCount)
+        let inputBytes = program[program.input].byteCount
+        input.withUnsafeBytes { bytes in
+            precondition(offset >= 0 && offset * 4 + inputBytes <= bytes.count, "the tiles lie outside their buffer")
+            memory[program.input.id].copyMemory(from: bytes.baseAddress! + offset * 4, byteCount: inputBytes)
+        }
         var network = Duration.zero
         let clock = ContinuousClock()
         for step in program.steps {
@@ -47,7 +51,12 @@ final class CPUDetectorPlan: DetectorPlan {
             try perform(step)
             if step.isNetwork { network += clock.now - start }
         }
-        for (buffer, out) in zip(program.outputs, outputs) { out.copyMemory(from: memory[buffer.id], byteCount: program[buffer].byteCount) }
+        for (buffer, out) in zip(program.outputs, outputs) {
+            out.withUnsafeMutableBytes { out in
+                precondition(out.count >= program[buffer].byteCount, "an output buffer of \(out.count) bytes for \(program[buffer].byteCount)")
+                out.baseAddress!.copyMemory(from: memory[buffer.id], byteCount: program[buffer].byteCount)
+            }
+        }
         let (seconds, attoseconds) = network.components
         times = (Double(seconds) + Double(attoseconds) / 1e18, 0)
     }

@@ -49,12 +49,17 @@ package final class DetectorPass: DetectorPlan {
         if let graph, let graphs = device.driver.graphs { _ = graphs.cuGraphExecDestroy(graph) }
     }
 
-    package func run(input: UnsafeRawPointer, outputs: [UnsafeMutableRawPointer]) throws {
+    package func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws {
         precondition(outputs.count == layout.outputs.count, "\(outputs.count) outputs for the program's \(layout.outputs.count)")
         try device.makeCurrent()
         let d = device.driver, end = timeline.count - 2
         try timeline.record(0, on: stream)
-        try d.check(d.cuMemcpyHtoDAsync(layout.input.address, input, layout.input.bytes, stream.handle), "cuMemcpyHtoDAsync (tiles)")
+        try input.withUnsafeBytes { bytes in
+            precondition(offset >= 0 && offset * 4 + layout.input.bytes <= bytes.count, "the tiles lie outside their buffer")
+            try d.check(
+                d.cuMemcpyHtoDAsync(layout.input.address, bytes.baseAddress! + offset * 4, layout.input.bytes, stream.handle),
+                "cuMemcpyHtoDAsync (tiles)")
+        }
         try timeline.record(1, on: stream)
         // The first run goes step by step (its marks measure the network's share), the
         // rest replay the graph.
@@ -65,18 +70,21 @@ package final class DetectorPass: DetectorPlan {
             try enqueue()
         }
         try timeline.record(end, on: stream)
-        var offset = 0
+        var at = 0
         for output in layout.outputs {
-            try d.check(d.cuMemcpyDtoHAsync(hostOutputs.pointer + offset, output.address, output.bytes, stream.handle), "cuMemcpyDtoHAsync (detections)")
-            offset += output.bytes
+            try d.check(d.cuMemcpyDtoHAsync(hostOutputs.pointer + at, output.address, output.bytes, stream.handle), "cuMemcpyDtoHAsync (detections)")
+            at += output.bytes
         }
         try timeline.record(end + 1, on: stream)
         try stream.synchronize("GPU \(device.ordinal)")
         measure(replayed: replay && graph != nil)
-        offset = 0
+        at = 0
         for (output, host) in zip(layout.outputs, outputs) {
-            host.copyMemory(from: hostOutputs.pointer + offset, byteCount: output.bytes)
-            offset += output.bytes
+            host.withUnsafeMutableBytes { host in
+                precondition(host.count >= output.bytes, "an output buffer of \(host.count) bytes for \(output.bytes)")
+                host.baseAddress!.copyMemory(from: hostOutputs.pointer + at, byteCount: output.bytes)
+            }
+            at += output.bytes
         }
     }
 

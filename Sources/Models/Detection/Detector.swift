@@ -1,8 +1,11 @@
+import Engine
+
 /// A detection network as a tile model runs it: images in, each image's detections out,
 /// boxes in the image's own pixels. One instance per device thread.
 public protocol Detector: AnyObject {
-    /// Detects objects in `count` CHW images of `channels` x `height` x `width` [0, 1] floats.
-    func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]]
+    /// Detects objects in the first `count` CHW images of `channels` x `height` x `width`
+    /// [0, 1] floats of `images`.
+    func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]]
     /// Compiles what batches of `count` images of `height` x `width` need, ahead of the first.
     func prepare(count: Int, height: Int, width: Int) throws
     /// Bytes the plans and buffers hold.

@@ -11,30 +11,29 @@ final class DetectorPasses {
     private final class Pass {
         let plan: any DetectorPlan
         let limit: Int
-        let results: UnsafeMutableBufferPointer<Float>
-        let overflow = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        let results: HostBuffer
+        /// An int32 count, in the buffer's first four bytes.
+        let overflow = HostBuffer(count: 1)
 
         init(plan: any DetectorPlan, images: Int, limit: Int) {
             (self.plan, self.limit) = (plan, limit)
-            results = .allocate(capacity: images * (1 + 6 * limit))
+            results = HostBuffer(count: images * (1 + 6 * limit))
         }
 
-        deinit {
-            results.deallocate()
-            overflow.deallocate()
-        }
-
-        func run(_ images: UnsafePointer<Float>) throws -> [[Detection]] {
-            try plan.run(input: images, outputs: [UnsafeMutableRawPointer(results.baseAddress!), UnsafeMutableRawPointer(overflow)])
-            if overflow.pointee != 0 {
-                throw EngineError.unsupported("\(overflow.pointee) proposal(s) had more class scores above the threshold than a softmax allows")
+        /// The detections of the pass's images, the first at float `offset` of `images`.
+        func run(_ images: HostBuffer, offset: Int) throws -> [[Detection]] {
+            try plan.run(input: images, offset: offset, outputs: [results, overflow])
+            let overflowed = overflow.withUnsafeBytes { $0.load(as: Int32.self) }
+            if overflowed != 0 {
+                throw EngineError.unsupported("\(overflowed) proposal(s) had more class scores above the threshold than a softmax allows")
             }
-            let images = results.count / (1 + 6 * limit)
-            return (0..<images).map { image in
-                let base = results.baseAddress! + image * (1 + 6 * limit)
-                return (0..<Int(base[0])).map { j in
-                    let v = base + 1 + 6 * j
-                    return Detection(box: Box(v[0], v[1], v[2], v[3]), label: Int(v[5]), score: v[4])
+            return results.withUnsafeBufferPointer { values in
+                (0..<(values.count / (1 + 6 * limit))).map { image in
+                    let base = image * (1 + 6 * limit)
+                    return (0..<Int(values[base])).map { j in
+                        let v = base + 1 + 6 * j
+                        return Detection(box: Box(values[v], values[v + 1], values[v + 2], values[v + 3]), label: Int(values[v + 5]), score: values[v + 4])
+                    }
                 }
             }
         }
@@ -56,7 +55,7 @@ final class DetectorPasses {
         (imagesPerPass, limit) = (max(1, settings.imagesPerPass), settings.detectionsPerImage)
     }
 
-    var memoryBytes: Int { passes.values.reduce(0) { $0 + $1.plan.memoryBytes + $1.results.count * 4 } }
+    var memoryBytes: Int { passes.values.reduce(0) { $0 + $1.plan.memoryBytes + $1.results.byteCount } }
 
     func prepare(count: Int, height: Int, width: Int) throws {
         for images in Set([min(count, imagesPerPass), count % imagesPerPass]) where images > 0 {
@@ -64,15 +63,16 @@ final class DetectorPasses {
         }
     }
 
-    func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+    func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
         precondition(channels == 3, "the detectors take RGB tiles")
+        precondition(images.count >= count * channels * height * width, "\(count) tiles of \(height) x \(width) in \(images.count) floats")
         let plane = channels * height * width
         var results: [[Detection]] = []
         results.reserveCapacity(count)
         times = (0, 0)
         for first in stride(from: 0, to: count, by: imagesPerPass) {
             let pass = try pass(images: min(imagesPerPass, count - first), height: height, width: width)
-            results += try pass.run(images + first * plane)
+            results += try pass.run(images, offset: first * plane)
             times = (times.network + pass.plan.times.network, times.copy + pass.plan.times.copy)
         }
         return results

@@ -33,9 +33,11 @@ public struct DetectorTransform: Sendable {
     public var shift: [Float] { zip(normalization.mean, normalization.std).map { -$0 / $1 } }
 
     /// Transforms one CHW image into `out` (channels x padded height x padded width).
-    public func apply(_ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    public func apply(_ image: UnsafeBufferPointer<Float>, channels: Int, height: Int, width: Int, into out: UnsafeMutableBufferPointer<Float>) {
+        let (ph, pw) = padded(height: height, width: width)
+        precondition(image.count >= channels * height * width && out.count >= channels * ph * pw, "an image or output too small")
         ResizeNormalize.apply(
-            image, channels: channels, height: height, width: width, resized: resized(height: height, width: width),
-            padded: padded(height: height, width: width), scale: scale, shift: shift, into: out)
+            image.baseAddress!, channels: channels, height: height, width: width, resized: resized(height: height, width: width),
+            padded: (ph, pw), scale: scale, shift: shift, into: out.baseAddress!)
     }
 }

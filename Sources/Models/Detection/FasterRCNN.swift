@@ -54,29 +54,27 @@ public final class FasterRCNN: Detector {
 
     public func prepare(count: Int, height: Int, width: Int) throws { try passes.prepare(count: count, height: height, width: width) }
 
-    public func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+    public func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
         try passes.detect(images, count: count, channels: channels, height: height, width: width)
     }
 
     /// The RPN's proposals of each of `count` images, in the resized image's pixels: what
     /// the box head is given (the program up to there, compiled for this call).
-    func propose(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Box]] {
+    func propose(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Box]] {
         var program = Self.program(classes: classes, settings: settings, images: count, height: height, width: width)
         let rows = settings.rpnPostNMSTopN
         guard case .gatherBoxes(let gather)? = program.steps.first(where: { if case .gatherBoxes = $0 { true } else { false } }) else {
             preconditionFailure("the program gathers its proposals")
         }
         program.outputs = [gather.into, gather.kept.counts]
-        var boxes = [Float](repeating: 0, count: count * rows * 4), counts = [Int32](repeating: 0, count: count)
-        try boxes.withUnsafeMutableBytes { b in
-            try counts.withUnsafeMutableBytes { c in
-                try backend.compile(program, weights: weights, precision: precision).run(input: images, outputs: [b.baseAddress!, c.baseAddress!])
-            }
-        }
+        let boxes = HostBuffer(count: count * rows * 4), counts = HostBuffer(count: count)
+        try backend.compile(program, weights: weights, precision: precision).run(input: images, offset: 0, outputs: [boxes, counts])
+        let values = boxes.array
+        let found = counts.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
         return (0..<count).map { i in
-            (0..<Int(counts[i])).map { j in
+            (0..<Int(found[i])).map { j in
                 let v = (i * rows + j) * 4
-                return Box(boxes[v], boxes[v + 1], boxes[v + 2], boxes[v + 3])
+                return Box(values[v], values[v + 1], values[v + 2], values[v + 3])
             }
         }
     }

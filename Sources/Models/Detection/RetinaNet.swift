@@ -26,7 +26,7 @@ public final class RetinaNet: Detector {
 
     public func prepare(count: Int, height: Int, width: Int) throws { try passes.prepare(count: count, height: height, width: width) }
 
-    public func detect(_ images: UnsafePointer<Float>, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+    public func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
         try passes.detect(images, count: count, channels: channels, height: height, width: width)
     }
 

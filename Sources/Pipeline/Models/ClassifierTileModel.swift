@@ -20,7 +20,7 @@ public final class ClassifierTileModel: TileModel {
     private let normalization: Normalization
     private let classes: Int
     private var plans: [PlanKey: any Plan] = [:]
-    private var logits: [Float] = []
+    private var logits = HostBuffer(count: 0)
 
     public init(
         backend: any Backend, weights: WeightStore, precision: Precision, classes: Int,
@@ -35,17 +35,15 @@ public final class ClassifierTileModel: TileModel {
     }
 
     public var deviceBytes: Int {
-        plans.values.reduce(0) { $0 + $1.memoryBytes } + logits.count * MemoryLayout<Float>.stride
+        plans.values.reduce(0) { $0 + $1.memoryBytes } + logits.byteCount
     }
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let n = batch.count, shape = batch.tileShape
         let plan = try plan(for: Shape4(n: n, c: shape.channels, h: shape.height, w: shape.width))
-        if logits.count < batch.capacity * classes { logits = [Float](repeating: 0, count: batch.capacity * classes) }
-        try logits.withUnsafeMutableBufferPointer { out in
-            try plan.run(input: batch.storage.baseAddress!, outputs: [out.baseAddress!])
-        }
-        return (0..<n).map { i in Self.top1(logits[(i * classes)..<((i + 1) * classes)]) }
+        if logits.count < batch.capacity * classes { logits = HostBuffer(count: batch.capacity * classes) }
+        try plan.run(input: batch.pixels, outputs: [logits])
+        return logits.withUnsafeBufferPointer { logits in (0..<n).map { i in Self.top1(logits[(i * classes)..<((i + 1) * classes)]) } }
     }
 
     /// Compiles the plan for full batches now, so the first batch's time is its own.
@@ -63,7 +61,7 @@ public final class ClassifierTileModel: TileModel {
     }
 
     /// The largest logit and its softmax probability, computed stably (max subtracted).
-    static func top1(_ logits: ArraySlice<Float>) -> TileOutput {
+    static func top1(_ logits: Slice<UnsafeBufferPointer<Float>>) -> TileOutput {
         var best = logits.startIndex
         for i in logits.indices where logits[i] > logits[best] { best = i }
         let top = logits[best]

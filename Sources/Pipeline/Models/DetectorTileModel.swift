@@ -13,7 +13,7 @@ public final class DetectorTileModel: TileModel {
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let s = batch.tileShape
-        return try detector.detect(batch.storage.baseAddress!, count: batch.count, channels: s.channels, height: s.height, width: s.width)
+        return try detector.detect(batch.pixels, count: batch.count, channels: s.channels, height: s.height, width: s.width)
             .map { .detections($0) }
     }
 
