@@ -11,6 +11,8 @@ import Foundation
 /// `auto` takes them when they are usable and otherwise says why it runs on the CPU.
 struct Devices: Sendable {
     let backends: [any Backend]
+    /// The GPUs behind the backends, in order (none on the CPU): for NVML's readings.
+    let gpus: [CUDADevice]
     let precision: Precision
     /// Why a GPU was not used under accelerator=auto (nil when one is, or when cpu was asked).
     let cpuReason: String?
@@ -27,7 +29,7 @@ struct Devices: Sendable {
         var reason: String?
         if config.accelerator != .cpu {
             switch gpus(config, context: context) {
-            case .success(let backends): return resolved(backends, config, log: log, cpuReason: nil)
+            case .success(let backends): return resolved(backends, gpus: backends.map(\.device), config, log: log, cpuReason: nil)
             case .failure(let error):
                 if config.accelerator == .gpu {
                     throw CommandError.gpuUnavailable(accelerator: config.settings["accelerator"].yaml, reason: "\(error)")
@@ -43,14 +45,15 @@ struct Devices: Sendable {
                     + "use gpus=\(cores.usable) or fewer")
         }
         let threads = max(1, (config.cpuThreads == 0 ? cores.usable : config.cpuThreads) / config.devices)
-        return resolved((0..<config.devices).map { CPUBackend(threads: threads, index: $0) }, config, log: log, cpuReason: reason)
+        return resolved(
+            (0..<config.devices).map { CPUBackend(threads: threads, index: $0) }, gpus: [], config, log: log, cpuReason: reason)
     }
 
     /// This rank's `gpus` GPUs: under SLURM or torchrun, ranks on one node that all see
     /// every GPU take consecutive ones by local rank; a rank that sees only its own
     /// (CUDA_VISIBLE_DEVICES set per task) takes those from 0.
-    static func gpus(_ config: RunConfig, context: RankContext) -> Result<[any Backend], CUDAError> {
-        Result { () throws(CUDAError) -> [any Backend] in
+    static func gpus(_ config: RunConfig, context: RankContext) -> Result<[CUDABackend], CUDAError> {
+        Result { () throws(CUDAError) -> [CUDABackend] in
             let cuda = try CUDA.shared.get()
             guard cuda.deviceCount > 0 else { throw .noDevice("the NVIDIA driver reports no GPU\(CUDA.visibleDevicesNote)") }
             let ordinals = try ordinals(wanted: config.devices, visible: cuda.deviceCount, context: context).get()
@@ -67,9 +70,11 @@ struct Devices: Sendable {
         return .success(first..<(first + wanted))
     }
 
-    private static func resolved(_ backends: [any Backend], _ config: RunConfig, log: Log, cpuReason: String?) -> Devices {
+    private static func resolved(
+        _ backends: [any Backend], gpus: [CUDADevice], _ config: RunConfig, log: Log, cpuReason: String?
+    ) -> Devices {
         let (precision, notice) = backends[0].resolve(ModelSetup.precision(config.precision))
         if let notice { log.info("precision=\(config.precision.rawValue): \(notice)") }
-        return Devices(backends: backends, precision: precision, cpuReason: cpuReason)
+        return Devices(backends: backends, gpus: gpus, precision: precision, cpuReason: cpuReason)
     }
 }

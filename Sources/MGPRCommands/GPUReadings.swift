@@ -1,5 +1,4 @@
 import CUDA
-import CUDABackend
 import Engine
 import Pipeline
 import Results
@@ -11,7 +10,7 @@ extension RunSummary {
             self.devices[i].nvmlUtilization = reading.meanUtilization / 100
             self.devices[i].nvmlMaxUtilization = Double(reading.maxUtilization) / 100
             self.devices[i].nvmlPeakMemoryBytes = reading.peakMemoryUsed
-            if let gpu = devices.backends[i] as? CUDABackend { self.devices[i].allocatorPeakBytes = gpu.device.peakBytes }
+            if i < devices.gpus.count { self.devices[i].allocatorPeakBytes = devices.gpus[i].peakBytes }
         }
     }
 }

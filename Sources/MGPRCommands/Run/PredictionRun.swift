@@ -2,7 +2,6 @@ import Cluster
 import Configuration
 import CPUBackend
 import CUDA
-import CUDABackend
 import Engine
 import Foundation
 import Pipeline
@@ -147,7 +146,7 @@ struct PredictionRun {
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
-        let monitor = devices.onGPU ? UtilizationMonitor(devices: devices.backends.compactMap { ($0 as? CUDABackend)?.device }) : nil
+        let monitor = devices.onGPU ? UtilizationMonitor(devices: devices.gpus) : nil
         var summary: RunSummary
         do {
             summary = try run.run()
