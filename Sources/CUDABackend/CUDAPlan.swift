@@ -70,7 +70,6 @@ final class CUDAPlan: Plan {
         scalars[0] = 1
         scalars[1] = 0
         try device.makeCurrent()
-        let d = device.driver
         let stream = try given ?? CUDAStream(device: device)
         self.stream = stream
         var handle: OpaquePointer?
