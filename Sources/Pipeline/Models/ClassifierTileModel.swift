@@ -8,8 +8,11 @@ import Weights
 /// (the plan normalises the pixels on its device), and reports each tile's top-1 class
 /// and its softmax probability.
 ///
-/// Plans are compiled per input shape on first use (the full batch, and the last short
-/// batch's), so every batch runs a static plan without padding.
+/// Every batch runs the full batch's plan, a short last batch padded with zeros: the
+/// backends choose other kernels for other batch sizes (oneDNN's for one image differ
+/// from its kernels for two in the last bits), and a tile's result must not depend on how
+/// many tiles shared its batch, or a resumed run's results would differ from an
+/// uninterrupted one's. Within one plan, each image's result is the same in any slot.
 public final class ClassifierTileModel: TileModel {
     public typealias GraphBuilder = @Sendable (_ batch: Int, _ height: Int, _ width: Int) -> Graph
 
@@ -40,7 +43,12 @@ public final class ClassifierTileModel: TileModel {
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let n = batch.count, shape = batch.tileShape
-        let plan = try plan(for: Shape4(n: n, c: shape.channels, h: shape.height, w: shape.width))
+        let plan = try plan(for: Shape4(n: batch.capacity, c: shape.channels, h: shape.height, w: shape.width))
+        if n < batch.capacity {
+            batch.pixels.withUnsafeMutableBufferPointer { pixels in
+                pixels[(n * shape.elementCount)...].initialize(repeating: 0)
+            }
+        }
         if logits.count < batch.capacity * classes { logits = HostBuffer(count: batch.capacity * classes) }
         try plan.run(input: batch.pixels, outputs: [logits])
         return logits.withUnsafeBufferPointer { logits in (0..<n).map { i in Self.top1(logits[(i * classes)..<((i + 1) * classes)]) } }
