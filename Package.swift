@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "Pipeline", dependencies: ["Engine", "Models", "Platform", "Raster", "Results", "Tiling", "Weights"],
             swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Platform", "Results"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Platform", "Results", "Tiling"], swiftSettings: swiftSettings),
         .target(
             name: "MGPRCommands",
             dependencies: ["CMalloc", "Cluster", "Configuration", "Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Pipeline", "Platform", "Raster", "Results", "Tiling", "Weights"],
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Tiling", "Weights", "TestSupport"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Platform", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsTests", dependencies: ["Engine", "Models", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),

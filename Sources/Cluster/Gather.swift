@@ -1,5 +1,6 @@
 import Foundation
 import Results
+import Tiling
 
 /// Rank 0's last step (and `mgpr merge`'s only one): wait for every rank's status, merge
 /// the results parts into the one output file, and check that every tile was done.
@@ -56,15 +57,15 @@ public struct Gather {
         }
     }
 
-    /// Every rank's results part, read back and grouped by tile.
-    public func readParts() throws(ResultsError) -> ResultsParts {
-        try ResultsParts.read(layout.ranksPresent.map(layout.results))
+    /// Every rank's journal and, when `parts`, results part, held to each other.
+    public func records(parts: Bool, tileCount: Int, window: ((Int) -> Window)?) throws -> RunRecords {
+        let ranks = layout.ranksPresent
+        return try RunRecords.read(layout, ranks: ranks, partsOf: parts ? ranks : [], tileCount: tileCount, window: window)
     }
 
     /// The tiles no journal lists, written one per line to missing_tiles.txt (removed when none).
-    public func missingTiles(tileCount: Int) -> [Int] {
-        let done = layout.doneTiles(worldSize: worldSize)
-        let missing = (0..<tileCount).filter { !done.contains($0) }
+    public func missingTiles(_ records: RunRecords, tileCount: Int) -> [Int] {
+        let missing = (0..<tileCount).filter { !records.done.contains($0) }
         if missing.isEmpty {
             try? FileManager.default.removeItem(atPath: layout.missingTiles)
         } else {

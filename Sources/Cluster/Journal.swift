@@ -1,11 +1,15 @@
 import Foundation
 import Platform
+import Results
 
-/// The tiles a rank has finished, one index per line (`<index> skipped` for a tile left
-/// out because it held no data), appended and synced to disk after every batch (after
-/// that batch's results), so a preempted run resumes where it stopped.
+/// The tiles a rank has finished, one line each, appended and synced to disk after every
+/// batch (after that batch's results), so a preempted run resumes where it stopped:
+/// - `<tile> <rows> <digest>`: done, its results that many rows in the rank's results
+///   part, whose bytes have that digest (``WrittenRows``, 16 hex digits);
+/// - `<tile>`: done, its results not kept (`output=none`);
+/// - `<tile> skipped`: left out for holding no data.
 /// A tile in the journal has its results written; a tile whose results were written
-/// but whose journal line was not is simply done again, and merging keeps one row.
+/// but whose journal line was not is simply done again, and its later rows are kept.
 public final class Journal: @unchecked Sendable {
     public let path: String
     private let lock = NSLock()
@@ -13,20 +17,25 @@ public final class Journal: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw ClusterError.cannotWrite(path: path)
-            }
+        do {
+            guard let fd = try RunFile.open(path, O_RDWR | O_CREAT | O_APPEND) else { throw ClusterError.cannotWrite(path: path) }
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            // A line cut short by a crash would run into the next tile's number.
+            try CompleteLines.repair(handle)
+        } catch let failure as RunFile.Failure {
+            throw ClusterError.runFile(failure)
+        } catch let error as ClusterError {
+            throw error
+        } catch {
+            throw ClusterError.writeFailed(path: path, reason: SystemError.reason(error))
         }
-        // A line cut short by a crash would run into the next tile's number.
-        try CompleteLines.repair(path)
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw ClusterError.cannotWrite(path: path) }
-        try handle.seekToEnd()
-        self.handle = handle
     }
 
-    public func record(_ tiles: [Int], skipped: [Int] = []) throws {
-        let lines = tiles.map { "\($0)\n" } + skipped.map { "\($0) \(Self.skippedMark)\n" }
+    /// Records `tiles` as done, each with the rows its results took (nil: not kept), and
+    /// `skipped` as left out.
+    public func record(_ tiles: [(tile: Int, rows: WrittenRows?)], skipped: [Int] = []) throws {
+        let lines = tiles.map { "\($0.tile)\($0.rows.map { " \($0.count) \(Self.hex($0.digest))" } ?? "")\n" }
+            + skipped.map { "\($0) \(Self.skippedMark)\n" }
         try lock.withLock {
             do {
                 try handle.write(contentsOf: Data(lines.joined().utf8))
@@ -41,55 +50,65 @@ public final class Journal: @unchecked Sendable {
 
     static let skippedMark = "skipped"
 
-    /// The tiles listed in the journal at `path` (none if it does not exist), done or
-    /// skipped. A last line cut short by a crash is ignored.
-    public static func read(_ path: String) -> Set<Int> { Set(entries(path).map(\.tile)) }
+    static func hex(_ digest: UInt64) -> String {
+        let digits = String(digest, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
 
-    /// The tiles the journal at `path` lists as skipped for holding no data.
-    public static func skipped(_ path: String) -> Set<Int> { Set(entries(path).filter(\.skipped).map(\.tile)) }
+    /// One line of a journal.
+    public struct Entry: Equatable, Sendable {
+        public var tile: Int
+        /// What its results took in the part; nil when not kept (or skipped).
+        public var rows: WrittenRows?
+        public var skipped: Bool
 
-    private static func entries(_ path: String) -> [(tile: Int, skipped: Bool)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if text.last != "\n" { lines = lines.dropLast() }
-        return lines.compactMap { line in
-            let parts = line.split(separator: " ")
-            guard let first = parts.first, let tile = Int(first), parts.count <= 2 else { return nil }
-            if parts.count == 2 { return parts[1] == skippedMark ? (tile, true) : nil }
-            return (tile, false)
+        public init(tile: Int, rows: WrittenRows? = nil, skipped: Bool = false) {
+            (self.tile, self.rows, self.skipped) = (tile, rows, skipped)
         }
     }
-}
 
-public enum ClusterError: Error, CustomStringConvertible, Equatable {
-    case cannotWrite(path: String)
-    case missingRanks(ranks: [Int], tilesNotDone: Int, listedIn: String, waited: Double)
-    case incomplete(tilesNotDone: Int, listedIn: String)
-    case noRunDirectory(launcher: String)
-    case noRun(path: String)
-    case unreadable(path: String, reason: String)
-    case damagedStatus(path: String, bytes: Int)
-    case writeFailed(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .cannotWrite(let path): "cannot write \(path) (is the run directory on a writable, shared filesystem?)"
-        case .missingRanks(let ranks, let count, let list, let waited):
-            "rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) did not finish "
-                + "(no sign of life for \(Int(waited)) s; died, never started, or gather_timeout is too short): "
-                + "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
-        case .incomplete(let count, let list):
-            "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
-        case .noRunDirectory(let launcher):
-            "several \(launcher) ranks need one run directory they all agree on: set run_dir (on a shared filesystem)"
-        case .noRun(let path): "\(path) holds no mgpr run (no rank-*/ folders)"
-        case .writeFailed(let path, let reason): "writing \(path) failed: \(reason)"
-        case .damagedStatus(let path, let bytes):
-            "\(path) is damaged (\(bytes) bytes that are not a status mgpr wrote): "
-                + "delete it and run that rank again with resume=true"
-        case .unreadable(let path, let reason):
-            "cannot read \(path) (\(reason)): its tiles' results would be missing from the output; "
-                + "restore it, or delete it with its journal and rerun with resume=true to redo them"
+    /// The lines of the journal at `path` (none if it does not exist), each checked: a
+    /// tile of the run's `tileCount`, listed once, in one of the three forms above. A
+    /// last line cut short by a crash is not yet a line. Anything else is damage, named
+    /// with its line: guessing around it would redo tiles or skip them.
+    public static func entries(_ path: String, tileCount: Int) throws(ClusterError) -> [Entry] {
+        let data: Data
+        do {
+            guard let contents = try RunFile.contents(path) else { return [] }
+            data = contents
+        } catch { throw .runFile(error) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .damagedJournal(path: path, line: 0, text: "", reason: "it is not text")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()  // after the last newline: empty, or a line a crash cut short
+        var seen = Set<Int>()
+        return try lines.enumerated().map { (number, line) throws(ClusterError) -> Entry in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            let entry: Entry? =
+                switch fields.count {
+                case 1: Int(fields[0]).map { Entry(tile: $0) }
+                case 2 where fields[1] == skippedMark: Int(fields[0]).map { Entry(tile: $0, skipped: true) }
+                case 3:
+                    Int(fields[0]).flatMap { tile in
+                        Int(fields[1]).flatMap { count in
+                            fields[2].count == 16 && count >= 0
+                                ? UInt64(fields[2], radix: 16).map { Entry(tile: tile, rows: WrittenRows(count: count, digest: $0)) } : nil
+                        }
+                    }
+                default: nil
+                }
+            guard let entry else {
+                throw .damagedJournal(path: path, line: number + 1, text: String(line), reason: "not a journal line")
+            }
+            guard (0..<tileCount).contains(entry.tile) else {
+                throw .damagedJournal(
+                    path: path, line: number + 1, text: String(line), reason: "the run has tiles 0 to \(tileCount - 1)")
+            }
+            guard seen.insert(entry.tile).inserted else {
+                throw .damagedJournal(path: path, line: number + 1, text: String(line), reason: "tile \(entry.tile) is listed twice")
+            }
+            return entry
         }
     }
 }

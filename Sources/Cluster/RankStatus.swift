@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Results
 
 /// What a rank keeps in `<run_dir>/rank-<r>/status.json`: from its first tile that it is
@@ -82,11 +83,11 @@ public struct RunLayout: Sendable {
     public func write(_ status: RankStatus) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = self.status(status.rank) + ".tmp"
         do {
-            try encoder.encode(status).write(to: URL(fileURLWithPath: temporary))
             // Renamed into place (atomic on one filesystem), so a reader never sees half a file.
-            guard rename(temporary, self.status(status.rank)) == 0 else { throw ClusterError.cannotWrite(path: temporary) }
+            try RunFile.replace(self.status(status.rank), with: try encoder.encode(status))
+        } catch let failure as RunFile.Failure {
+            throw ClusterError.runFile(failure)
         } catch {
             throw ClusterError.cannotWrite(path: self.status(status.rank))
         }
@@ -99,7 +100,11 @@ public struct RunLayout: Sendable {
     /// by waiting for it.
     public func checkedStatus(_ rank: Int) throws(ClusterError) -> RankStatus? {
         let path = status(rank)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let data: Data
+        do {
+            guard let contents = try RunFile.contents(path) else { return nil }
+            data = contents
+        } catch { throw .runFile(error) }
         do {
             return try JSONDecoder().decode(RankStatus.self, from: data)
         } catch {
@@ -107,11 +112,13 @@ public struct RunLayout: Sendable {
         }
     }
 
-    /// Every tile any rank has journaled.
-    public func doneTiles(worldSize: Int) -> Set<Int> {
-        var done = Set<Int>()
-        for rank in 0..<max(worldSize, ranksPresent.count) { done.formUnion(Journal.read(journal(rank))) }
-        return done
+    /// How many tiles the journals list, for telling a started run from an empty folder
+    /// (lines that are not a journal's are not counted).
+    public var journaledTileCount: Int {
+        ranksPresent.reduce(0) { count, rank in
+            let text = (try? RunFile.contents(journal(rank))).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return count + text.split(separator: "\n").filter { Int($0.prefix { $0 != " " }) != nil }.count
+        }
     }
 
     /// The rank folders that exist, by number.

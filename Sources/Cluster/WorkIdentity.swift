@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// What defines a run's work (its input, tile grid, bands, model, weights, precision
 /// and thresholds), recorded in the run directory when it starts, so that a resume
@@ -21,18 +22,26 @@ public struct WorkIdentity: Codable, Equatable, Sendable {
 extension RunLayout {
     public var workFile: String { (root as NSString).appendingPathComponent("work.json") }
 
-    public func readWork() -> WorkIdentity? {
-        guard let data = FileManager.default.contents(atPath: workFile) else { return nil }
-        return try? JSONDecoder().decode(WorkIdentity.self, from: data)
+    /// The work recorded when the run started; nil when none was. A record that cannot
+    /// be read is an error: taking it for "none" would let a resume mix two works.
+    public func readWork() throws(ClusterError) -> WorkIdentity? {
+        let data: Data
+        do {
+            guard let contents = try RunFile.contents(workFile) else { return nil }
+            data = contents
+        } catch { throw .runFile(error) }
+        do { return try JSONDecoder().decode(WorkIdentity.self, from: data) } catch {
+            throw .damagedWork(path: workFile, reason: "\(data.count) bytes that are not a work record mgpr wrote")
+        }
     }
 
     public func write(_ work: WorkIdentity) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = workFile + ".tmp.\(getpid())"
         do {
-            try encoder.encode(work).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, workFile) == 0 else { throw ClusterError.cannotWrite(path: workFile) }
+            try RunFile.replace(workFile, with: try encoder.encode(work))
+        } catch let failure as RunFile.Failure {
+            throw ClusterError.runFile(failure)
         } catch {
             throw ClusterError.cannotWrite(path: workFile)
         }

@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Platform
 import Results
+import Tiling
 
 /// `mgpr merge run_dir=...`: what rank 0 does at the end of a run, after the fact: wait
 /// for (or find) every rank's status, merge the results parts into the output file,
@@ -17,34 +18,60 @@ struct MergeCommand {
         }
         let layout = RunLayout(root: root)
         let ranks = layout.ranksPresent
-        guard let status = ranks.lazy.compactMap(layout.readStatus).first else { throw ClusterError.noRun(path: root) }
+        // By folder: a damaged status may name another rank.
+        let statuses = ranks.compactMap { rank in layout.readStatus(rank).map { (path: layout.status(rank), status: $0) } }
+        guard let (statusPath, status) = statuses.first else { throw ClusterError.noRun(path: root) }
+        // Every rank records the run's shape; one that disagrees is damaged, and trusting
+        // either would merge the wrong tiles.
+        if let (path, other) = statuses.first(where: { $0.status.tileCount != status.tileCount || $0.status.worldSize != status.worldSize }) {
+            throw ClusterError.unreadable(
+                path: path,
+                reason: "it says \(other.tileCount) tiles over \(other.worldSize) ranks, and \(statusPath) "
+                    + "\(status.tileCount) over \(status.worldSize): one of them is damaged")
+        }
         if let raster = status.raster, raster.geotransform.count != 6 || raster.width < 0 || raster.height < 0 {
             throw ClusterError.unreadable(
-                path: layout.status(status.rank),
+                path: statusPath,
                 reason: "damaged: a geotransform of \(raster.geotransform.count) coefficients, not 6, or a negative size")
         }
         guard status.worldSize >= 1, status.tileCount >= 0 else {
-            throw ClusterError.unreadable(path: layout.status(status.rank), reason: "damaged: world size \(status.worldSize)")
+            throw ClusterError.unreadable(path: statusPath, reason: "damaged: world size \(status.worldSize)")
         }
         _ = try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
+            window: try Self.grid(status, path: statusPath).map { grid in grid.window(at:) },
             output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,
             raster: status.raster, labels: status.labels,
             timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
         return 0
     }
 
-    /// Gathers the ranks of `layout`; throws, naming ranks and tiles, when any are missing.
+    /// The tile grid of a raster's run, as its status records it; nil for dummy tiles.
+    static func grid(_ status: RankStatus, path statusPath: String) throws -> TileGrid? {
+        guard let r = status.raster else { return nil }
+        guard r.width > 0, r.height > 0, r.tileSize > 0, (0..<r.tileSize).contains(r.overlap),
+            TileGrid(rasterWidth: r.width, rasterHeight: r.height, tileSize: r.tileSize, overlap: r.overlap).count == status.tileCount
+        else {
+            throw ClusterError.unreadable(
+                path: statusPath,
+                reason: "damaged: \(status.tileCount) tiles do not tile \(r.width)x\(r.height) px at tile_size \(r.tileSize), overlap \(r.overlap)")
+        }
+        return TileGrid(rasterWidth: r.width, rasterHeight: r.height, tileSize: r.tileSize, overlap: r.overlap)
+    }
+
+    /// Gathers the ranks of `layout`, every journal held to its part (rows of another
+    /// `window` are another run's); throws, naming ranks and tiles, when any are missing.
     static func gather(
-        layout: RunLayout, worldSize: Int, tileCount: Int, output: String?, raster: RasterContext?, labels: [String]?, timeout: Double,
+        layout: RunLayout, worldSize: Int, tileCount: Int, window: ((Int) -> Window)?, output: String?, raster: RasterContext?, labels: [String]?, timeout: Double,
         attempt: Int?, log: Log, printRanks: Bool, stopRequested: () -> Bool = { false }
     ) throws -> GatherOutcome {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
         let waited = try gather.waitForRanks(log: log.info, stopRequested: stopRequested)
         if !waited.stoppedWaitingFor.isEmpty { return .stoppedWaiting(for: waited.stoppedWaitingFor) }
         let (statuses, lost) = (waited.statuses, waited.missing)
+        let records = try gather.records(parts: output != nil, tileCount: tileCount, window: window)
         if let output {
-            let parts = try gather.readParts()
+            let parts = records.parts
             let written: Int
             do {
                 // Checked before the first tile: the folder can be made (run_dir's way).
@@ -63,7 +90,7 @@ struct MergeCommand {
                 Terminal.standardOutput(SummaryReport.text(combined, deviceKind: SummaryReport.kind(of: combined)))
             }
         }
-        let notDone = gather.missingTiles(tileCount: tileCount)
+        let notDone = gather.missingTiles(records, tileCount: tileCount)
         // The report shows lost ranks and missing tiles first: written before they are thrown.
         do { log.info("Report: \(try ReportCommand.write(root: layout.root))") } catch {
             log.warning("The report could not be written: \(error)")

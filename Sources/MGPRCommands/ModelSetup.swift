@@ -13,7 +13,8 @@ import Weights
 /// own (Models/<Name>Architecture.swift); this holds what they share.
 struct ModelSetup {
     let makeModel: InferenceRun.ModelFactory
-    let handleOutputs: InferenceRun.OutputHandler
+    /// Writes a batch's results; returns the rows each tile took (nil: not kept).
+    let handleOutputs: @Sendable (_ batch: Batch, _ outputs: [TileOutput]) throws -> [WrittenRows]?
     let finish: () throws -> Void
     let summary: String
 
@@ -33,7 +34,7 @@ struct ModelSetup {
         guard let architecture = config.model.architecture else {
             return { _ in
                 ModelSetup(
-                    makeModel: { _ in NoModel() }, handleOutputs: { _, _ in }, finish: {},
+                    makeModel: { _ in NoModel() }, handleOutputs: { _, _ in nil }, finish: {},
                     summary: "model=none (data path only)")
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Results
 import Synchronization
 
@@ -11,23 +12,35 @@ public final class RunRecorder: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Added to the batch numbers and times written, so a resumed attempt's rows follow
+    /// its predecessors' in the same file.
+    private let offset: (batches: Int, seconds: Double)
 
-    /// - Parameter metricsPath: where to write the CSV, or nil to keep records in memory only.
-    public init(metricsPath: String?) throws {
+    /// - Parameters:
+    ///   - metricsPath: where to write the CSV, or nil to keep records in memory only.
+    ///   - continuing: the batches and seconds of earlier attempts, whose file this
+    ///     continues (a resume); nil starts the file afresh.
+    public init(metricsPath: String?, continuing: (batches: Int, seconds: Double)? = nil) throws {
+        offset = continuing ?? (0, 0)
         var csv: FileHandle?
         if let metricsPath {
-            guard FileManager.default.createFile(atPath: metricsPath, contents: Data((BatchRecord.csvHeader + "\n").utf8))
-            else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: metricsPath]) }
-            csv = try FileHandle(forWritingTo: URL(fileURLWithPath: metricsPath))
-            try csv?.seekToEnd()
+            let flags = O_RDWR | O_CREAT | O_APPEND | (continuing == nil ? O_TRUNC : 0)
+            guard let fd = try RunFile.open(metricsPath, flags) else { throw RunFile.Failure.system(path: metricsPath, reason: "vanished") }
+            let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            try CompleteLines.repair(file)  // a row a crash cut short would run into the next
+            if file.offsetInFile == 0 { try file.write(contentsOf: Data((BatchRecord.csvHeader + "\n").utf8)) }
+            csv = file
         }
         state = Mutex(State(csv: csv))
     }
 
     public func record(_ record: BatchRecord) {
+        var written = record
+        written.batch += offset.batches
+        written.finishedAt += offset.seconds
         state.withLock { s in
             s.records.append(record)
-            try? s.csv?.write(contentsOf: Data((record.csvRow + "\n").utf8))
+            try? s.csv?.write(contentsOf: Data((written.csvRow + "\n").utf8))
         }
     }
 

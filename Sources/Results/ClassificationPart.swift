@@ -12,17 +12,23 @@ public struct ClassificationPart: ResultsSink {
         file = try ResultsFile(path: path, header: Self.header, append: append)
     }
 
-    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws {
+    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws -> [WrittenRows] {
         var text = ""
+        var written: [WrittenRows] = []
         for (info, output) in zip(tiles, outputs) {
-            guard case .classification(let classIndex, let score) = output else { continue }
-            let w = info.window, b = info.bounds
-            text += "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height),\(classIndex),\(score),"
-            // 12 significant digits: sub-millimetre in metres or degrees, without the
-            // float noise of the geotransform arithmetic (3285120.5000000005).
-            text += [b.minX, b.minY, b.maxX, b.maxY].map { String(format: "%.12g", $0) }.joined(separator: ",") + "\n"
+            var row = ""
+            if case .classification(let classIndex, let score) = output {
+                let w = info.window, b = info.bounds
+                row = "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height),\(classIndex),\(score),"
+                // 12 significant digits: sub-millimetre in metres or degrees, without the
+                // float noise of the geotransform arithmetic (3285120.5000000005).
+                row += [b.minX, b.minY, b.maxX, b.maxY].map { String(format: "%.12g", $0) }.joined(separator: ",") + "\n"
+            }
+            written.append(WrittenRows(text: row))
+            text += row
         }
         try file.append(text)
+        return written
     }
 
     public func close() throws { try file.close() }

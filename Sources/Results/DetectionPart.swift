@@ -14,18 +14,24 @@ public struct DetectionPart: ResultsSink {
         file = try ResultsFile(path: path, header: Self.header, append: append)
     }
 
-    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws {
+    public func write(_ tiles: [TileInfo], _ outputs: [TileOutput]) throws -> [WrittenRows] {
         var text = ""
+        var written: [WrittenRows] = []
         for (info, output) in zip(tiles, outputs) {
-            guard case .detections(let found) = output else { continue }
-            let w = info.window, x = Float(w.colOff), y = Float(w.rowOff)
-            let tile = "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height)"
-            for d in found {
-                text += "\(tile),\(d.box.x1 + x),\(d.box.y1 + y),\(d.box.x2 + x),\(d.box.y2 + y),\(d.label),\(d.score)\n"
+            var rows = ""
+            if case .detections(let found) = output {
+                let w = info.window, x = Float(w.colOff), y = Float(w.rowOff)
+                let tile = "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height)"
+                for d in found {
+                    rows += "\(tile),\(d.box.x1 + x),\(d.box.y1 + y),\(d.box.x2 + x),\(d.box.y2 + y),\(d.label),\(d.score)\n"
+                }
+                if found.isEmpty { rows += "\(tile),,,,,,\n" }
             }
-            if found.isEmpty { text += "\(tile),,,,,,\n" }
+            written.append(WrittenRows(text: rows))
+            text += rows
         }
         try file.append(text)
+        return written
     }
 
     public func close() throws { try file.close() }

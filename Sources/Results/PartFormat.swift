@@ -21,6 +21,9 @@ public enum PartFormat: Sendable, Equatable {
         }
     }
 
+    /// Fields in each row: the tile and its window, then what the model found.
+    public var fieldCount: Int { header.split(separator: ",").count }
+
     /// What one row of the final output is, for the log ("12 tiles written").
     public var rowNoun: String {
         switch self {

@@ -13,25 +13,36 @@ public final class ResultsFile: Sendable {
         // A resumed part continues after its last whole row: a row cut short by a crash or
         // a full disk is dropped (its tile is not journaled, so it is done again). A part
         // left empty, its header lost too, starts afresh.
+        let file: FileHandle
         var continuing = false
-        if append, FileManager.default.fileExists(atPath: path) {
-            do { try CompleteLines.repair(path) } catch {
-                throw SinkError.cannotCreate(path: path, reason: SystemError.reason(error))
+        do {
+            guard let fd = try RunFile.open(path, O_RDWR | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC)) else {
+                throw SinkError.cannotCreate(path: path, reason: "it vanished as it was opened")
             }
-            continuing = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0) > 0
+            file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            if append {
+                try CompleteLines.repair(file)
+                continuing = file.offsetInFile > 0
+            }
+        } catch let error as RunFile.Failure {
+            throw error
+        } catch let error as SinkError {
+            throw error
+        } catch {
+            throw SinkError.cannotCreate(path: path, reason: SystemError.reason(error))
         }
-        // open(2) rather than FileManager: its errno says why (no such folder, no space).
-        let fd = open(path, O_WRONLY | O_CREAT | (continuing ? O_APPEND : O_TRUNC), 0o644)
-        guard fd >= 0 else { throw SinkError.cannotCreate(path: path, reason: String(cString: strerror(errno))) }
-        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         handle = Mutex(file)
-        if continuing { try file.seekToEnd() } else { try self.append(header + "\n") }
+        if !continuing { try self.append(header + "\n") }
     }
 
+    /// Appends `text` and syncs it to disk: the journal line that follows vouches for it.
     public func append(_ text: String) throws {
         try handle.withLock { file in
             guard let file else { throw SinkError.closed(path: path) }
-            do { try file.write(contentsOf: Data(text.utf8)) } catch {
+            do {
+                try file.write(contentsOf: Data(text.utf8))
+                try file.synchronize()
+            } catch {
                 throw SinkError.writeFailed(path: path, reason: SystemError.reason(error))
             }
         }

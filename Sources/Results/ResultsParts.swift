@@ -2,43 +2,16 @@ import Foundation
 import Models
 import Platform
 
-/// Every rank's results part read back and grouped by tile: what the final output,
-/// `mgpr merge` and the report read.
+/// The rows of every journaled tile, gathered from the ranks' parts: what the final
+/// output, `mgpr merge` and the report read.
 public struct ResultsParts: Sendable {
     /// The parts' format; nil when no part was found.
     public var format: PartFormat?
-    /// Per tile, its rows as written. A tile done twice (its results written, its
-    /// journal line lost to a preemption) keeps the rows of its last attempt.
+    /// Per tile, its rows as written.
     public var rows: [Int: [Substring]] = [:]
 
     public init(format: PartFormat? = nil, rows: [Int: [Substring]] = [:]) {
         (self.format, self.rows) = (format, rows)
-    }
-
-    /// Reads the parts at `paths`; a missing file is a rank that wrote nothing yet.
-    /// A part that exists but cannot be read, or is not a part, fails, naming the file:
-    /// skipping it would write a shorter output and call it done.
-    public static func read(_ paths: [String]) throws(ResultsError) -> ResultsParts {
-        var parts = ResultsParts()
-        for path in paths where FileManager.default.fileExists(atPath: path) {
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw .unreadable(path: path, reason: SystemError.reason(error))
-            }
-            var lines = text.split(separator: "\n")[...]
-            guard let first = lines.popFirst() else { continue }  // emptied by a crash before its header: redone on resume
-            guard let format = PartFormat(header: first) else { throw .notAPart(path: path, firstLine: String(first.prefix(80))) }
-            if let earlier = parts.format, earlier != format { throw .mixedParts(path: path, format: format, others: earlier) }
-            parts.format = format
-            var previous: Int?
-            for line in lines {
-                guard let tile = Int(line.prefix { $0 != "," }) else { continue }
-                if tile != previous { parts.rows[tile] = [] }  // a new write of this tile replaces an earlier one
-                parts.rows[tile]!.append(line)
-                previous = tile
-            }
-        }
-        return parts
     }
 
     /// The detections, by tile (a detector's parts).
@@ -55,11 +28,57 @@ public struct ResultsParts: Sendable {
     public var topClasses: [Int: Int] { rows.compactMapValues { $0.last.flatMap(ClassificationPart.topClass) } }
 }
 
+/// One rank's results part read back as written, every whole line checked to be a row
+/// of its format. A last line without its newline is a write a crash cut short: not
+/// yet a row.
+public struct WrittenPart: Sendable {
+    public let path: String
+    /// Nil for a part emptied by a crash before its header was written.
+    public var format: PartFormat?
+    /// Per tile, the rows of its last write. A tile written again (its journal line lost
+    /// to a crash, so it was done again) keeps its later rows.
+    public var rows: [Int: [Substring]] = [:]
+    /// Per tile, the line its kept rows start at, for errors that name it.
+    public var lines: [Int: Int] = [:]
+
+    /// The part at `path`, or nil when there is none.
+    public static func read(_ path: String) throws(ResultsError) -> WrittenPart? {
+        let data: Data
+        do {
+            guard let contents = try RunFile.contents(path) else { return nil }
+            data = contents
+        } catch { throw .runFile(error) }
+        guard let text = String(data: data, encoding: .utf8) else { throw .unreadable(path: path, reason: "not UTF-8 text") }
+        var part = WrittenPart(path: path)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()  // after the last newline: empty, or a row a crash cut short
+        guard let first = lines.first else { return part }
+        guard let format = PartFormat(header: first) else { throw .notAPart(path: path, firstLine: String(first.prefix(80))) }
+        part.format = format
+        var previous: Int?
+        for (offset, line) in lines.enumerated().dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == format.fieldCount, let tile = Int(fields[0]), fields[1...4].allSatisfy({ Int($0) != nil }) else {
+                throw .damagedRow(path: path, line: offset + 1, text: String(line.prefix(80)))
+            }
+            if tile != previous {  // a new write of this tile replaces an earlier one
+                part.rows[tile] = []
+                part.lines[tile] = offset + 1
+            }
+            part.rows[tile]!.append(line)
+            previous = tile
+        }
+        return part
+    }
+}
+
 public enum ResultsError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case notAPart(path: String, firstLine: String)
     case mixedParts(path: String, format: PartFormat, others: PartFormat)
+    case damagedRow(path: String, line: Int, text: String)
     case writeFailed(path: String, reason: String)
+    case runFile(RunFile.Failure)
 
     public var description: String {
         switch self {
@@ -72,7 +91,11 @@ public enum ResultsError: Error, CustomStringConvertible {
         case .mixedParts(let path, let format, let others):
             "\(path) holds \(format.rowNoun) but other ranks' parts hold \(others.rowNoun): "
                 + "the run directory mixes two runs; give each run its own run_dir"
+        case .damagedRow(let path, let line, let text):
+            "\(path) is damaged at line \(line) (\"\(text)\" is not a row mgpr wrote): "
+                + "restore it, or delete it with its journal and rerun with resume=true to redo its tiles"
         case .writeFailed(let path, let reason): "writing \(path) failed: \(reason)"
+        case .runFile(let failure): failure.description
         }
     }
 }

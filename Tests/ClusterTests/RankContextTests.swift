@@ -54,10 +54,4 @@ struct RankContextTests {
         #expect(shares.flatMap { Array($0) }.sorted() == [0, 1, 2])
     }
 
-    @Test("a journal line cut short by a crash is ignored")
-    func journalTail() throws {
-        let path = "/tmp/mgpr-journal-\(UInt32.random(in: 0...UInt32.max)).txt"
-        try "1\n2\n3".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(Journal.read(path) == [1, 2])
-    }
 }

@@ -216,7 +216,9 @@ struct RanksTests {
         let a = try String(contentsOf: whole.appendingPathComponent("classes.csv"), encoding: .utf8)
         let b = try String(contentsOf: run.appendingPathComponent("classes.csv"), encoding: .utf8)
         #expect(a == b)
-        #expect(try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").compactMap { Int($0) }.sorted() == Array(0..<12))
+        let lines = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n")
+        #expect(lines.compactMap { Int($0.split(separator: " ")[0]) }.sorted() == Array(0..<12))
+        #expect(lines.allSatisfy { $0.split(separator: " ").dropFirst().first == "1" }, "a classifier's tile takes one row: \(lines)")
     }
 
     @Test("a results part that cannot be read fails the gather, naming it")

@@ -23,11 +23,19 @@ struct ResultsPartsTests {
         let path = try Self.folder() + "/results.csv"
         let part = try DetectionPart(path: path)
         let box = Detection(box: Box(1, 2, 11, 22), label: 3, score: 0.75)
-        try part.write([Self.tile(0), Self.tile(1)], [.detections([box, box]), .detections([])])
-        try part.write([Self.tile(0)], [.detections([box])])  // tile 0 again: a resumed batch
+        let first = try part.write([Self.tile(0), Self.tile(1)], [.detections([box, box]), .detections([])])
+        #expect(first.map(\.count) == [2, 1])
+        let again = try part.write([Self.tile(0)], [.detections([box])])  // tile 0 again: a resumed batch
+        #expect(again.map(\.count) == [1])
         try part.close()
 
-        let parts = try ResultsParts.read([path, path + ".absent"])
+        #expect(try WrittenPart.read(path + ".absent") == nil)
+        let written = try #require(try WrittenPart.read(path))
+        #expect(written.lines == [0: 5, 1: 4])
+        // What the journal records is what reads back, and tells the two writes of tile 0 apart.
+        #expect(WrittenRows(rows: written.rows[0]!) == again[0] && WrittenRows(rows: written.rows[1]!) == first[1])
+        #expect(first[0].digest != again[0].digest)
+        let parts = ResultsParts(format: written.format, rows: written.rows)
         #expect(parts.format == .detection)
         #expect(parts.detectionCounts == [0: 1, 1: 0])
         let found = parts.detections
@@ -41,9 +49,12 @@ struct ResultsPartsTests {
     func classes() throws {
         let folder = try Self.folder()
         let part = try ClassificationPart(path: folder + "/results.csv")
-        try part.write([Self.tile(0), Self.tile(1)], [.classification(classIndex: 7, score: 0.5), .classification(classIndex: 2, score: 0.9)])
+        let rows = try part.write(
+            [Self.tile(0), Self.tile(1)], [.classification(classIndex: 7, score: 0.5), .classification(classIndex: 2, score: 0.9)])
+        #expect(rows.map(\.count) == [1, 1])
         try part.close()
-        let parts = try ResultsParts.read([folder + "/results.csv"])
+        let part0 = try #require(try WrittenPart.read(folder + "/results.csv"))
+        let parts = ResultsParts(format: part0.format, rows: part0.rows)
         #expect(parts.format == .classification)
         #expect(parts.topClasses == [0: 7, 1: 2])
         #expect(try FinalResults.write(parts, to: folder + "/classes.csv", raster: nil, labels: nil) == 2)
@@ -52,19 +63,36 @@ struct ResultsPartsTests {
         #expect(written.count == 3 && written[2].hasPrefix("1,100,50,100,100,2,0.9,1010,1990,1020,2000"), "\(written)")
     }
 
-    @Test("a file that is not a part, and parts of two kinds, are errors naming the file")
+    @Test("a file that is not a part, a row that is not one, and a link are errors naming the file; a cut last row is not yet a row")
     func refused() throws {
         let folder = try Self.folder()
         try "name,value\n1,2\n".write(toFile: folder + "/other.csv", atomically: true, encoding: .utf8)
         #expect {
-            try ResultsParts.read([folder + "/other.csv"])
+            try WrittenPart.read(folder + "/other.csv")
         } throws: { "\($0)".contains("\(folder)/other.csv") && "\($0)".contains("not a results part's header") }
 
-        try DetectionPart(path: folder + "/a.csv").close()
-        try ClassificationPart(path: folder + "/b.csv").close()
+        let header = DetectionPart.header
+        let row = "3,0,0,10,10,1,2,3,4,0,0.5"
+        for (text, line) in [
+            ("\(row)\n3,0,0,10,10,1,2,3\n", 3),  // a row cut mid-line, then the part went on
+            ("\(row)\nx,0,0,10,10,1,2,3,4,0,0.5\n", 3), ("\(row)\n\n", 3), ("4,a,0,10,10,,,,,,\n", 2),
+        ] {
+            try (header + "\n" + text).write(toFile: folder + "/bad.csv", atomically: true, encoding: .utf8)
+            #expect {
+                try WrittenPart.read(folder + "/bad.csv")
+            } throws: { "\($0)".contains("\(folder)/bad.csv is damaged at line \(line)") }
+        }
+        try (header + "\n" + row + "\n" + row.prefix(12)).write(toFile: folder + "/cut.csv", atomically: true, encoding: .utf8)
+        #expect(try WrittenPart.read(folder + "/cut.csv")?.rows.mapValues(\.count) == [3: 1])
+
+        #expect(symlink(folder + "/cut.csv", folder + "/link.csv") == 0)
         #expect {
-            try ResultsParts.read([folder + "/a.csv", folder + "/b.csv"])
-        } throws: { "\($0)".contains("\(folder)/b.csv holds tiles but other ranks' parts hold detections") }
+            try WrittenPart.read(folder + "/link.csv")
+        } throws: { "\($0)".contains("\(folder)/link.csv is a symbolic link") }
+        #expect {
+            try DetectionPart(path: folder + "/link.csv", append: true)
+        } throws: { "\($0)".contains("\(folder)/link.csv is a symbolic link") }
+        #expect(try String(contentsOfFile: folder + "/cut.csv", encoding: .utf8).hasSuffix(String(row.prefix(12))), "not written through")
     }
 
     @Test("metrics.csv reads back what was written, and an older file without the later columns still reads")

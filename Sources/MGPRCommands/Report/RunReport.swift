@@ -50,10 +50,12 @@ struct RunReport {
         }
         for rank in layout.ranksPresent {
             report.batches += BatchRecord.read(metricsCSV: layout.metrics(rank)).map { Batch(rank: rank, $0) }
-            report.done.formUnion(Journal.read(layout.journal(rank)))
-            report.skipped.formUnion(Journal.skipped(layout.journal(rank)))
-            // What the model found per tile; a part that cannot be read leaves its tiles blank.
-            guard let part = try? ResultsParts.read([layout.results(rank)]) else { continue }
+            // A damaged journal or part leaves its tiles blank: the report shows what it can.
+            let entries = (try? Journal.entries(layout.journal(rank), tileCount: report.tileCount)) ?? []
+            report.done.formUnion(entries.map(\.tile))
+            report.skipped.formUnion(entries.filter(\.skipped).map(\.tile))
+            guard let written = (try? WrittenPart.read(layout.results(rank))) ?? nil else { continue }
+            let part = ResultsParts(format: written.format, rows: written.rows)
             switch part.format {
             case .detection: report.detectionsPerTile.merge(part.detectionCounts) { $1 }
             case .classification: report.classPerTile.merge(part.topClasses) { $1 }

@@ -54,12 +54,23 @@ struct PredictionRun {
         let claimed = try claim(checked)
         defer { withExtendedLifetime(claimed.lock) {} }
         let share = context.share(of: checked.source.count)
-        let done = claimed.resume ? claimed.layout.doneTiles(worldSize: context.worldSize) : []
+        let done = claimed.resume ? try finished(checked.source, claimed) : []
         let plan = share.filter { !done.contains($0) }
         if claimed.resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
         let status = try conclude(try predict(plan, of: share, checked, claimed), checked, claimed)
         if status == 0 { log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start))) }
         return status
+    }
+
+    /// The tiles earlier attempts finished, every journal read and held to its part: this
+    /// rank's part, or every rank's when one process resumes them all (the parts of ranks
+    /// running beside this one are theirs to check, and rank 0's gather checks them all).
+    private func finished(_ source: any TileSource, _ claimed: Claimed) throws -> Set<Int> {
+        let ranks = claimed.layout.ranksPresent
+        let parts = claimed.output == nil ? [] : context.isDistributed ? [context.rank] : ranks
+        return try RunRecords.read(
+            claimed.layout, ranks: ranks, partsOf: parts, tileCount: source.count, window: { source.info(at: $0).window }
+        ).done
     }
 
     /// The devices, the input, the memory it needs and the model, checked before anything is created.
@@ -133,16 +144,19 @@ struct PredictionRun {
             total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
             logSeconds: config.logIntervalSeconds,
             write: Terminal.standardError)
-        let recorder = try RunRecorder(metricsPath: layout.metrics(context.rank))
+        let recorder = try RunRecorder(
+            metricsPath: layout.metrics(context.rank),
+            continuing: claimed.earlier.map { (batches: $0.batches, seconds: $0.elapsedSeconds) })
         let rank = context.rank, distributed = context.isDistributed
         let run = InferenceRun(
             loader: loader, devices: devices.count, lanes: devices.lanes,
             deviceName: { [backends = devices.backends] in (distributed ? "Rank \(rank) " : "") + backends[$0].deviceName },
             makeModel: model.makeModel,
             handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
-                try handleOutputs(batch, outputs)
-                // After the results: a journaled tile is saved.
-                try journal.record(batch.tiles.map(\.index), skipped: batch.skipped.map(\.index))
+                let rows = try handleOutputs(batch, outputs)
+                // After the results: a journaled tile is saved, with the rows that vouch for it.
+                try journal.record(
+                    batch.tiles.enumerated().map { ($1.index, rows?[$0]) }, skipped: batch.skipped.map(\.index))
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
@@ -194,7 +208,8 @@ struct PredictionRun {
         }
         guard context.rank == 0 else { return 0 }
         let outcome = try MergeCommand.gather(
-            layout: layout, worldSize: context.worldSize, tileCount: source.count, output: claimed.output,
+            layout: layout, worldSize: context.worldSize, tileCount: source.count, window: { source.info(at: $0).window },
+            output: claimed.output,
             raster: rasterContext(source), labels: config.labelNames,
             timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed,
             stopRequested: { signals.signalReceived != nil })

@@ -14,12 +14,12 @@ enum RunHistory {
 
     static func holding(_ layout: RunLayout) -> Holding {
         let ranks = layout.ranksPresent
-        guard layout.readWork() != nil || !ranks.isEmpty else { return .nothing }
+        guard FileManager.default.fileExists(atPath: layout.workFile) || !ranks.isEmpty else { return .nothing }
         let statuses = ranks.map(layout.readStatus)
         if !statuses.isEmpty, statuses.allSatisfy({ $0?.state == .finished }) {
             return .finished(output: statuses.first??.output)
         }
-        return .unfinished(done: layout.doneTiles(worldSize: ranks.count).count)
+        return .unfinished(done: layout.journaledTileCount)
     }
 
     /// The run folders under `root` (`outputs/DAY/TIME` and `outputs/slurm-JOB`) whose
@@ -32,7 +32,7 @@ enum RunHistory {
         let candidates = folders(root) + folders(root).flatMap(folders)
         let matching = candidates.compactMap { folder -> (String, Date)? in
             let layout = RunLayout(root: folder)
-            guard let recorded = layout.readWork(), work.differences(from: recorded).isEmpty,
+            guard let recorded = (try? layout.readWork()) ?? nil, work.differences(from: recorded).isEmpty,
                 let started = (try? files.attributesOfItem(atPath: layout.workFile))?[.modificationDate] as? Date
             else { return nil }
             return (folder, started)

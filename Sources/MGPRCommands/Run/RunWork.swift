@@ -38,11 +38,14 @@ enum RunWork {
     }
 
     /// Records the work of a fresh run; on a resume, refuses work that differs from the
-    /// recorded one (exit 2), naming each key.
+    /// recorded one (exit 2), naming each key. A record that is damaged, or missing once
+    /// tiles are done, is an error (exit 1): nothing would vouch for the tiles done.
     static func check(_ work: WorkIdentity, layout: RunLayout, resume: Bool, log: Log) throws {
         guard resume else { return try layout.write(work) }
-        guard let recorded = layout.readWork() else {
-            log.warning("\(layout.workFile) is missing: cannot check that this resume continues the same work; recording it now")
+        guard let recorded = try layout.readWork() else {
+            let done = layout.journaledTileCount
+            guard done == 0 else { throw ClusterError.workMissing(path: layout.workFile, tilesDone: done) }
+            log.info("\(layout.workFile) is not there yet (no tile was done): recording it now")
             return try layout.write(work)
         }
         let differences = work.differences(from: recorded)
