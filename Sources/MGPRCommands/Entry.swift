@@ -75,6 +75,18 @@ public enum Main {
         }
     }
 
+    /// Ends the process with `status`. When a run left a reader blocked in a read (see
+    /// ``AbandonedThreads``), it ends as a killed process would, without the libraries'
+    /// exit-time cleanup (GDAL's would wait on the locks that reader holds): every file
+    /// mgpr writes is closed and synced by then, and its output goes out unbuffered.
+    public static func exit(_ status: Int32) -> Never {
+        if AbandonedThreads.any {
+            fflush(nil)
+            _exit(status)
+        }
+        Foundation.exit(status)
+    }
+
     /// 1 where a command's product, its standard output, could not be written (as
     /// coreutils do), the line saying why already on standard error. A run's product is
     /// its results file, so a run's status stands when only its log was lost.

@@ -39,6 +39,9 @@ public final class InferenceRun: Sendable {
         self.progress = progress
     }
 
+    /// Seconds a run waits, once its devices are done, for readers still in a read.
+    static let readerGrace = 2.0
+
     /// Stops taking new batches; batches already on a device finish. Safe from any thread.
     public func stop() { loader.stop() }
 
@@ -62,7 +65,10 @@ public final class InferenceRun: Sendable {
         sampling.signal()
         sampler.join()
         loader.stop()
-        loader.join()
+        // Readers end at once after a stop, unless one is blocked in a read (a stalled
+        // remote raster's, bounded only by GDAL's timeouts): that one is left behind.
+        let blocked = loader.join(timeout: Self.readerGrace)
+        if blocked > 0 { AbandonedThreads.record(blocked) }
         recorder.close()
         progress?.finish()
         if let error = failure.withLock({ $0 }) { throw error }

@@ -119,15 +119,21 @@ public final class Loader: Sendable {
     /// Gives a batch's buffer back for reuse once its consumer is done with it.
     public func recycle(_ batch: Batch) { free.push(batch) }
 
-    /// Stops handing out new batches; readers finish the batch they are on.
+    /// Stops handing out new batches; readers finish the batch they are on. A consumer
+    /// waiting for a batch is woken at once: a reader may be blocked for long in a read
+    /// (a stalled remote raster), and a stop must not wait for it.
     public func stop() {
         stopped.store(true, ordering: .sequentiallyConsistent)
         free.close()
+        ready.close()
     }
 
-    /// Waits for the reader threads to end (after the last batch, or after `stop`).
-    public func join() {
-        for thread in threads.withLock({ $0 }) { thread.join() }
+    /// Waits for the reader threads to end (after the last batch, or after `stop`),
+    /// at most `seconds` in all; returns how many are still running, each blocked in a
+    /// read whose batch will not be used.
+    public func join(timeout seconds: Double) -> Int {
+        let deadline = now() + seconds
+        return threads.withLock({ $0 }).filter { !$0.join(timeout: max(0, deadline - now())) }.count
     }
 
     private func claim() -> Int? {

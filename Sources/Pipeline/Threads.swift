@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A thread that can be joined: Foundation's `Thread` has no join, so the body
 /// signals a semaphore when it returns.
@@ -18,6 +19,21 @@ final class JoinableThread: Sendable {
     }
 
     func join() { done.wait() }
+
+    /// Waits at most `seconds` for the thread to end; false when it is still running.
+    func join(timeout seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
+}
+
+/// Threads a run left behind, blocked where nothing can interrupt them: a reader inside
+/// a read of a stalled remote raster when the run stopped. They hold the libraries' locks
+/// and handles, so the process must end without the libraries' exit-time cleanup, which
+/// would wait on those locks or free what the thread is using.
+public enum AbandonedThreads {
+    private static let count = Atomic<Int>(0)
+
+    static func record(_ threads: Int) { count.add(threads, ordering: .sequentiallyConsistent) }
+
+    public static var any: Bool { count.load(ordering: .sequentiallyConsistent) > 0 }
 }
 
 /// Gives the calling thread `name` (15 bytes at most) where the kernel keeps it (`top -H`,

@@ -5,4 +5,4 @@ import MGPRCommands
 // both (scripts/wheel.sh), where Swift's runtime, linked into each, would double its size.
 let arguments = Array(CommandLine.arguments.dropFirst())
 let name = (CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent }) ?? "mgpr"
-exit(name == "mgpr-test-image" ? Main.testImage(arguments) : Main.mgpr(arguments))
+Main.exit(name == "mgpr-test-image" ? Main.testImage(arguments) : Main.mgpr(arguments))

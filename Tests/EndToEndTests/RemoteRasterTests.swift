@@ -45,6 +45,20 @@ struct RemoteRasterTests {
         }
     }
 
+    /// What a pipe has carried so far, read on a thread of its own.
+    final class PipeText: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+
+        init(_ handle: FileHandle) {
+            Thread { [self] in
+                while case let chunk = handle.availableData, !chunk.isEmpty { lock.withLock { data.append(chunk) } }
+            }.start()
+        }
+
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    }
+
     func classify(_ image: String, output: String, in directory: URL) throws -> TestSupport.ProcessResult {
         try TestSupport.run(
             mgpr, ["model=resnet50", "image_path=\(image)", "tile_size=128", "batch_size=4", "workers=2", "precision=32",
@@ -121,6 +135,47 @@ struct RemoteRasterTests {
         if mode == "stall-body" {
             #expect(result.stderr.contains("Predicting 16 tiles"), "the stall came while tiles were read")
         }
+    }
+
+    @Test("a stop while readers are blocked in a stalled read ends the run within seconds, its work kept (exit 75)")
+    func stopWhileReadersAreBlocked() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let translate = try TestSupport.run(
+            "/usr/bin/gdal_translate",
+            ["-q", "-of", "COG", "-co", "BLOCKSIZE=128", try TestSupport.neonCrop, directory.appendingPathComponent("neon.tif").path])
+        try #require(translate.status == 0, "\(translate.stderr)")
+        let server = try Server(root: directory)
+        try #require(server.port > 0)
+        // Reads that stall for ten minutes: only the stop can end this run in time.
+        var env = ProcessInfo.processInfo.environment
+        (env["GDAL_HTTP_LOW_SPEED_TIME"], env["GDAL_HTTP_MAX_RETRY"]) = ("600", "0")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = [
+            "model=resnet50", "image_path=http://127.0.0.1:\(server.port)/stall-body/neon.tif", "tile_size=128", "batch_size=4",
+            "workers=2", "precision=32", "output=\(directory.path)/x.csv", "run_dir=\(directory.path)/run",
+        ]
+        (process.currentDirectoryURL, process.environment) = (directory, env)
+        let errors = Pipe()
+        (process.standardOutput, process.standardError) = (FileHandle.nullDevice, errors)
+        try process.run()
+        let log = PipeText(errors.fileHandleForReading)
+        let deadline = Date().addingTimeInterval(60)
+        while !log.text.contains("Predicting 16 tiles") && Date() < deadline { usleep(50_000) }
+        Thread.sleep(forTimeInterval: 1)  // the readers are in their stalled reads
+        let signalled = Date()
+        process.terminate()
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
+        let ended = exited.wait(timeout: .now() + 30) == .success || !process.isRunning
+        if !ended { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let seconds = Date().timeIntervalSince(signalled)
+        #expect(ended && seconds < 10, "\(seconds) s after SIGTERM: \(log.text)")
+        #expect(process.terminationStatus == 75, "\(log.text)")
+        #expect(log.text.contains("Stopped by SIGTERM with 0 tiles done"), "\(log.text)")
+        let status = try String(contentsOf: directory.appendingPathComponent("run/rank-0/status.json"), encoding: .utf8)
+        #expect(status.contains("\"interrupted\""), "\(status)")
     }
 
     @Test("mgpr sets GDAL's connect and low-speed timeouts unless the environment does")
