@@ -10,19 +10,9 @@ public struct ModelFolderConfig: Sendable, Equatable {
     /// Class names by label index (a name for every index up to the largest given).
     public var labelNames: [String]?
 
-    /// The keys read; others (num_classes, DeepForest's own) are left to the weights.
-    private struct File: Decodable {
-        var score_thresh: Double?
-        var nms_thresh: Double?
-        var label_dict: [String: Int]?
-    }
-
-    private static func name(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map(String.init) ?? $0.stringValue }.enumerated()
-            .map { $0.offset == 0 ? $0.element : "['\($0.element)']" }.joined()
-    }
-
     /// The folder's config, nil when `weights` is not a folder or has no config.json.
+    /// Only score_thresh, nms_thresh and label_dict are read (num_classes and DeepForest's
+    /// own keys are left to the weights), each checked for its type and named when wrong.
     public static func read(weights: String) throws(ConfigError) -> ModelFolderConfig? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: weights, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
@@ -30,26 +20,45 @@ public struct ModelFolderConfig: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         func refuse(_ reason: String) -> ConfigError { .configFile(path: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else { throw refuse("cannot be read") }
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else { throw refuse("is not a JSON object") }
-        let file: File
-        do { file = try JSONDecoder().decode(File.self, from: data) } catch let DecodingError.typeMismatch(type, context) {
-            throw refuse("\(Self.name(context.codingPath)) is not \(type == Double.self ? "a number" : "a class index (an integer)")")
-        } catch {
-            throw refuse("cannot be read: \(error)")
+        guard let file = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw refuse("is not a JSON object") }
+
+        var config = ModelFolderConfig()
+        for key in ["score_thresh", "nms_thresh"] {
+            guard let value = file[key], !(value is NSNull) else { continue }
+            guard let number = Self.number(value) else { throw refuse("\(key) is \(Self.text(value)), not a number") }
+            guard number >= 0 else { throw refuse("\(key) is \(Self.text(value)), not a number >= 0") }
+            if key == "score_thresh" { config.scoreThreshold = number } else { config.nmsThreshold = number }
         }
-        var config = ModelFolderConfig(scoreThreshold: file.score_thresh, nmsThreshold: file.nms_thresh)
-        for (key, value) in [("score_thresh", file.score_thresh), ("nms_thresh", file.nms_thresh)] {
-            if let value, !(value >= 0) { throw refuse("\(key) is \(value), not a number >= 0") }
-        }
-        if let labels = file.label_dict {
-            var names: [Int: String] = [:]
-            for (name, index) in labels.sorted(by: { $0.key < $1.key }) {
-                guard (0..<100_000).contains(index) else { throw refuse("label_dict['\(name)'] is \(index), not a class index") }
-                if let other = names[index] { throw refuse("label_dict gives class \(index) two names, '\(other)' and '\(name)'") }
-                names[index] = name
+        guard let labels = file["label_dict"], !(labels is NSNull) else { return config }
+        guard let dictionary = labels as? [String: Any] else { throw refuse("label_dict is \(Self.text(labels)), not an object of class names") }
+        var names: [Int: String] = [:]
+        for (name, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+            guard let number = Self.number(value), number == number.rounded(), (0..<100_000).contains(number) else {
+                throw refuse("label_dict['\(name)'] is \(Self.text(value)), not a class index (an integer from 0 to 99999)")
             }
-            if let top = names.keys.max() { config.labelNames = (0...top).map { names[$0] ?? String($0) } }
+            let index = Int(number)
+            if let other = names[index] { throw refuse("label_dict gives class \(index) two names, '\(other)' and '\(name)'") }
+            names[index] = name
         }
+        if let top = names.keys.max() { config.labelNames = (0...top).map { names[$0] ?? String($0) } }
         return config
+    }
+
+    /// A JSON number's value; nil for anything else (JSON's true and false included).
+    private static func number(_ value: Any) -> Double? {
+        guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
+        return number.doubleValue
+    }
+
+    /// JSONSerialization gives true and false as NSNumbers whose type is C's char.
+    private static func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
+
+    /// A JSON value as the file has it, for an error line.
+    private static func text(_ value: Any) -> String {
+        if let string = value as? String { return "\"\(string.prefix(40))\"" }
+        if value is [Any] { return "a list" }
+        if value is [String: Any] { return "an object" }
+        if let number = value as? NSNumber { return isBoolean(number) ? (number.boolValue ? "true" : "false") : "\(number)" }
+        return "null"
     }
 }

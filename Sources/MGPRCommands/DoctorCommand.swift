@@ -7,6 +7,7 @@ import Engine
 import Foundation
 import Models
 import Pipeline
+import Platform
 import Raster
 import Results
 import Tiling
@@ -165,7 +166,7 @@ struct DoctorCommand {
                 line("raster", "\(config.imagePath): \(source.raster.width)x\(source.raster.height) px, "
                     + "\(source.grid.count) tiles of \(config.tileSize) px")
             } catch {
-                problems.flag("image_path=\(config.imagePath) cannot be read", why: "\(error)",
+                problems.flag("image_path=\(config.imagePath) cannot be read", why: "\(SystemError.reason(error))",
                               fix: "give a raster GDAL opens (gdalinfo \(config.imagePath) shows why not)")
             }
         }
@@ -176,7 +177,7 @@ struct DoctorCommand {
             _ = try ModelSetup.check(modelOnly, tileShape: tileShape, devices: devices, log: Log(name: "mgpr.doctor"))
             line("model", "\(config.model.rawValue), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
         } catch {
-            problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(error)",
+            problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(SystemError.reason(error))",
                           fix: "change the key the reason names (mgpr --help lists them)")
         }
         if let output = config.output, output.lowercased() != "none" {

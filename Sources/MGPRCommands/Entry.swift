@@ -113,11 +113,7 @@ public enum Main {
 
     /// Our errors describe themselves in one line; a Foundation error that reaches here
     /// is reduced to its POSIX reason, never Cocoa's multi-line dump.
-    static func oneLine(_ error: any Error) -> String {
-        let domain = (error as NSError).domain
-        if domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain { return SystemError.reason(error) }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-    }
+    static func oneLine(_ error: any Error) -> String { SystemError.reason(error) }
 
     static let subcommands = """
         SUBCOMMANDS:

@@ -79,7 +79,7 @@ struct MergeCommand {
                 if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
                 written = try FinalResults.write(parts, to: output, raster: raster, labels: labels)
             } catch {
-                throw CommandError.resultsNotWritten(path: output, reason: "\(error)", runDirectory: layout.root)
+                throw CommandError.resultsNotWritten(path: output, reason: "\(SystemError.reason(error))", runDirectory: layout.root)
             }
             log.info("Results: \(written) \(parts.format?.rowNoun ?? "tiles") written to \(output)")
         }
@@ -93,7 +93,7 @@ struct MergeCommand {
         let notDone = gather.missingTiles(records, tileCount: tileCount)
         // The report shows lost ranks and missing tiles first: written before they are thrown.
         do { log.info("Report: \(try ReportCommand.write(root: layout.root))") } catch {
-            log.warning("The report could not be written: \(error)")
+            log.warning("The report could not be written: \(SystemError.reason(error))")
         }
         if !lost.isEmpty {
             throw ClusterError.missingRanks(ranks: lost, tilesNotDone: notDone.count, listedIn: layout.missingTiles, waited: timeout)

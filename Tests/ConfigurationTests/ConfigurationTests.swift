@@ -162,11 +162,26 @@ struct ConfigurationTests {
         #expect(try config("model=retinanet", "weights=\(folder.path)", "score_threshold=0.5").scoreThreshold == 0.5)
         #expect(try config("preset=deepforest", "weights=\(folder.path)").scoreThreshold == 0.1)
 
-        try #"{"label_dict": {"Tree": "zero"}}"#.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
-        #expect(throws: ConfigError.configFile(
-            path: folder.appendingPathComponent("config.json").path, reason: "label_dict['Tree'] is not a class index (an integer)")) {
-            try config("model=retinanet", "weights=\(folder.path)")
+        // Each wrong value is named with its key, its value and what it should be: one plain line.
+        let cases = [
+            (#"{"label_dict": {"Tree": "zero"}}"#, #"label_dict['Tree'] is "zero", not a class index (an integer from 0 to 99999)"#),
+            (#"{"label_dict": {"Tree": 0.5}}"#, "label_dict['Tree'] is 0.5, not a class index (an integer from 0 to 99999)"),
+            (#"{"label_dict": {"Tree": 1e23}}"#, "label_dict['Tree'] is 1e+23, not a class index (an integer from 0 to 99999)"),
+            (#"{"label_dict": {"Tree": true}}"#, "label_dict['Tree'] is true, not a class index (an integer from 0 to 99999)"),
+            (#"{"label_dict": ["Tree"]}"#, "label_dict is a list, not an object of class names"),
+            (#"{"score_thresh": "high"}"#, #"score_thresh is "high", not a number"#),
+            (#"{"nms_thresh": -0.5}"#, "nms_thresh is -0.5, not a number >= 0"),
+            (#"{"score_thresh": {"a": 1}}"#, "score_thresh is an object, not a number"),
+        ]
+        for (json, reason) in cases {
+            try json.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.configFile(path: folder.appendingPathComponent("config.json").path, reason: reason)) {
+                try config("model=retinanet", "weights=\(folder.path)")
+            }
         }
+        try #"{"score_thresh": null, "label_dict": {"Tree": 1.0}, "num_classes": "x"}"#
+            .write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(try config("model=retinanet", "weights=\(folder.path)").labelNames == ["0", "Tree"])
         try "{not json".write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         #expect(throws: ConfigError.configFile(path: folder.appendingPathComponent("config.json").path, reason: "is not a JSON object")) {
             try config("model=retinanet", "weights=\(folder.path)")

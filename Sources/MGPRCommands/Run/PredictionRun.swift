@@ -5,6 +5,7 @@ import CUDA
 import Engine
 import Foundation
 import Pipeline
+import Platform
 import Raster
 import Results
 import Tiling
@@ -274,7 +275,7 @@ struct PredictionRun {
             process.waitUntilExit()
             log.info("Requeued SLURM job \(job) (scontrol requeue): it will resume from the journal")
         } catch {
-            log.error("Could not requeue SLURM job \(job): \(error); resubmit it with resume=true")
+            log.error("Could not requeue SLURM job \(job): \(SystemError.reason(error)); resubmit it with resume=true")
         }
     }
 
