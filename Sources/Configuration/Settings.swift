@@ -46,9 +46,16 @@ public struct Settings: Sendable, Equatable {
         do {
             // Aliases let a few hundred bytes expand into billions of values (an "alias
             // bomb"): the composed tree shares them, so it is counted before it is built.
-            if let root = try Yams.compose(yaml: text), !Self.isSmall(root) {
-                throw ConfigError.configFile(
-                    path: path, reason: "expands to more than \(Self.maxValues) values (YAML aliases?); a config is a flat list of key: value lines")
+            if let root = try Yams.compose(yaml: text) {
+                guard Self.isSmall(root) else {
+                    throw ConfigError.configFile(
+                        path: path, reason: "expands to more than \(Self.maxValues) values (YAML aliases?); a config is a flat list of key: value lines")
+                }
+                // Yams cannot build a mapping whose key is a list or a mapping (`? [a]`): it traps.
+                guard !Self.hasComplexKey(root) else {
+                    throw ConfigError.configFile(
+                        path: path, reason: "a key that is a list or a mapping (`? [...]`); a config is a flat list of key: value lines")
+                }
             }
             document = try Yams.load(yaml: text)
         } catch let error as ConfigError {
@@ -65,7 +72,7 @@ public struct Settings: Sendable, Equatable {
         }
         for name in mapping.keys.sorted() {
             guard let value = ConfigValue(yaml: mapping[name]) else {
-                throw .wrongType(key: name, value: "\(mapping[name] ?? "null")", expected: "a plain value or a list")
+                throw .wrongType(key: name, value: Self.shape(of: mapping[name]), expected: "a plain value or a list")
             }
             try set(name, value)
         }
@@ -88,6 +95,32 @@ public struct Settings: Sendable, Equatable {
             }
         }
         return true
+    }
+
+    /// Whether a mapping anywhere under `root` has a key that is not a plain scalar.
+    static func hasComplexKey(_ root: Node) -> Bool {
+        var stack = [root]
+        while let node = stack.popLast() {
+            switch node {
+            case .mapping(let mapping):
+                if mapping.keys.contains(where: { $0.scalar == nil }) { return true }
+                stack.append(contentsOf: mapping.values)
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .scalar, .alias: break
+            }
+        }
+        return false
+    }
+
+    /// A YAML value that is no setting's, said by its shape (Swift would print a mapping
+    /// as `[AnyHashable("a"): 1]`).
+    static func shape(of value: Any?) -> String {
+        switch value {
+        case is [AnyHashable: Any]: "a mapping"
+        case let list as [Any]: "a list of \(list.contains { $0 is [AnyHashable: Any] } ? "mappings" : "lists")"
+        case nil: "null"
+        case let value?: "\(value)"
+        }
     }
 
     /// The resolved configuration as YAML, keys in schema order (what `--cfg job` prints).
