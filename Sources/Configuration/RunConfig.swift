@@ -1,3 +1,4 @@
+import Foundation
 /// The checked, typed configuration of one run.
 public struct RunConfig: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case auto, cpu, gpu }
@@ -76,7 +77,10 @@ public struct RunConfig: Sendable, Equatable {
         let model = settings["model"].stringValue.flatMap(ModelName.init(rawValue:)) ?? .fasterrcnn
         derive(model.defaults)
         var folder: ModelFolderConfig?
-        if case .string(let weights) = settings["weights"] {
+        var weightsPath: String?
+        if case .string(let given) = settings["weights"] {
+            let weights = try HuggingFaceCache.resolve(weights: given, env: ProcessInfo.processInfo.environment)
+            weightsPath = weights
             if COCOWeights.contains(weights) { derive(["bn_eps": .double(0)]) }
             folder = try ModelFolderConfig.read(weights: weights)
             derive(folder.map { f in
@@ -92,7 +96,7 @@ public struct RunConfig: Sendable, Equatable {
                 "merge": .string("mosaic"), "merge_iou": .double(0.15),
             ])
         }
-        labelNames = folder?.labelNames
+        labelNames = folder?.labelNames ?? weightsPath.flatMap { COCOWeights.contains($0) ? COCOWeights.categories : nil }
         self.settings = settings
         func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
         func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
@@ -118,7 +122,7 @@ public struct RunConfig: Sendable, Equatable {
         precision = string("precision").flatMap(PrecisionName.init(rawValue:)) ?? .f16Mixed
         self.model = model
         merge = string("merge").flatMap(MergeMode.init(rawValue:)) ?? .seams
-        weights = string("weights")
+        weights = weightsPath
         output = string("output")
         cpuThreads = int("cpu_threads")
         tf32 = bool("tf32")

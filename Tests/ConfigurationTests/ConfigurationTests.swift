@@ -188,6 +188,41 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("torchvision's COCO files name their labels: person, car, ... with N/A where COCO left ids unused")
+    func cocoNames() throws {
+        let names = try config("weights=fasterrcnn_resnet50_fpn_coco-258fb6c6.pth").labelNames
+        #expect(names == COCOWeights.categories && names?.count == 91)
+        #expect(names?[0] == "__background__" && names?[1] == "person" && names?[3] == "car" && names?[90] == "toothbrush")
+        #expect(names?.indices.filter { names?[$0] == "N/A" } == [12, 26, 29, 30, 45, 66, 68, 69, 71, 83])
+        #expect(try config("model=retinanet", "weights=retinanet_resnet50_fpn_coco-eeacb38b.pth").labelNames?[16] == "bird")
+        #expect(try config("weights=mine.pth").labelNames == nil)
+    }
+
+    @Test("weights=OWNER/NAME is a Hugging Face repository found in the local cache, or one line saying how to download it")
+    func huggingFaceCache() throws {
+        let hub = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString)").path
+        let repository = hub + "/models--weecology--deepforest-tree"
+        for revision in ["0ld", "a1b2c3"] {
+            try FileManager.default.createDirectory(atPath: repository + "/snapshots/" + revision, withIntermediateDirectories: true)
+        }
+        try FileManager.default.createDirectory(atPath: repository + "/refs", withIntermediateDirectories: true)
+        try "0ld".write(toFile: repository + "/refs/main", atomically: true, encoding: .utf8)
+        let env = ["HF_HUB_CACHE": hub]
+        #expect(try HuggingFaceCache.resolve(weights: "weecology/deepforest-tree", env: env) == repository + "/snapshots/0ld")
+        #expect(HuggingFaceCache.root(["HF_HOME": "/h"]) == "/h/hub")
+        #expect(HuggingFaceCache.root(["XDG_CACHE_HOME": "/x"]) == "/x/huggingface/hub")
+        for path in ["model.pth", "models/tree.pth", "./a/b", "a/b/c", "/abs/x", "a/.b"] {
+            #expect(try HuggingFaceCache.resolve(weights: path, env: env) == path, "a path stays a path: \(path)")
+        }
+        #expect {
+            try HuggingFaceCache.resolve(weights: "weecology/deepforest-bird", env: env)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("weights=weecology/deepforest-bird") && text.contains("not in the local cache (\(hub))")
+                && text.contains("hf download weecology/deepforest-bird") && !text.contains("\n")
+        }
+    }
+
     @Test("torchvision's own COCO RetinaNet and Faster R-CNN files run with BatchNorm eps 0")
     func cocoEps() throws {
         #expect(try config("model=retinanet", "weights=retinanet_resnet50_fpn_coco-eeacb38b.pth").bnEps == 0)
