@@ -12,7 +12,7 @@ public struct CPUBackend: Backend {
 
     public init(threads: Int, index: Int = 0) { (self.threads, self.index) = (max(1, threads), index) }
 
-    public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaDescription), \(threads) threads)" }
+    public var description: String { "CPU (oneDNN \(DNNL.version), \(DNNL.isaDescription), \(threads) thread\(threads == 1 ? "" : "s"))" }
     public var deviceKind: DeviceKind { .cpu }
     public var deviceName: String { "CPU \(index)" }
 

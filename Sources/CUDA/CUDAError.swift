@@ -11,6 +11,15 @@ public enum CUDAError: Error, CustomStringConvertible, Sendable {
     case nvml(call: String, message: String)
     case noDevice(String)
 
+    /// The same in a few words, for a run's log on a machine without GPUs: the places a
+    /// library was looked for belong to `mgpr doctor -v` and to accelerator=gpu's error.
+    public var brief: String {
+        switch self {
+        case .libraryNotFound(let library, _): "\(library.soNames[0]) (\(library.role)) not found"
+        default: description
+        }
+    }
+
     public var description: String {
         switch self {
         case .libraryNotFound(let library, let tried):

@@ -26,9 +26,9 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
         case .missingRanks(let ranks, let count, let list, let waited):
             "rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) did not finish "
                 + "(no sign of life for \(Int(waited)) s; died, never started, or gather_timeout is too short): "
-                + "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
+                + "\(counted(count, "tile")) not done, listed in \(list); rerun with resume=true to do just those"
         case .incomplete(let count, let list):
-            "\(count) tiles not done, listed in \(list); rerun with resume=true to do just those"
+            "\(counted(count, "tile")) not done, listed in \(list); rerun with resume=true to do just those"
         case .noRunDirectory(let launcher):
             "several \(launcher) ranks need one run directory they all agree on: set run_dir (on a shared filesystem)"
         case .noRun(let path): "\(path) holds no mgpr run (no rank-*/ folders)"

@@ -69,6 +69,7 @@ public func helpText(
         "  --config FILE   read settings from a YAML file (key: value lines); key=value overrides it",
         "  --cfg job       print the resolved configuration as YAML and exit",
         "  --help          show this help",
+        "  --version       print the version and exit",
         "",
     ]
     for section in sections { lines += section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [""] }

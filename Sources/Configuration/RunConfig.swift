@@ -183,4 +183,19 @@ public struct RunConfig: Sendable, Equatable {
     public static let maxCPUThreads = 1024
 
     public static func == (a: RunConfig, b: RunConfig) -> Bool { a.settings == b.settings }
+
+    /// The keys that bear on this run, as a run prints them: no dummy-data keys when a
+    /// raster is read and no raster keys for dummy tiles, no detector keys for a
+    /// classifier, no GPU key on the CPU, no test-image keys (`--cfg job` shows every key).
+    public var applicableKeys: [ConfigKey] {
+        var left = Set(["image_size", "test_image_crs", "test_image_origin", "test_image_pixel_size"])
+        left.formUnion(useFakeData ? ["image_path", "overlap", "bands", "nodata", "skip_empty"] : ["dummy_dataset_count", "dummy_dataset_delay"])
+        if model.task != .detection {
+            left.formUnion(["preset", "score_threshold", "nms_threshold", "detections_per_tile", "min_size", "max_size", "bn_eps",
+                            "images_per_pass", "merge", "merge_iou"])
+        }
+        if model == .none { left.formUnion(["weights", "precision", "cpu_threads", "tf32", "output"]) }
+        if accelerator == .cpu { left.insert("tf32") }
+        return ConfigSchema.runKeys.filter { !left.contains($0.name) || settings.explicit.contains($0.name) }
+    }
 }

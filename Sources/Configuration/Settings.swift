@@ -124,7 +124,10 @@ public struct Settings: Sendable, Equatable {
     }
 
     /// The resolved configuration as YAML, keys in schema order (what `--cfg job` prints).
-    public var yaml: String {
-        ConfigSchema.keys.map { "\($0.name): \(self[$0.name].yaml)" }.joined(separator: "\n") + "\n"
+    public var yaml: String { yaml(ConfigSchema.keys) }
+
+    /// `keys` only, in schema order.
+    public func yaml(_ keys: [ConfigKey]) -> String {
+        keys.map { "\($0.name): \(self[$0.name].yaml)" }.joined(separator: "\n") + "\n"
     }
 }

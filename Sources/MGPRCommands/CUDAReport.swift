@@ -3,20 +3,20 @@ import CUDABackend
 import Foundation
 
 /// What `mgpr doctor` says about CUDA: the driver, each library found (where, which
-/// version) or missing (where it was looked for), and each GPU.
+/// version) or missing (where it was looked for, when `verbose`), and each GPU.
 enum CUDAReport {
-    static func lines(_ cuda: Result<CUDA, CUDAError>) -> [(key: String, value: String)] {
+    static func lines(_ cuda: Result<CUDA, CUDAError>, verbose: Bool) -> [(key: String, value: String)] {
         let search = (try? cuda.get())?.search ?? LibrarySearch()
         var lines: [(key: String, value: String)] = []
         for library in CUDALibrary.allCases {
             switch search.locate(library) {
             case .success(.file(let path)), .success(.loaderCache(let path)): lines.append((library.soNames[0], path))
-            case .failure(let error): lines.append((library.soNames[0], "MISSING: \(error)"))
+            case .failure(let error): lines.append((library.soNames[0], "MISSING" + (verbose ? ": \(error)" : "")))
             }
         }
         switch cuda {
         case .failure(let error):
-            lines.append(("CUDA", "not usable: \(error)"))
+            lines.append(("CUDA", "not usable: \(verbose ? error.description : error.brief)"))
         case .success(let cuda):
             lines.append(("CUDA driver", "CUDA \(cuda.driverVersion), \(cuda.deviceCount) GPU(s) visible\(CUDA.visibleDevicesNote)"))
             for ordinal in 0..<cuda.deviceCount {

@@ -34,7 +34,7 @@ struct Devices: Sendable {
                 if config.accelerator == .gpu {
                     throw CommandError.gpuUnavailable(accelerator: config.settings["accelerator"].yaml, reason: "\(error)")
                 }
-                reason = "\(error)"
+                reason = "\(error.brief) (mgpr doctor -v says where mgpr looked and what to install)"
             }
         }
         let cores = CPUCores.current()

@@ -11,6 +11,7 @@ import Platform
 import Raster
 import Results
 import Tiling
+import Weights
 
 /// `mgpr doctor [key=value ...]`: the seed's troubleshooting made executable. Reports the
 /// machine, the libraries, GDAL's drivers and the SLURM context; flags each known mistake
@@ -18,10 +19,12 @@ import Tiling
 /// when something is wrong.
 struct DoctorCommand {
     let config: RunConfig
+    /// `-v`: where each missing library was looked for, and the whole of each CUDA error.
+    let verbose: Bool
     let environment = ProcessInfo.processInfo.environment
     private var problems = Problems()
 
-    init(config: RunConfig) { self.config = config }
+    init(config: RunConfig, verbose: Bool = false) { (self.config, self.verbose) = (config, verbose) }
 
     /// Whether this machine's GPUs are usable (the driver, cuDNN and NVRTC found, a GPU
     /// seen), or why not. Where they are not, advice about arranging GPUs (tasks per GPU,
@@ -59,7 +62,7 @@ struct DoctorCommand {
         let nvidiaGPUs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/driver/nvidia/gpus"))?.count ?? 0
         line("NVIDIA GPUs", "\(nvidiaGPUs) (from /proc/driver/nvidia/gpus)")
         section("CUDA")
-        CUDAReport.lines(cuda).forEach { line($0.key, $0.value) }
+        CUDAReport.lines(cuda, verbose: verbose).forEach { line($0.key, $0.value) }
         for name in drivers where !GDALLibrary.hasDriver(name) && ["GTiff", "VRT"].contains(name) {
             problems.flag("GDAL has no \(name) driver", why: "mgpr reads rasters through GDAL", fix: "install a full GDAL (Debian: libgdal32)")
         }
@@ -137,7 +140,7 @@ struct DoctorCommand {
         let unusable: String? = switch cuda {
         case .success(let c) where c.deviceCount > 0: nil
         case .success: "the NVIDIA driver reports no GPU\(CUDA.visibleDevicesNote)"
-        case .failure(let error): "\(error)"
+        case .failure(let error): verbose ? error.description : error.brief
         }
         if gpusGiven, let unusable {
             problems.flag(
@@ -177,8 +180,11 @@ struct DoctorCommand {
             _ = try ModelSetup.check(modelOnly, tileShape: tileShape, devices: devices, log: Log(name: "mgpr.doctor"))
             line("model", "\(config.model.rawValue), weights \(config.weights ?? "seeded (timing only)"): they load into the model")
         } catch {
-            problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(SystemError.reason(error))",
-                          fix: "change the key the reason names (mgpr --help lists them)")
+            // Only a configuration error names a key; the others name a file or a device.
+            let fix = error is ConfigError ? "change the key the reason names (mgpr --help lists them)"
+                : error is WeightsError ? "give weights= a file the reason does not fault (the README's Real weights says where to get them)"
+                : "fix what the reason says, then run mgpr doctor again"
+            problems.flag("model=\(config.model.rawValue) cannot run with these settings", why: "\(SystemError.reason(error))", fix: fix)
         }
         if let output = config.output, output.lowercased() != "none" {
             if let problem = ResultsTarget.problem(writingFile: output) {

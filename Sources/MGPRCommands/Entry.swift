@@ -50,11 +50,12 @@ public enum Main {
                 try ForwardCommand(input: input, output: output, config: $0).run()
             }
         case "doctor":
-            return dispatch(Array(arguments.dropFirst()), program: "mgpr doctor",
+            let verbose = arguments.contains("-v") || arguments.contains("--verbose")
+            return dispatch(Array(arguments.dropFirst()).filter { $0 != "-v" && $0 != "--verbose" }, program: "mgpr doctor",
                 summary: "check this machine, its libraries and its SLURM context, what a run with these keys would use "
                     + "(raster, weights, output), then a short smoke run per device",
-                keys: ConfigSchema.runKeys, usage: "mgpr doctor [key=value ...]  (the keys of the run to check)") {
-                try DoctorCommand(config: $0).run()
+                keys: ConfigSchema.runKeys, usage: "mgpr doctor [-v] [key=value ...]  (the keys of the run to check; -v: where each library was looked for)") {
+                try DoctorCommand(config: $0, verbose: verbose).run()
             }
         default:
             return dispatch(arguments, program: "mgpr", summary: "run a CNN over every tile of a raster, on every device",
@@ -69,7 +70,7 @@ public enum Main {
         Terminal.ignoreBrokenPipes()
         return dispatch(arguments, program: "mgpr-test-image",
             summary: "write a random, georeferenced test GeoTIFF of image_size px to image_path",
-            keys: ConfigSchema.testImageKeys, sections: [Self.exitCodes]) {
+            keys: ConfigSchema.testImageKeys, sections: [Self.testImageExitCodes]) {
             try TestImageCommand(config: $0).run()
             return 0
         }
@@ -132,6 +133,13 @@ public enum Main {
           1   the run failed (a file, a read, a lost rank); the error line says which
           2   the command line or configuration is wrong; the error line names the key
           75  stopped by SIGTERM, SIGUSR1, SIGHUP or Ctrl-C with its work kept: run again with resume=true
+        """
+
+    static let testImageExitCodes = """
+        EXIT CODES:
+          0   written
+          1   the image could not be written (the error line says why)
+          2   the command line or configuration is wrong; the error line names the key
         """
 
     static func dispatch(

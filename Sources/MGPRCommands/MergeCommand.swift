@@ -81,12 +81,12 @@ struct MergeCommand {
             } catch {
                 throw CommandError.resultsNotWritten(path: output, reason: "\(SystemError.reason(error))", runDirectory: layout.root)
             }
-            log.info("Results: \(written) \(parts.format?.rowNoun ?? "tiles") written to \(output)")
+            log.info("Results: \(counted(written, parts.format?.rowName ?? "tile")) written to \(output)")
         }
         if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
             try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))
             if printRanks {
-                log.info("Gathered \(statuses.count) of \(worldSize) ranks")
+                log.info("Gathered \(statuses.count) of \(counted(worldSize, "rank"))")
                 Terminal.standardOutput(SummaryReport.text(combined, deviceKind: SummaryReport.kind(of: combined)))
             }
         }

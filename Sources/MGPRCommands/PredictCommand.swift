@@ -25,7 +25,7 @@ public struct PredictCommand: Sendable {
         try checkRank()
         let signals = SignalWatcher(log: log)
         defer { signals.cancel() }
-        if context.rank == 0 { Terminal.standardOutput(config.settings.yaml) }
+        if context.rank == 0 { Terminal.standardOutput(config.settings.yaml(config.applicableKeys)) }
         announce()
         return try PredictionRun(config: config, context: context, log: log, signals: signals).run()
     }

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Pipeline
 import Results
+import Platform
 
 /// The end-of-run report in the seed's shape (a block per device, then the totals).
 enum SummaryReport {
@@ -24,7 +25,7 @@ enum SummaryReport {
                 "  Peak Memory Usage: \(gb(d.peakMemoryBytes)) (model weights, arena and batch; process peak RSS \(gb(s.peakRSSBytes)))",
                 String(format: "  Average Utilization per Batch: %.2f%%", d.utilization * 100),
                 String(format: "  Average Busy Time per Batch: %.4f s", d.averageBusySecondsPerBatch),
-                String(format: "  Throughput: %.2f tiles/s (%d tiles in %d batches)", d.tilesPerSecond, d.tiles, d.batches),
+                String(format: "  Throughput: %.2f tiles/s (%@ in %@)", d.tilesPerSecond, counted(d.tiles, "tile"), counted(d.batches, "batch", plural: "batches")),
             ]
             if deviceKind == .cpu, let threads = d.computeThreads, let seconds = d.computeCPUSeconds {
                 lines.append(String(format: "  Compute Threads Used: %d (%.1f s of CPU time)", threads, seconds))
@@ -37,8 +38,8 @@ enum SummaryReport {
         }
         lines.append(
             String(
-                format: "Data: %d tiles, %d batches, %.1f MB read (%.1f MB/s), %.2f tiles/s; devices waited %.2f s for data, worked %.2f s",
-                s.tiles, s.batches, Double(s.bytesRead) / 1e6, s.megabytesPerSecond, s.tilesPerSecond,
+                format: "Data: %@, %@, %.1f MB read (%.1f MB/s), %.2f tiles/s; devices waited %.2f s for data, worked %.2f s",
+                counted(s.tiles, "tile"), counted(s.batches, "batch", plural: "batches"), Double(s.bytesRead) / 1e6, s.megabytesPerSecond, s.tilesPerSecond,
                 s.waitSeconds, s.busySeconds))
         if let cpu = s.cpuSeconds, let cores = s.coresBusy {
             lines.append(String(
@@ -46,7 +47,7 @@ enum SummaryReport {
                 cpu, s.elapsedSeconds, cores, s.readerCPUSeconds ?? 0))
         }
         if let skipped = s.skippedTiles, skipped > 0 {
-            lines.append("Skipped: \(skipped) tiles held no data (skip_empty=true) and did not reach the model")
+            lines.append("Skipped: \(counted(skipped, "tile")) held no data (skip_empty=true) and did not reach the model")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -96,7 +96,7 @@ public final class InferenceRun: Sendable {
                         finishedAt: now() - start, peakRSSBytes: ProcessMemory.peakResidentBytes,
                         deviceBytes: model.deviceBytes + loader.batchBytes))
                 loader.recycle(batch)
-                progress?.advance()
+                progress?.advance(tiles: batch.count + batch.skipped.count)
             }
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }

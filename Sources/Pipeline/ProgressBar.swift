@@ -1,16 +1,20 @@
 import Foundation
 import Synchronization
 
-/// The seed's progress line, in tqdm's format:
-/// `Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23it/s]`.
+/// The seed's progress line, in tqdm's format, counting tiles (what users measure runs
+/// in): `Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23tiles/s]`,
+/// with no estimate (`?`) until the first batch is done.
 ///
-/// On a terminal it redraws one line (at most ten times a second); otherwise (SLURM
-/// logs, pipes) it prints a plain line every `logInterval` batches and at the end,
-/// so a log file stays readable, and also every `logSeconds` in which no line was
-/// printed, so slow batches still show that the run is alive and when it will end.
+/// On a terminal it redraws one line (at most ten times a second, and every second
+/// while a long batch runs, so the clock moves); otherwise (SLURM logs, pipes) it prints
+/// a plain line every `logInterval` batches and at the end, so a log file stays
+/// readable, and also every `logSeconds` in which no line was printed, so slow batches
+/// still show that the run is alive and when it will end. With no tiles to do (a
+/// resume with nothing left) it shows nothing.
 public final class ProgressBar: Sendable {
     private struct State {
         var done = 0
+        var batches = 0
         var lastDraw = 0.0
         var timer = TimerState.inactive
     }
@@ -47,15 +51,16 @@ public final class ProgressBar: Sendable {
         self.write = write
     }
 
-    /// Shows the bar at 0% and, without a terminal, starts the timed lines.
+    /// Shows the bar at 0% and starts the timed lines.
     public func begin() {
+        guard total > 0 else { return }
         let line: String = state.withLock { s in
             s.lastDraw = now()
             return (interactive ? "\r" : "") + render(done: 0, elapsed: 0) + (interactive ? "" : "\n")
         }
         write(line)
-        guard !interactive, logSeconds > 0, state.withLock({ $0.timer == .inactive }) else { return }
-        let period = min(logSeconds, 1)
+        guard interactive || logSeconds > 0, state.withLock({ $0.timer == .inactive }) else { return }
+        let period = interactive ? 1 : min(logSeconds, 1)
         timer.schedule(deadline: .now() + period, repeating: period)
         timer.setEventHandler { [weak self] in self?.tick() }
         state.withLock { $0.timer = .ticking }
@@ -71,29 +76,31 @@ public final class ProgressBar: Sendable {
         if previous != .cancelled { timer.cancel() }
     }
 
-    /// A plain line when `logSeconds` passed without one. Written under the lock, so a
-    /// tick already under way when `finish` stops the timer cannot print after it.
+    /// On a terminal, the line redrawn when a second passed without it; otherwise a plain
+    /// line when `logSeconds` passed without one. Written under the lock, so a tick
+    /// already under way when `finish` stops the timer cannot print after it.
     private func tick() {
         state.withLock { s in
             let t = now()
-            guard s.timer == .ticking, s.done < total, t - s.lastDraw >= logSeconds else { return }
+            guard s.timer == .ticking, s.done < total, t - s.lastDraw >= (interactive ? 1 : logSeconds) else { return }
             s.lastDraw = t
-            write(render(done: s.done, elapsed: t - start) + "\n")
+            write(interactive ? "\r" + render(done: s.done, elapsed: t - start) : render(done: s.done, elapsed: t - start) + "\n")
         }
     }
 
-    /// Counts one more batch done.
-    public func advance() {
+    /// Counts one more batch done, of `tiles` tiles.
+    public func advance(tiles: Int = 1) {
         let line: String? = state.withLock { s in
-            s.done += 1
+            s.done += tiles
+            s.batches += 1
             let t = now()
-            let last = s.done == total
+            let last = s.done >= total
             if interactive {
                 guard last || t - s.lastDraw >= 0.1 else { return nil }
                 s.lastDraw = t
                 return "\r" + render(done: s.done, elapsed: t - start) + (last ? "\n" : "")
             }
-            guard last || s.done % logInterval == 0 else { return nil }
+            guard last || s.batches % logInterval == 0 else { return nil }
             s.lastDraw = t
             return render(done: s.done, elapsed: t - start) + "\n"
         }
@@ -104,7 +111,7 @@ public final class ProgressBar: Sendable {
     public func finish() {
         stopTimer()
         let line: String? = state.withLock { s in
-            guard s.done < total else { return nil }
+            guard s.done < total, total > 0 else { return nil }
             return (interactive ? "\r" : "") + render(done: s.done, elapsed: now() - start) + "\n"
         }
         if let line { write(line) }
@@ -115,13 +122,10 @@ public final class ProgressBar: Sendable {
     func render(done: Int, elapsed: Double) -> String {
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let rateText =
-            rate >= 1 || rate == 0
-            ? String(format: "%.2fit/s", rate) : String(format: "%.2fs/it", 1 / rate)
+        let remaining = rate > 0 ? Self.clock(Double(total - done) / rate) : "?"
+        let rateText = rate == 0 ? "?tiles/s" : rate >= 1 ? String(format: "%.2ftiles/s", rate) : String(format: "%.2fs/tile", 1 / rate)
         return String(format: "%@: %3.0f%%|%@| %d/%d [%@<%@, %@]",
-            label, fraction * 100, bar(fraction), done, total,
-            Self.clock(elapsed), Self.clock(remaining), rateText)
+            label, fraction * 100, bar(fraction), done, total, Self.clock(elapsed), remaining, rateText)
     }
 
     private func bar(_ fraction: Double, width: Int = 10) -> String {

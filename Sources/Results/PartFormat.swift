@@ -24,7 +24,9 @@ public enum PartFormat: Sendable, Equatable {
     /// Fields in each row: the tile and its window, then what the model found.
     public var fieldCount: Int { header.split(separator: ",").count }
 
-    /// What one row of the final output is, for the log ("12 tiles written").
+    /// What the rows of the final output are, for the log ("12 tiles written"), one and many.
+    public var rowName: String { String(rowNoun.dropLast()) }
+
     public var rowNoun: String {
         switch self {
         case .classification: "tiles"

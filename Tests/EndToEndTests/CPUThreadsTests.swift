@@ -44,7 +44,7 @@ struct CPUThreadsTests {
         let cpu = try #require(s["cpu_seconds"] as? Double), elapsed = try #require(s["elapsed_seconds"] as? Double)
         #expect(cpu / elapsed <= 1.2, "summary: \(cpu) s CPU over \(elapsed) s")
         #expect(cpu > 0.5 * elapsed, "the job is CPU-bound: \(cpu) s CPU over \(elapsed) s")
-        #expect(result.stderr.contains("1 threads"))
+        #expect(result.stderr.contains("1 thread)"))
         #expect(result.stdout.contains("Compute Threads Used: 1 ("))
         #expect(result.stdout.contains("cores busy on average"))
     }
@@ -65,7 +65,7 @@ struct CPUThreadsTests {
         let run = try TestSupport.temporaryDirectory().appendingPathComponent("run")
         let result = try TestSupport.run("/usr/bin/taskset", ["-c", "0", mgpr] + job(run, []))
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("1 threads"))
+        #expect(result.stderr.contains("1 thread)"))
         #expect(computeThreads(try summary(run)) == [1])
         let doctor = try TestSupport.run("/usr/bin/taskset", ["-c", "0", mgpr, "doctor"])
         #expect(doctor.stdout.contains("1 of \(Self.cores.machine) (CPU affinity)"), "\(doctor.stdout)")

@@ -21,15 +21,23 @@ struct CommandLineTests {
                    "workers=2", "log_interval=2", "run_dir=\(runDir.path)"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("tile_size: 64\n") && result.stdout.contains("use_fake_data: true\n"))
+        // Only the keys that bear on this run: no raster, detector or test-image keys for dummy tiles and no model.
+        for absent in ["image_path:", "bands:", "score_threshold:", "merge_iou:", "test_image_crs:", "image_size:", "weights:"] {
+            #expect(!result.stdout.contains("\n" + absent) && !result.stdout.hasPrefix(absent), "\(absent)")
+        }
+        #expect(result.stdout.contains("dummy_dataset_count: 20\n") && result.stdout.contains("run_dir: "))
         #expect(result.stdout.contains("CPU Usage Summary:\nCPU 0:\n  Average Memory Usage per Batch: "))
         // No GPU here: auto says why it runs on the CPU, in the seed's words too.
         #expect(result.stderr.contains("accelerator=auto: running on the CPU: libcuda.so.1 (the NVIDIA driver's CUDA library) not found"))
+        // Short: where the libraries were looked for is doctor -v's to say.
+        let cpuLine = result.stderr.split(separator: "\n").first { $0.contains("running on the CPU") } ?? ""
+        #expect(cpuLine.count < 220 && !cpuLine.contains("tried") && cpuLine.contains("mgpr doctor -v"), "\(cpuLine)")
         #expect(result.stderr.contains("GPU available: False, used: False"))
         #expect(result.stderr.contains("Predicting DataLoader 0: 100%|"))
-        #expect(result.stderr.contains(" 5/5 ["))
+        #expect(result.stderr.contains(" 20/20 ["), "counted in tiles")
         // Not a terminal: plain lines at 0% (the start), at 2 and 4 batches, and at the end.
         #expect(result.stderr.components(separatedBy: "Predicting DataLoader 0:").count - 1 == 4)
-        #expect(result.stderr.contains("Predicting DataLoader 0:   0%|          | 0/5 ["))
+        #expect(result.stderr.contains("Predicting DataLoader 0:   0%|          | 0/20 [00:00<?, ?tiles/s]"))
         #expect(result.stderr.range(of: #"\]\[mgpr\]\[INFO\] - Prediction completed in \d+\.\d\d seconds"#, options: .regularExpression) != nil)
 
         let summary = try json(runDir.appendingPathComponent("summary.json"))
@@ -99,8 +107,10 @@ struct CommandLineTests {
             #expect(result.stdout.contains(line), "\(line)")
         }
         #expect(!result.stdout.contains("test_image_crs="), "mgpr-test-image's keys are its own")
+        #expect(result.stdout.contains("--version"))
         let testImage = try TestSupport.run(self.testImage, ["--help"])
         #expect(testImage.stdout.contains("test_image_crs=") && testImage.stdout.contains("image_size="))
+        #expect(!testImage.stdout.contains("75") && !testImage.stdout.contains("rank"), "its exit codes are its own")
         #expect(!testImage.stdout.contains("batch_size=") && !testImage.stdout.contains("model="))
         let merge = try TestSupport.run(mgpr, ["merge", "--help"])
         #expect(merge.stdout.contains("run_dir=") && merge.stdout.contains("output=") && !merge.stdout.contains("batch_size="))

@@ -184,6 +184,10 @@ struct DetectionCommandTests {
             mgpr, ["image_path=\(try TestSupport.neonCrop)", "tile_size=512", "weights=\(Self.fixtures.path)/fasterrcnn.pth",
                    "precision=32", "output=\(output)", "run_dir=\(directory.path)/run"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
+        // The resize to min_size is said once, with the keys that control it.
+        let resized = result.stderr.split(separator: "\n").filter { $0.contains("reach the network at") }
+        #expect(resized.count == 1 && resized[0].contains("tiles of 512 px reach the network at 800 px (min_size=800, max_size=1333")
+            && resized[0].contains("min_size=512 keeps their size"), "\(resized)")
         let boxes = try csvBoxes(output)
         #expect(boxes.count > 20)
         #expect(boxes.allSatisfy { b in b.box.allSatisfy { $0 >= 0 && $0 <= 400 } && b.box[2] > b.box[0] && b.box[3] > b.box[1] })

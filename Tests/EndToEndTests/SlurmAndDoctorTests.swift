@@ -113,6 +113,13 @@ struct SlurmAndDoctorTests {
         #expect(result.stdout.contains("GDAL drivers           GTiff yes"))
         #expect(result.stdout.contains("CPU 0  ") && result.stdout.contains("CPU 1  ") && result.stdout.contains("tiles/s"))
         #expect(result.stdout.contains("No problems found."))
+        // Where each missing library was looked for is -v's to say; without it, one word.
+        let cudaLines = result.stdout.split(separator: "\n").filter { $0.contains("MISSING") }
+        #expect(cudaLines.allSatisfy { $0.count < 80 && !$0.contains("tried") }, "\(cudaLines)")
+        if !cudaLines.isEmpty {
+            let verbose = try TestSupport.run(mgpr, ["doctor", "-v", "workers=1"], environment: environment([:]))
+            #expect(verbose.status == 0 && verbose.stdout.contains("MISSING: ") && verbose.stdout.contains("; tried "), "\(verbose.stdout)")
+        }
     }
 
     @Test("doctor flags the seed's SLURM mistakes, each with why and a fix, and exits 1")

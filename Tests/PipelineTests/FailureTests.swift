@@ -111,20 +111,41 @@ struct FailureTests {
 
 @Suite("Progress line")
 struct ProgressBarTests {
-    @Test("it reads as the seed's (tqdm's) line")
+    @Test("it reads as the seed's (tqdm's) line, in tiles, with no estimate before there is one")
     func seedFormat() {
         let bar = ProgressBar(total: 417, interactive: false, logInterval: 10, unicode: false, write: { _ in })
-        #expect(bar.render(done: 175, elapsed: 41.37) == "Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23it/s]")
+        #expect(bar.render(done: 175, elapsed: 41.37) == "Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23tiles/s]")
+        #expect(bar.render(done: 0, elapsed: 10) == "Predicting DataLoader 0:   0%|          | 0/417 [00:10<?, ?tiles/s]")
+        #expect(bar.render(done: 2, elapsed: 10).hasSuffix("[00:10<34:35, 5.00s/tile]"))
         let unicode = ProgressBar(total: 417, interactive: false, logInterval: 10, unicode: true, write: { _ in })
-        #expect(unicode.render(done: 417, elapsed: 98.6) == "Predicting DataLoader 0: 100%|██████████| 417/417 [01:38<00:00, 4.23it/s]")
+        #expect(unicode.render(done: 417, elapsed: 98.6) == "Predicting DataLoader 0: 100%|██████████| 417/417 [01:38<00:00, 4.23tiles/s]")
         #expect(ProgressBar.clock(3725) == "1:02:05")
+    }
+
+    @Test("nothing to do shows nothing; on a terminal the clock moves during a long batch")
+    func emptyAndLongBatches() {
+        let none = LockedLines()
+        let empty = ProgressBar(total: 0, interactive: true, logInterval: 1, unicode: false, write: none.append)
+        empty.begin()
+        empty.finish()
+        #expect(none.all.isEmpty)
+        let lines = LockedLines()
+        let bar = ProgressBar(total: 8, interactive: true, logInterval: 1, unicode: false, write: lines.append)
+        bar.begin()
+        Thread.sleep(forTimeInterval: 2.4)  // one batch of 8 tiles, still running
+        bar.advance(tiles: 8)
+        bar.finish()
+        #expect(lines.all.count >= 3 && lines.all.dropLast().allSatisfy { $0.contains(" 0/8 [") }, "\(lines.all)")
+        let clocks = lines.all.dropLast().compactMap { $0.components(separatedBy: "[").last?.prefix(5) }
+        #expect(Set(clocks).count >= 2, "the clock moved: \(lines.all)")
+        #expect(lines.all.last?.contains(" 8/8 [") == true && lines.all.last?.hasSuffix("\n") == true)
     }
 
     @Test("without a terminal it prints a plain line every log_interval batches and at the end")
     func plainLines() {
         let lines = LockedLines()
         let bar = ProgressBar(total: 25, interactive: false, logInterval: 10, unicode: false, write: lines.append)
-        for _ in 0..<25 { bar.advance() }
+        for _ in 0..<25 { bar.advance(tiles: 1) }
         bar.finish()
         #expect(lines.all.count == 3)
         #expect(lines.all.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
@@ -136,7 +157,7 @@ struct ProgressBarTests {
         let lines = LockedLines()
         let bar = ProgressBar(total: 4, interactive: false, logInterval: 10, logSeconds: 0.3, unicode: false, write: lines.append)
         bar.begin()
-        #expect(lines.all == ["Predicting DataLoader 0:   0%|          | 0/4 [00:00<00:00, 0.00it/s]\n"])
+        #expect(lines.all == ["Predicting DataLoader 0:   0%|          | 0/4 [00:00<?, ?tiles/s]\n"])
         bar.advance()
         Thread.sleep(forTimeInterval: 1.5)  // a slow batch: no batch-count line is due
         let timed = lines.all.dropFirst()

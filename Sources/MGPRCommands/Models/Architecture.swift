@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import Engine
 import Models
 import Pipeline
@@ -68,6 +69,20 @@ extension DetectorArchitecture {
     }
 
     static func assumedSecondsPerTile(onGPU: Bool) -> Double { onGPU ? 0.1 : 10 }
+
+    /// Says once when the network sees tiles resized by more than 1.25x either way
+    /// (torchvision's min_size/max_size rule): 512 px tiles become 800 px ones, at 2.4x
+    /// the work, which a user choosing tile_size would not guess.
+    static func noteResize(_ config: RunConfig, tileShape: TileShape, log: Log) {
+        let transform = DetectorTransform(minSize: config.minSize, maxSize: config.maxSize, normalization: ResNet50.preprocessing)
+        let resized = transform.resized(height: tileShape.height, width: tileShape.width)
+        let scale = Double(resized.width) / Double(tileShape.width)
+        guard scale > 1.25 || scale < 0.8 else { return }
+        log.info(
+            "tiles of \(tileShape.width) px reach the network at \(resized.width) px "
+                + "(min_size=\(config.minSize), max_size=\(config.maxSize), as torchvision does; "
+                + "min_size=\(min(tileShape.width, tileShape.height)) keeps their size)")
+    }
 
     /// The log line saying why bn_eps is 0, where the rule chose it.
     static func noteCOCOWeights(_ config: RunConfig, log: Log) {

@@ -3,6 +3,7 @@ import Engine
 import Models
 import Pipeline
 import Weights
+import Platform
 
 /// `model=fasterrcnn`: torchvision's fasterrcnn_resnet50_fpn (v1).
 enum FasterRCNNArchitecture: DetectorArchitecture {
@@ -23,7 +24,8 @@ enum FasterRCNNArchitecture: DetectorArchitecture {
     }
 
     static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
-        ModelSetup.detector(config, tileShape: tileShape, description: "\(loaded.classes) classes", devices: devices) {
+        noteResize(config, tileShape: tileShape, log: log)
+        return ModelSetup.detector(config, tileShape: tileShape, description: counted(loaded.classes, "class", plural: "classes"), devices: devices) {
             backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
         }
     }

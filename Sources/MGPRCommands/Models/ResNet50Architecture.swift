@@ -4,6 +4,7 @@ import Models
 import Pipeline
 import Results
 import Weights
+import Platform
 
 /// `model=resnet50`: torchvision's classifier, a class per tile.
 enum ResNet50Architecture: Architecture {
@@ -32,7 +33,7 @@ enum ResNet50Architecture: Architecture {
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
-        return ModelSetup.prepared(config, description: "\(classes) classes", devices: devices, model: model, format: .classification)
+        return ModelSetup.prepared(config, description: counted(classes, "class", plural: "classes"), devices: devices, model: model, format: .classification)
     }
 
     /// About 200 bytes per input pixel: its first stages' 64- and 256-channel maps.

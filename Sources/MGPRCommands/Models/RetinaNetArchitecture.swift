@@ -3,6 +3,7 @@ import Engine
 import Models
 import Pipeline
 import Weights
+import Platform
 
 /// `model=retinanet`: torchvision's retinanet_resnet50_fpn or _v2 (told apart by the
 /// weights), as DeepForest's tree and bird models are.
@@ -31,9 +32,10 @@ enum RetinaNetArchitecture: DetectorArchitecture {
     }
 
     static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
+        noteResize(config, tileShape: tileShape, log: log)
         let network = loaded.network
         let variant = network.p6FromC5 || network.groupNormHead ? "v2" : "v1"
-        let classes = config.labelNames.map { "classes \(DisplayText.names($0))" } ?? "\(network.classes) classes"
+        let classes = config.labelNames.map { "classes \(DisplayText.names($0))" } ?? counted(network.classes, "class", plural: "classes")
         return ModelSetup.detector(config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices) {
             backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
         }

@@ -57,7 +57,7 @@ struct PredictionRun {
         let share = context.share(of: checked.source.count)
         let done = claimed.resume ? try finished(checked.source, claimed) : []
         let plan = share.filter { !done.contains($0) }
-        if claimed.resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(share.count) tiles already done") }
+        if claimed.resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(counted(share.count, "tile")) already done") }
         let status = try conclude(try predict(plan, of: share, checked, claimed), checked, claimed)
         if status == 0 { log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start))) }
         return status
@@ -127,9 +127,9 @@ struct PredictionRun {
             hostMemory: devices.backends[0].hostMemory)
         let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
         log.info(
-            "Predicting \(plan.count) tiles of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
-                + "in \(loader.batchCount) batches of \(config.batchSize) on \(deviceCount) "
-                + "with \(config.workers) workers")
+            "Predicting \(counted(plan.count, "tile")) of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
+                + "in \(counted(loader.batchCount, "batch", plural: "batches")) of \(config.batchSize) on \(deviceCount) "
+                + "with \(counted(config.workers, "worker"))")
         log.info(model.summary)
         let environment = [
             "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
@@ -142,7 +142,7 @@ struct PredictionRun {
         try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment))
 
         let progress = ProgressBar(
-            total: loader.batchCount, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
+            total: plan.count, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
             logSeconds: config.logIntervalSeconds,
             write: Terminal.standardError)
         let recorder = try RunRecorder(
@@ -202,7 +202,7 @@ struct PredictionRun {
             }
             requeueIfAsked(by: interrupted)
             log.warning(
-                "Stopped by \(SignalWatcher.name(interrupted)) with \(summary.tiles) tiles done; exiting with status "
+                "Stopped by \(SignalWatcher.name(interrupted)) with \(counted(summary.tiles, "tile")) done; exiting with status "
                     + "\(PredictCommand.interruptedStatus). To continue: "
                     + RunHistory.resumeCommand(arguments: Array(CommandLine.arguments.dropFirst()), runDirectory: runDirectory.path))
             return PredictCommand.interruptedStatus

@@ -46,7 +46,8 @@ final class SignalWatcher: @unchecked Sendable {
                 guard state.record(number) else { return }
                 log.warning(
                     "Received \(SignalWatcher.name(number)): stopping after the batches in flight; results and journal are kept, "
-                        + "and the run resumes from them (resume=true, automatic under a SLURM requeue)")
+                        + "and the run resumes from them (resume=true, automatic under a SLURM requeue); "
+                        + "a second signal ends it at once, abandoning the batches on the devices (their tiles are done again on resume)")
                 signal(number, SIG_DFL)
                 state.fire()
             }
