@@ -107,16 +107,22 @@ struct RemoteRasterTests {
         #expect(errors.count == 1 && errors[0].contains(url) && errors[0].contains(status), "\(result.stderr)")
     }
 
-    @Test("a server that stalls fails the run in bounded time with one line naming the URL",
-          arguments: ["stall-head", "stall-get", "stall-body"])
-    func stalledServer(mode: String) throws {
-        let directory = try TestSupport.temporaryDirectory()
+    /// The NEON crop as a COG of 128 px blocks in `directory`, served from there.
+    static func serveNeonCOG(in directory: URL) throws -> Server {
         let translate = try TestSupport.run(
             "/usr/bin/gdal_translate",
             ["-q", "-of", "COG", "-co", "BLOCKSIZE=128", try TestSupport.neonCrop, directory.appendingPathComponent("neon.tif").path])
         try #require(translate.status == 0, "\(translate.stderr)")
         let server = try Server(root: directory)
         try #require(server.port > 0)
+        return server
+    }
+
+    @Test("a server that stalls fails the run in bounded time with one line naming the URL",
+          arguments: ["stall-head", "stall-get", "stall-body"])
+    func stalledServer(mode: String) throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let server = try Self.serveNeonCOG(in: directory)
         let url = "http://127.0.0.1:\(server.port)/\(mode)/neon.tif"
         // mgpr's own defaults (30 s below 1 byte/s, 3 retries) would hold the suite for minutes:
         // the environment's settings win, and these make the bound seconds.
@@ -140,12 +146,7 @@ struct RemoteRasterTests {
     @Test("a stop while readers are blocked in a stalled read ends the run within seconds, its work kept (exit 75)")
     func stopWhileReadersAreBlocked() throws {
         let directory = try TestSupport.temporaryDirectory()
-        let translate = try TestSupport.run(
-            "/usr/bin/gdal_translate",
-            ["-q", "-of", "COG", "-co", "BLOCKSIZE=128", try TestSupport.neonCrop, directory.appendingPathComponent("neon.tif").path])
-        try #require(translate.status == 0, "\(translate.stderr)")
-        let server = try Server(root: directory)
-        try #require(server.port > 0)
+        let server = try Self.serveNeonCOG(in: directory)
         // Reads that stall for ten minutes: only the stop can end this run in time.
         var env = ProcessInfo.processInfo.environment
         (env["GDAL_HTTP_LOW_SPEED_TIME"], env["GDAL_HTTP_MAX_RETRY"]) = ("600", "0")
