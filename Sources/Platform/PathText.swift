@@ -11,4 +11,15 @@ public enum PathText {
         while head.hasSuffix("/") { head = head.dropLast() }
         return head.isEmpty ? "/" : String(head)
     }
+
+    /// `path` from the root: a relative file path joined to `directory` (the working
+    /// directory), so it still names the same file for a command run from elsewhere.
+    /// Absolute paths, GDAL's virtual ones ("/vsicurl/...") and URLs are as given.
+    public static func absolute(_ path: String, from directory: String) -> String {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("://") else { return path }
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        if relative == "." { return directory }
+        return directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
+    }
 }

@@ -257,8 +257,9 @@ struct PredictionRun {
 
     private func rasterContext(_ source: any TileSource) -> RasterContext? {
         guard let raster = (source as? RasterTileSource)?.raster else { return nil }
+        // From the root, so `mgpr report` and `mgpr merge` find the raster from any folder.
         return RasterContext(
-            imagePath: raster.path, width: raster.width, height: raster.height,
+            imagePath: PathText.absolute(raster.path, from: FileManager.default.currentDirectoryPath), width: raster.width, height: raster.height,
             geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
             overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge)
     }
