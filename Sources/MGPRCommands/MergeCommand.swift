@@ -70,6 +70,7 @@ struct MergeCommand {
         if !waited.stoppedWaitingFor.isEmpty { return .stoppedWaiting(for: waited.stoppedWaitingFor) }
         let (statuses, lost) = (waited.statuses, waited.missing)
         let records = try gather.records(parts: output != nil, tileCount: tileCount, window: window)
+        var combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary))
         if let output {
             let parts = records.parts
             let written: Int
@@ -82,8 +83,10 @@ struct MergeCommand {
                 throw CommandError.resultsNotWritten(path: output, reason: "\(SystemError.reason(error))", runDirectory: layout.root)
             }
             log.info("Results: \(counted(written, parts.format?.rowName ?? "tile")) written to \(output)")
+            combined?.resultsPath = output
+            combined?.resultsWritten = written
         }
-        if let combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary)) {
+        if let combined {
             try write(combined, to: (layout.root as NSString).appendingPathComponent("summary.json"))
             if printRanks {
                 log.info("Gathered \(statuses.count) of \(counted(worldSize, "rank"))")

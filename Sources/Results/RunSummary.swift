@@ -47,6 +47,10 @@ public struct RunSummary: Codable, Sendable {
     /// readers' share of it. Absent in older summaries.
     public var cpuSeconds: Double?
     public var readerCPUSeconds: Double?
+    /// The final results file and the rows written to it (boxes after the cross-tile
+    /// merge, or tiles), once the ranks are gathered; absent before, and in a rank's own.
+    public var resultsPath: String? = nil
+    public var resultsWritten: Int? = nil
 
     /// Cores kept busy on average: CPU time over elapsed time.
     public var coresBusy: Double? {
@@ -67,6 +71,8 @@ public struct RunSummary: Codable, Sendable {
         case loaderPoolBytes = "loader_pool_bytes"
         case cpuSeconds = "cpu_seconds"
         case readerCPUSeconds = "reader_cpu_seconds"
+        case resultsPath = "results_path"
+        case resultsWritten = "results_written"
     }
 }
 

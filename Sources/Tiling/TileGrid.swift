@@ -43,6 +43,25 @@ public struct TileGrid: Hashable, Sendable {
 
     public var windows: [Window] { (0..<count).map(window(at:)) }
 
+    /// The part of the raster nearer tile `index`'s centre than any other tile's: its
+    /// window cut at the middle of each overlap and at the raster's edges. These cells
+    /// tile the raster exactly, one per tile, so a map of them reads as the grid.
+    public func nearestCell(at index: Int) -> Window {
+        precondition(index >= 0 && index < count, "tile index \(index) outside 0..<\(count)")
+        let (row, column) = index.quotientAndRemainder(dividingBy: columns)
+        let (c0, c1) = Self.cellBounds(columnOffsets, column, tile: tileSize, length: rasterWidth)
+        let (r0, r1) = Self.cellBounds(rowOffsets, row, tile: tileSize, length: rasterHeight)
+        return Window(colOff: c0, rowOff: r0, width: c1 - c0, height: r1 - r0)
+    }
+
+    /// Along one axis: from the middle of the overlap with the previous tile (or 0) to
+    /// the middle of the overlap with the next (or the raster's end).
+    private static func cellBounds(_ offsets: [Int], _ i: Int, tile: Int, length: Int) -> (Int, Int) {
+        let start = i == 0 ? 0 : (offsets[i - 1] + tile + offsets[i]) / 2
+        let end = i == offsets.count - 1 ? length : (offsets[i] + tile + offsets[i + 1]) / 2
+        return (start, end)
+    }
+
     static func offsets(length: Int, tile: Int, overlap: Int) -> [Int] {
         guard length > tile else { return [0] }
         let stride = tile - overlap

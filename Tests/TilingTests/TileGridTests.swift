@@ -32,6 +32,25 @@ struct TileGridTests {
         #expect(grid.rowOffsets == [0, 76])
     }
 
+    @Test("each tile's nearest cell: cut at the middle of its overlaps, the cells tiling the raster once", arguments: [
+        (1436, 512, 50), (780, 400, 50), (400, 1024, 0), (4096, 1024, 0), (2500, 1024, 100), (3000, 500, 50),
+    ])
+    func nearestCells(length: Int, tile: Int, overlap: Int) {
+        let grid = TileGrid(rasterWidth: length, rasterHeight: length / 2 + 1, tileSize: tile, overlap: overlap)
+        var covered = [Int](repeating: 0, count: grid.rasterWidth * grid.rasterHeight)
+        for i in 0..<grid.count {
+            let cell = grid.nearestCell(at: i), window = grid.window(at: i)
+            #expect(window.intersection(cell) == cell, "tile \(i): cell \(cell) outside its window \(window)")
+            for r in cell.rowOff..<cell.rowEnd { for c in cell.colOff..<cell.colEnd { covered[r * grid.rasterWidth + c] += 1 } }
+        }
+        #expect(covered.allSatisfy { $0 == 1 }, "cells must cover every pixel exactly once")
+        if grid.columns == 3, tile == 512 {
+            // Tiles at 0, 462 and 924: the cells change hands at 487 and 949.
+            #expect(grid.columnOffsets == [0, 462, 924])
+            #expect((0..<3).map { grid.nearestCell(at: $0).colOff } == [0, 487, 949])
+        }
+    }
+
     @Test("tiles are numbered row-major")
     func rowMajor() {
         let grid = TileGrid(rasterWidth: 3000, rasterHeight: 2000, tileSize: 1024)

@@ -1,9 +1,7 @@
 import Cluster
 import Foundation
-import Pipeline
-import Raster
+import Platform
 import Results
-import Tiling
 
 /// `report.html`: one self-contained page (inline CSS, SVG and PNG; nothing fetched)
 /// that shows a run: what went wrong first, then the totals, what ran where, the
@@ -29,8 +27,11 @@ enum ReportPage {
         .chart{width:100%;max-width:720px;height:auto}.grid{stroke:#eee}.tick{font-size:10px;fill:#555}
         .axis{font-size:11px;fill:#333}.legend{font-size:11px;fill:#333}.note{font-size:10px;fill:#777;text-anchor:end}
         .map{position:relative;display:inline-block;max-width:100%}.map img{display:block;max-width:100%}
-        .map img.tiles{position:absolute;left:0;top:0;width:100%;height:100%;image-rendering:pixelated;opacity:.55}
-        .key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}
+        .map img.tiles{position:absolute;left:0;top:0;width:100%;height:100%;image-rendering:pixelated}
+        .map svg.cells{position:absolute;left:0;top:0;width:100%;height:100%}.cells rect{fill-opacity:.4}
+        .cells text.count{fill:#fff;stroke:#000;paint-order:stroke;text-anchor:middle;font-weight:600}
+        .key .swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle;border:1px solid #666}
+        .key .scale{display:inline-block;width:160px;height:12px;margin:0 6px;vertical-align:middle;border:1px solid #666}
         """
 
     private static func e(_ text: String) -> String { SVGChart.escape(text) }
@@ -101,138 +102,132 @@ enum ReportPage {
 
     private static func charts(_ r: RunReport) -> String {
         guard !r.batches.isEmpty else { return "<h2>Charts</h2><p>No batches were recorded.</p>" }
-        let chart = SVGChart()
-        let end = max(r.batches.map(\.finishedAt).max() ?? 1, 1e-3)
-        let keys = Array(Set(r.batches.map { "\($0.rank):\($0.device)" })).sorted()
-        // About two batches per bin and device, at most 40 bins: a rate, not a comb.
-        let bins = max(2, min(40, r.batches.count / max(keys.count, 1) / 2)), width = end / Double(bins)
+        return throughput(r) + timeSpent(r) + memory(r)
+    }
+
+    /// Devices by "rank:device", in order, and how a chart names one.
+    private static func devices(_ r: RunReport) -> (keys: [String], name: (String) -> String) {
+        let keys = Array(Set(r.batches.map(\.deviceKey))).sorted()
         let multiRank = Set(r.batches.map(\.rank)).count > 1
-        func name(_ key: String) -> String {
+        return (keys, { key in
             let parts = key.split(separator: ":")
             return multiRank ? "rank \(parts[0]) device \(parts[1])" : "device \(parts[1])"
-        }
-        let throughput = keys.map { key -> SVGChart.Series in
-            var counts = [Double](repeating: 0, count: bins)
-            for b in r.batches where "\(b.rank):\(b.device)" == key {
-                counts[min(bins - 1, Int(b.finishedAt / width))] += Double(b.tiles)
-            }
-            return SVGChart.Series(name: name(key), points: counts.enumerated().map { (Double($0.offset + 1) * width, $0.element / width) })
-        }
-        let total = Double(r.batches.reduce(0) { $0 + $1.tiles }) / end
+        })
+    }
+
+    /// A chart needs this many points per line to show a change over time; with fewer
+    /// the page says what there is in a sentence.
+    static let fewestPointsToChart = 3
+
+    private static func throughput(_ r: RunReport) -> String {
+        let (keys, name) = devices(r)
+        let end = max(r.batches.map(\.finishedAt).max() ?? 1, 1e-3)
+        let tiles = r.batches.reduce(0) { $0 + $1.tiles }
+        let mean = Double(tiles) / end
         var html = "<h2>Throughput over time</h2>"
-        html += chart.lines(throughput, xLabel: "seconds since start", yLabel: "tiles/s",
-                            mark: (String(format: "mean %.2f tiles/s (all devices)", total), total))
-
-        // Where time went, per batch in the order they finished; many batches are averaged in groups.
-        let ordered = r.batches.sorted { $0.finishedAt < $1.finishedAt }
-        let group = max(1, (ordered.count + 119) / 120)
-        let bars = stride(from: 0, to: ordered.count, by: group).map { start -> [Double] in
-            let slice = ordered[start..<min(start + group, ordered.count)], n = Double(slice.count)
-            func mean(_ value: (RunReport.Batch) -> Double) -> Double { slice.map(value).reduce(0, +) / n }
-            return [mean(\.read), mean(\.wait), mean(\.network), mean { max($0.busy - $0.network, 0) }, mean(\.write)]
+        // About two batches per bin and device, at most 40 bins: a rate, not a comb.
+        let bins = min(40, r.batches.count / max(keys.count, 1) / 2)
+        guard bins >= fewestPointsToChart else {
+            let times = r.batches.map(\.finishedAt).sorted().map { String(format: "%.1f s", $0) }
+            let when = times.count <= 4 ? " at " + listed(times) : ", the last at \(times.last ?? "")"
+            return html + "<p>\(counted(r.batches.count, "batch", plural: "batches")) finished\(when): "
+                + String(format: "%@ in %.1f s, %.2f tiles/s. Too few batches to chart over time.</p>", counted(tiles, "tile"), end, mean)
         }
-        html += "<h2>Where the time went, per batch</h2>"
-        html += "<p>Reading and converting (reader threads) overlaps the device's time; the device waits for data, "
-            + "runs the transform and the network, post-processes (proposals, decoding, NMS), and writes the results.</p>"
-        html += chart.stacked(bars, parts: ["read + convert (readers)", "waiting for data", "transform + network",
-                                            "post-processing", "writing results"],
-                              xLabel: group == 1 ? "batch, in the order they finished" : "batches, in groups of \(group)",
-                              yLabel: "seconds")
+        let width = end / Double(bins)
+        let series = keys.map { key -> SVGChart.Series in
+            var counts = [Double](repeating: 0, count: bins)
+            for b in r.batches where b.deviceKey == key { counts[min(bins - 1, Int(b.finishedAt / width))] += Double(b.tiles) }
+            // Each bin's rate at its middle.
+            return SVGChart.Series(name: name(key), points: counts.enumerated().map { ((Double($0.offset) + 0.5) * width, $0.element / width) })
+        }
+        html += SVGChart(legend: SVGChart.parts(series)).lines(series, xLabel: "seconds since start", yLabel: "tiles/s",
+                                 mark: (String(format: "mean %.2f tiles/s (all devices)", mean), mean))
+        return html
+    }
 
-        var memory = Set(r.batches.map(\.rank)).sorted().map { rank in
+    /// Per batch, the device's own time: waiting for data, copies, network,
+    /// post-processing, writing; stacked, as they follow one another. The readers work
+    /// alongside, so their time is said apart.
+    private static func timeSpent(_ r: RunReport) -> String {
+        let ordered = r.batches.sorted { $0.finishedAt < $1.finishedAt }
+        let postprocessing = r.isDetector ? "post-processing (proposals, boxes, NMS)" : "after the network"
+        let all: [(part: SVGChart.Part, seconds: (RunReport.Batch) -> Double)] = [
+            (SVGChart.Part(name: "waiting for data", color: "#b0b0b0"), \.wait),
+            (SVGChart.Part(name: "copies to and from the device", color: "#7d3c98"), \.copy),
+            (SVGChart.Part(name: "transform + network", color: "#1b6ca8"), \.network),
+            (SVGChart.Part(name: postprocessing, color: "#e07b00"), \.postprocess),
+            (SVGChart.Part(name: "writing results", color: "#2a9d3a"), \.write),
+        ]
+        // Parts that took no time in this run (copies on a CPU) are left out of the legend.
+        let shown = all.filter { part in ordered.contains { part.seconds($0) > 0 } }
+        let group = max(1, (ordered.count + 119) / 120)
+        let bars = stride(from: 0, to: ordered.count, by: group).map { start -> SVGChart.Bar in
+            let slice = ordered[start..<min(start + group, ordered.count)], n = Double(slice.count)
+            let values = shown.map { part in slice.map(part.seconds).reduce(0, +) / n }
+            let name = group == 1 ? "batch \(start + 1)" : "batches \(start + 1)-\(start + slice.count), mean"
+            return SVGChart.Bar(first: start + 1, last: start + slice.count, name: name, values: values)
+        }
+        var html = "<h2>Where the time went, per batch</h2>"
+        html += "<p>Each bar is one device's time on a batch, part after part: "
+            + e(listed(shown.map(\.part.name))) + ". Its height is the batch's time on the device.</p>"
+        html += SVGChart(legend: shown.map(\.part)).stacked(bars, unit: "s",
+                                   xLabel: group == 1 ? "batch, in the order they finished" : "batch, in the order they finished (groups of \(group) averaged)",
+                                   yLabel: "seconds")
+        let read = ordered.reduce(0) { $0 + $1.read }, waited = ordered.reduce(0) { $0 + $1.wait }
+        let readers = r.setting("workers").flatMap(Int.init).map { " \(counted($0, "reader thread"))" } ?? " reader threads"
+        html += "<p>The\(readers) took " + String(format: "%.2f s per batch to read and convert its tiles (%.1f s in all). ", read / Double(ordered.count), read)
+            + String(format: "They work while the device does, so the bars leave their time out and show only what the device waited for them: %.1f s in all.</p>", waited)
+        return html
+    }
+
+    private static func memory(_ r: RunReport) -> String {
+        let (keys, name) = devices(r)
+        let ordered = r.batches.sorted { $0.finishedAt < $1.finishedAt }
+        let multiRank = Set(r.batches.map(\.rank)).count > 1
+        var series = Set(r.batches.map(\.rank)).sorted().map { rank in
             SVGChart.Series(name: multiRank ? "rank \(rank) process" : "process",
                             points: ordered.filter { $0.rank == rank }.map { ($0.finishedAt, Double($0.peakRSS) / 1e9) })
         }
-        memory += keys.map { key in
+        series += keys.map { key in
             SVGChart.Series(name: name(key) + " model + batch",
-                            points: ordered.filter { "\($0.rank):\($0.device)" == key }.map { ($0.finishedAt, Double($0.deviceBytes) / 1e9) })
+                            points: ordered.filter { $0.deviceKey == key }.map { ($0.finishedAt, Double($0.deviceBytes) / 1e9) })
         }
         let peak = Double(r.batches.map(\.peakRSS).max() ?? 0) / 1e9
-        html += "<h2>Memory over time</h2>"
-        html += chart.lines(memory, xLabel: "seconds since start", yLabel: "GB", mark: (String(format: "peak %.2f GB", peak), peak))
-        return html
+        let html = "<h2>Memory over time</h2>"
+        guard series.allSatisfy({ $0.points.count >= fewestPointsToChart }) else {
+            let peaks = series.map { s in String(format: "%@ %.2f GB", s.name, s.points.map(\.y).max() ?? 0) }
+            return html + "<p>Highest after a batch: \(e(listed(peaks))). Too few batches to chart over time.</p>"
+        }
+        return html + SVGChart(legend: SVGChart.parts(series)).lines(series, xLabel: "seconds since start", yLabel: "GB", mark: (String(format: "peak %.2f GB", peak), peak))
+    }
+
+    /// "a", "a and b", "a, b and c".
+    static func listed(_ items: [String]) -> String {
+        items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
     }
 
     // MARK: - Map
 
     private static func map(_ r: RunReport) -> String {
         guard let raster = r.raster else { return "<h2>Tiles</h2><p>Dummy tiles: no raster to map.</p>" + tileCounts(r) }
-        var html = "<h2>Tiles on the raster</h2>"
-        let grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: raster.tileSize, overlap: raster.overlap)
-        let thumbnail: String
-        do {
-            let dataset = try RasterDataset(path: raster.imagePath, bands: [1, 2, 3])
-            let image = try dataset.thumbnail(maxSide: 900)
-            let jpeg = try PNGImage.encode(bands: image.bands, width: image.width, height: image.height, format: .jpeg)
-            thumbnail = "<img alt=\"the raster\" src=\"data:image/jpeg;base64,\(jpeg.base64EncodedString())\"/>"
-        } catch {
-            let fallback = (try? RasterDataset(path: raster.imagePath, bands: [1]).thumbnail(maxSide: 900))
-            if let image = fallback,
-               let jpeg = try? PNGImage.encode(bands: image.bands, width: image.width, height: image.height, format: .jpeg) {
-                thumbnail = "<img alt=\"the raster\" src=\"data:image/jpeg;base64,\(jpeg.base64EncodedString())\"/>"
-            } else {
-                thumbnail = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"%.0f\"><rect width=\"100%%\" height=\"100%%\" fill=\"#f4f4f4\"/></svg>",
-                                   720 * Double(raster.height) / Double(max(raster.width, 1)))
-                html += "<p>The raster (\(e(raster.imagePath))) could not be read for a picture: \(e("\(error)"))</p>"
-            }
-        }
-        // One pixel per tile, stretched over the picture: a 100k-tile grid stays one small image.
-        let maxDetections = max(r.detectionsPerTile.values.max() ?? 0, 1)
-        var channels = [[UInt8]](repeating: [UInt8](repeating: 0, count: grid.count), count: 4)
-        for tile in 0..<grid.count {
-            let color: (UInt8, UInt8, UInt8, UInt8)
-            if r.skipped.contains(tile) {
-                color = (150, 150, 150, 200)
-            } else if !r.done.contains(tile) {
-                color = (220, 30, 30, 230)
-            } else if let count = r.detectionsPerTile[tile] {
-                let t = Double(count) / Double(maxDetections)
-                color = (UInt8(255 - 200 * t), UInt8(240 - 110 * t), UInt8(120 - 90 * t), 210)
-            } else if let top = r.classPerTile[tile] {
-                let hex = SVGChart.palette[top % SVGChart.palette.count].dropFirst()
-                let v = Int(hex, radix: 16) ?? 0
-                color = (UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255), 210)
-            } else {
-                color = (60, 160, 60, 160)
-            }
-            (channels[0][tile], channels[1][tile], channels[2][tile], channels[3][tile]) = color
-        }
-        let tiles = (try? PNGImage.encode(bands: channels, width: grid.columns, height: grid.rows)).map {
-            "<img class=\"tiles\" alt=\"tile states\" src=\"data:image/png;base64,\($0.base64EncodedString())\"/>"
-        } ?? ""
-        html += "<div class=\"map\">\(thumbnail)\(tiles)\(outlines(grid))</div>"
-        var key = "<p class=\"key\">\(grid.columns) x \(grid.rows) tiles of \(raster.tileSize) px"
-        key += r.detectionsPerTile.isEmpty
-            ? (r.classPerTile.isEmpty ? "<span style=\"background:#3ca03c\"></span>done" : ": colour is the tile's top class")
-            : "<span style=\"background:#fff078\"></span>no detections<span style=\"background:#37821e\"></span>\(maxDetections) detections"
-        key += "<span style=\"background:#969696\"></span>skipped (no data)<span style=\"background:#dc1e1e\"></span>not done</p>"
-        return html + key + tileCounts(r)
-    }
-
-    /// The tiles' edges over the picture, for grids small enough to draw (a large grid
-    /// would be a million lines; its one-pixel-per-tile image shows it instead).
-    private static func outlines(_ grid: TileGrid) -> String {
-        guard grid.count <= 2500 else { return "" }
-        let w = Double(grid.rasterWidth), h = Double(grid.rasterHeight)
-        var svg = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" preserveAspectRatio=\"none\" "
-                         + "style=\"position:absolute;left:0;top:0;width:100%%;height:100%%\">", w, h)
-        for i in 0..<grid.count {
-            let t = grid.window(at: i)
-            svg += String(format: "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#fff\" "
-                          + "stroke-opacity=\"0.7\" stroke-width=\"%.1f\"/>", t.colOff, t.rowOff, t.width, t.height, max(w, h) / 600)
-        }
-        return svg + "</svg>"
+        return "<h2>Tiles on the raster</h2>" + TileMap(report: r, raster: raster).html() + tileCounts(r)
     }
 
     private static func tileCounts(_ r: RunReport) -> String {
         var rows = [("Done", "\(r.done.count - r.skipped.count)"), ("Skipped", "\(r.skipped.count)"), ("Not done", "\(r.missing.count)")]
-        if !r.detectionsPerTile.isEmpty {
+        if r.resultsFormat == .detection {
             let total = r.detectionsPerTile.values.reduce(0, +)
-            rows.append(("Detections", "\(total) before the cross-tile merge, at most \(r.detectionsPerTile.values.max() ?? 0) in one tile"))
+            var text = "\(total) found in the tiles, at most \(r.detectionsPerTile.values.max() ?? 0) in one"
+            if let (count, path) = r.resultsWritten {
+                text += "; \(count) written to \(path) after the cross-tile merge"
+            }
+            rows.append(("Detections", text))
+        } else if let (count, path) = r.resultsWritten {
+            rows.append(("Results", "\(counted(count, "tile")) written to \(path)"))
         }
         if !r.classPerTile.isEmpty {
-            let counts = Dictionary(grouping: r.classPerTile.values, by: { $0 }).mapValues(\.count).sorted { $0.value > $1.value }
-            rows.append(("Top classes", counts.prefix(8).map { "class \($0.key): \($0.value) tiles" }.joined(separator: ", ")))
+            let counts = Dictionary(grouping: r.classPerTile.values, by: { $0 }).mapValues(\.count).sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            rows.append(("Top classes", counts.prefix(8).map { "\(r.className($0.key)): \(counted($0.value, "tile"))" }.joined(separator: ", ")))
         }
         return table(rows)
     }
