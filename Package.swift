@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Conformance", dependencies: ["CUDABackend", "Engine", "Models", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
-        .target(name: "Configuration", dependencies: ["Yams"], swiftSettings: swiftSettings),
+        .target(name: "Configuration", dependencies: ["Tiling", "Yams"], swiftSettings: swiftSettings),
         // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
         // metrics.csv, summary.json.
         .target(name: "Results", dependencies: ["Configuration", "Engine", "Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),
@@ -78,9 +78,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Platform", "Results", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "ResultsTests", dependencies: ["Engine", "Models", "Results", "Tiling"], swiftSettings: swiftSettings),
-        .testTarget(name: "TilingTests", dependencies: ["Tiling"], swiftSettings: swiftSettings),
+        .testTarget(name: "TilingTests", dependencies: ["TestSupport", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"], swiftSettings: swiftSettings),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Tiling"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RasterTests", dependencies: ["Raster", "Tiling", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),

@@ -19,6 +19,23 @@ PY
 echo "fixtures: $dest/OSBS_029.tif" >&2
 fi
 
+# DeepForest's own window code, pinned: preprocess.py (compute_windows) and the module
+# of the slidingwindow package it calls. The tests run it beside tiling=stride.
+if [ ! -f "$dest/deepforest-code/SlidingWindow.py" ]; then
+code="$(mktemp -d)"
+python3 -m pip download --quiet --no-deps --dest "$code" "deepforest==2.1.0" "slidingwindow==0.0.14"
+python3 - "$code" "$dest/deepforest-code" <<'PY'
+import glob, os, sys, zipfile
+wheels, dest = sys.argv[1], sys.argv[2]
+os.makedirs(dest, exist_ok=True)
+for pattern, member in [("deepforest-*.whl", "deepforest/preprocess.py"), ("slidingwindow-*.whl", "slidingwindow/SlidingWindow.py")]:
+    with zipfile.ZipFile(glob.glob(f"{wheels}/{pattern}")[0]) as z:
+        open(f"{dest}/{os.path.basename(member)}", "wb").write(z.read(member))
+PY
+rm -rf "$code"
+echo "fixtures: $dest/deepforest-code" >&2
+fi
+
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
 # made once and reused until what makes them changes. They are kept outside the clone,
 # by the hash of the script and the modules it imports, in MGPR_FIXTURE_CACHE (default

@@ -14,6 +14,8 @@ public struct ConfigKey: Sendable {
         case optionalChoice([String])
         case integerList(min: Int)
         case numberPair
+        /// A number in [0, 1), or null.
+        case optionalFraction
     }
 
     public let name: String
@@ -33,6 +35,9 @@ public struct ConfigKey: Sendable {
         case (.integer(let min), .int(let i)):
             guard i >= min else { throw .invalidValue(key: name, value: shown, reason: "must be \(Self.atLeast(min))") }
             return value
+        case (.integer, .double(let d)) where name == "overlap" && d > 0 && d < 1:
+            // DeepForest's patch_overlap is a fraction: say which key takes one.
+            throw .wrongType(key: name, value: shown, expected: "pixels (an integer); for a fraction of tile_size, as DeepForest's, give patch_overlap=\(shown)")
         case (.integer(let min), _):
             throw .wrongType(key: name, value: shown, expected: "an integer \(Self.atLeast(min))")
         case (.number, .int(let i)):
@@ -92,6 +97,15 @@ public struct ConfigKey: Sendable {
             })
         case (.numberPair, _):
             throw .wrongType(key: name, value: shown, expected: "two numbers, e.g. [400000, 3300000]")
+        case (.optionalFraction, .null):
+            return value
+        case (.optionalFraction, .int(let i)):
+            return try validate(.double(Double(i)))
+        case (.optionalFraction, .double(let d)):
+            guard d >= 0, d < 1 else { throw .invalidValue(key: name, value: shown, reason: "must be a fraction in [0, 1), e.g. 0.05") }
+            return value
+        case (.optionalFraction, _):
+            throw .wrongType(key: name, value: shown, expected: "a fraction in [0, 1), e.g. 0.05")
         }
     }
 
@@ -107,6 +121,7 @@ public struct ConfigKey: Sendable {
         case .optionalChoice(let o): (o + ["null"]).joined(separator: "|")
         case .integerList: "[INT,...]"
         case .numberPair: "[X,Y]"
+        case .optionalFraction: "FLOAT|null"
         }
     }
 

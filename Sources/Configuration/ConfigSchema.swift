@@ -6,10 +6,15 @@ public enum ConfigSchema {
         ConfigKey(
             "use_fake_data", .boolean, .bool(true),
             "read random dummy tiles instead of image_path (switched off when image_path is given and this is not)"),
-        ConfigKey("image_path", aliases: ["input_path"], .text, .string("test_image.tiff"),
+        ConfigKey("image_path", aliases: ["input_path", "path"], .text, .string("test_image.tiff"),
             "raster to tile: any file GDAL reads (GeoTIFF, COG, PNG, JPEG, VRT); also where mgpr-test-image writes"),
-        ConfigKey("tile_size", .integer(min: 1), .int(1024), "side of each square tile, in pixels"),
+        ConfigKey("tile_size", aliases: ["patch_size"], .integer(min: 1), .int(1024), "side of each square tile, in pixels"),
         ConfigKey("overlap", .integer(min: 0), .int(0), "minimum overlap between neighbouring tiles, in pixels (< tile_size)"),
+        ConfigKey("patch_overlap", .optionalFraction, .null,
+            "DeepForest's overlap, a fraction of tile_size: overlap becomes floor(tile_size * patch_overlap) pixels"),
+        ConfigKey("tiling", .choice(["spread", "stride"]), .string("spread"),
+            "spread: the fewest tiles that keep the overlap, spread evenly, the last flush with the edge (the seed's); "
+                + "stride: a tile every tile_size - overlap pixels, the last moved back to the edge (DeepForest's windows)"),
         ConfigKey("bands", .integerList(min: 1), .list([.int(1), .int(2), .int(3)]), "raster bands to read, 1-based, in order"),
         ConfigKey("nodata", .choice(["keep", "zero"]), .string("keep"),
             "keep: pixels as stored, as the seed reads them; zero: pixels the dataset mask marks missing "
@@ -41,9 +46,9 @@ public enum ConfigSchema {
         ConfigKey("output", .optionalText, .null,
             "results file: .gpkg, .geojson or .csv for detectors, .csv for resnet50; none: results are not kept "
                 + "(default: a file in run_dir)"),
-        ConfigKey("score_threshold", .number(min: 0), .double(0.05),
+        ConfigKey("score_threshold", aliases: ["score_thresh"], .number(min: 0), .double(0.05),
             "detectors: keep detections scoring above this (torchvision's box_score_thresh / score_thresh)"),
-        ConfigKey("nms_threshold", .number(min: 0), .double(0.5),
+        ConfigKey("nms_threshold", aliases: ["nms_thresh"], .number(min: 0), .double(0.5),
             "detectors: IoU above which a tile's same-class boxes are merged (box_nms_thresh / nms_thresh)"),
         ConfigKey("detections_per_tile", .integer(min: 1), .int(100),
             "detectors: most detections kept per tile (box_detections_per_img; 300 for retinanet, as torchvision)"),
@@ -56,7 +61,7 @@ public enum ConfigSchema {
             "detectors: seams: with overlap > 0, same-class boxes from neighbouring tiles overlapping more than merge_iou are one "
                 + "object (whole boxes win over boxes cut by a tile edge); mosaic: one NMS at merge_iou over every box of every tile, "
                 + "all classes together (DeepForest's)"),
-        ConfigKey("merge_iou", .number(min: 0), .double(0.5),
+        ConfigKey("merge_iou", aliases: ["iou_threshold"], .number(min: 0), .double(0.5),
             "detectors: the IoU of the cross-tile merge (see merge)"),
         ConfigKey("tf32", .boolean, .bool(true),
             "GPU, precision=32: convolutions on TF32 tensor cores, as PyTorch does on CUDA by default; false for full float32"),
@@ -102,10 +107,13 @@ public enum ConfigSchema {
     }
 
     /// The closest key name, for "did you mean" (edit distance at most a third of the name).
+    /// Of equally close names the one sharing the longest start wins: `iou_thresh` is
+    /// DeepForest's `iou_threshold` (merge_iou), not `nms_thresh`, which means another thing.
     public static func suggestion(for name: String) -> String? {
         let candidates = keys.flatMap { [$0.name] + $0.aliases }
-        let scored = candidates.map { ($0, editDistance($0, name)) }.min { $0.1 < $1.1 }
-        guard let (best, distance) = scored, distance <= max(2, name.count / 3) else { return nil }
+        func sharedStart(_ a: String) -> Int { zip(a, name).prefix { $0 == $1 }.count }
+        let scored = candidates.map { ($0, editDistance($0, name), sharedStart($0)) }.min { ($0.1, -$0.2) < ($1.1, -$1.2) }
+        guard let (best, distance, _) = scored, distance <= max(2, name.count / 3) else { return nil }
         return best
     }
 

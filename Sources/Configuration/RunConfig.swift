@@ -1,4 +1,6 @@
 import Foundation
+import Tiling
+
 /// The checked, typed configuration of one run.
 public struct RunConfig: Sendable, Equatable {
     public enum Accelerator: String, Sendable { case auto, cpu, gpu }
@@ -11,6 +13,8 @@ public struct RunConfig: Sendable, Equatable {
     public var imagePath: String
     public var tileSize: Int
     public var overlap: Int
+    /// How tiles are placed: the seed's even spread, or DeepForest's fixed stride.
+    public var tiling: TileLayout
     public var bands: [Int]
     public var nodata: Nodata
     /// Tiles holding no data (all missing, or one value in every band) are left out.
@@ -91,10 +95,23 @@ public struct RunConfig: Sendable, Equatable {
             } ?? [:])
         }
         if preset {
+            // DeepForest's predict_tile: its windows, float32 (Lightning's 32-true), its
+            // thresholds and its one NMS over the mosaic.
             derive([
-                "tile_size": .int(400), "overlap": .int(20), "score_threshold": .double(0.1), "nms_threshold": .double(0.05),
-                "merge": .string("mosaic"), "merge_iou": .double(0.15),
+                "tile_size": .int(400), "patch_overlap": .double(0.05), "tiling": .string("stride"), "precision": .string("32"),
+                "tf32": .bool(false), "score_threshold": .double(0.1), "nms_threshold": .double(0.05), "merge": .string("mosaic"),
+                "merge_iou": .double(0.15),
             ])
+        }
+        // DeepForest's overlap is a fraction of the window: floor(patch_size * patch_overlap) pixels.
+        if case .double(let fraction) = settings["patch_overlap"] {
+            if settings.explicit.contains("overlap") && settings.explicit.contains("patch_overlap") {
+                throw .invalidValue(key: "patch_overlap", value: "\(fraction)",
+                    reason: "give overlap (pixels) or patch_overlap (a fraction of tile_size), not both")
+            }
+            if !settings.explicit.contains("overlap"), case .int(let tile) = settings["tile_size"] {
+                settings.resolve("overlap", .int(Int((Double(tile) * fraction).rounded(.down))))
+            }
         }
         labelNames = folder?.labelNames ?? weightsPath.flatMap { COCOWeights.contains($0) ? COCOWeights.categories : nil }
         self.settings = settings
@@ -108,6 +125,7 @@ public struct RunConfig: Sendable, Equatable {
         useFakeData = bool("use_fake_data")
         tileSize = int("tile_size")
         overlap = int("overlap")
+        tiling = string("tiling").flatMap(TileLayout.init(rawValue:)) ?? .spread
         bands = list("bands").compactMap { if case .int(let b) = $0 { b } else { nil } }
         nodata = string("nodata").flatMap(Nodata.init(rawValue:)) ?? .keep
         skipEmpty = bool("skip_empty")
@@ -189,7 +207,9 @@ public struct RunConfig: Sendable, Equatable {
     /// classifier, no GPU key on the CPU, no test-image keys (`--cfg job` shows every key).
     public var applicableKeys: [ConfigKey] {
         var left = Set(["image_size", "test_image_crs", "test_image_origin", "test_image_pixel_size"])
-        left.formUnion(useFakeData ? ["image_path", "overlap", "bands", "nodata", "skip_empty"] : ["dummy_dataset_count", "dummy_dataset_delay"])
+        left.formUnion(useFakeData ? ["image_path", "overlap", "patch_overlap", "tiling", "bands", "nodata", "skip_empty"]
+                                   : ["dummy_dataset_count", "dummy_dataset_delay"])
+        if settings["patch_overlap"] == .null { left.insert("patch_overlap") }
         if model.task != .detection {
             left.formUnion(["preset", "score_threshold", "nms_threshold", "detections_per_tile", "min_size", "max_size", "bn_eps",
                             "images_per_pass", "merge", "merge_iou"])

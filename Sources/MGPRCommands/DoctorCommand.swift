@@ -164,7 +164,7 @@ struct DoctorCommand {
         } else {
             do {
                 let source = try RasterTileSource(
-                    path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap)
+                    path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap, layout: config.tiling)
                 tileShape = source.tileShape
                 line("raster", "\(config.imagePath): \(source.raster.width)x\(source.raster.height) px, "
                     + "\(source.grid.count) tiles of \(config.tileSize) px")

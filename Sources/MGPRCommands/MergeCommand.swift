@@ -50,13 +50,13 @@ struct MergeCommand {
     static func grid(_ status: RankStatus, path statusPath: String) throws -> TileGrid? {
         guard let r = status.raster else { return nil }
         guard r.width > 0, r.height > 0, r.tileSize > 0, (0..<r.tileSize).contains(r.overlap),
-            TileGrid(rasterWidth: r.width, rasterHeight: r.height, tileSize: r.tileSize, overlap: r.overlap).count == status.tileCount
+            r.grid.count == status.tileCount
         else {
             throw ClusterError.unreadable(
                 path: statusPath,
                 reason: "damaged: \(status.tileCount) tiles do not tile \(r.width)x\(r.height) px at tile_size \(r.tileSize), overlap \(r.overlap)")
         }
-        return TileGrid(rasterWidth: r.width, rasterHeight: r.height, tileSize: r.tileSize, overlap: r.overlap)
+        return r.grid
     }
 
     /// Gathers the ranks of `layout`, every journal held to its part (rows of another

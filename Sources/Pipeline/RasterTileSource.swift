@@ -10,13 +10,14 @@ public struct RasterTileSource: TileSource {
     public let skipEmpty: Bool
 
     /// Opens `path` once to learn its size and check the bands; readers reopen it.
-    public init(path: String, bands: [Int], tileSize: Int, overlap: Int, missing: MissingPixels = .keep, skipEmpty: Bool = false)
-        throws(RasterError)
-    {
+    public init(
+        path: String, bands: [Int], tileSize: Int, overlap: Int, layout: TileLayout = .spread, missing: MissingPixels = .keep,
+        skipEmpty: Bool = false
+    ) throws(RasterError) {
         raster = try RasterDataset(path: path, bands: bands).info
         self.missing = missing
         self.skipEmpty = skipEmpty
-        grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: tileSize, overlap: overlap)
+        grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: tileSize, overlap: overlap, layout: layout)
     }
 
     public var count: Int { grid.count }

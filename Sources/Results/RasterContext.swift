@@ -1,4 +1,5 @@
 import Configuration
+import Tiling
 
 /// The raster a run tiled, as the merge needs it: where results sit on the ground and
 /// how the tiles overlapped.
@@ -13,9 +14,16 @@ public struct RasterContext: Codable, Sendable {
     public var mergeIoU: Double
     /// Absent in runs from before there was a choice: `seams`.
     public var merge: MergeMode?
+    /// How the tiles were placed; absent in runs from before there was a choice: `spread`.
+    public var tiling: TileLayout?
+
+    /// The run's tile grid over this raster.
+    public var grid: TileGrid {
+        TileGrid(rasterWidth: width, rasterHeight: height, tileSize: tileSize, overlap: overlap, layout: tiling ?? .spread)
+    }
 
     enum CodingKeys: String, CodingKey {
-        case width, height, geotransform, overlap, merge
+        case width, height, geotransform, overlap, merge, tiling
         case imagePath = "image_path"
         case crsWKT = "crs_wkt"
         case tileSize = "tile_size"
@@ -24,9 +32,9 @@ public struct RasterContext: Codable, Sendable {
 
     public init(
         imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double, merge: MergeMode = .seams
+        mergeIoU: Double, merge: MergeMode = .seams, tiling: TileLayout = .spread
     ) {
         (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
-        (self.tileSize, self.overlap, self.mergeIoU, self.merge) = (tileSize, overlap, mergeIoU, merge)
+        (self.tileSize, self.overlap, self.mergeIoU, self.merge, self.tiling) = (tileSize, overlap, mergeIoU, merge, tiling)
     }
 }

@@ -1,11 +1,23 @@
-/// The tiles that cover a raster: the fewest windows of `tileSize` whose edges line
-/// up with the raster's bounds, neighbours overlapping by at least `overlap` pixels.
+/// How tiles are placed along an axis of a raster.
+public enum TileLayout: String, Codable, Sendable, CaseIterable {
+    /// The fewest tiles that keep the overlap, spread evenly (the seed's grid).
+    case spread
+    /// A tile every `tile - overlap` pixels from 0, the last moved back to end at the
+    /// raster's edge: DeepForest's sliding windows (`slidingwindow.generate`), whose last
+    /// two overlap by more than the rest.
+    case stride
+}
+
+/// The tiles that cover a raster: windows of `tileSize` whose edges line up with the
+/// raster's bounds, neighbours overlapping by at least `overlap` pixels.
 ///
 /// Along each axis of length `L` with tile `T` and minimum overlap `O`:
 /// - `L <= T`: one tile at 0, reaching past the far edge when `L < T` (read boundless);
-/// - otherwise `n = ceil((L - O) / (T - O))` tiles, the first at 0 and the last ending
-///   exactly at `L`, the ones between spread evenly. Spreading keeps every overlap
-///   between `O` and `O + 1` of each other, instead of one thin sliver at the end.
+/// - ``TileLayout/spread``: `n = ceil((L - O) / (T - O))` tiles, the first at 0 and the
+///   last ending exactly at `L`, the ones between spread evenly. Spreading keeps every
+///   overlap between `O` and `O + 1` of each other, instead of one thin sliver at the end.
+/// - ``TileLayout/stride``: tiles at 0, `T - O`, `2(T - O)`, ... up to `L - T`, then one
+///   at `L - T` unless the last already is.
 ///
 /// Tiles are numbered row-major: index = row * columns + column.
 public struct TileGrid: Hashable, Sendable {
@@ -13,20 +25,22 @@ public struct TileGrid: Hashable, Sendable {
     public let rasterHeight: Int
     public let tileSize: Int
     public let overlap: Int
+    public let layout: TileLayout
     public let columnOffsets: [Int]
     public let rowOffsets: [Int]
 
     /// - Precondition: `tileSize > 0`, `0 <= overlap < tileSize`, raster sides > 0.
     ///   The configuration layer checks these with errors a user can act on.
-    public init(rasterWidth: Int, rasterHeight: Int, tileSize: Int, overlap: Int = 0) {
+    public init(rasterWidth: Int, rasterHeight: Int, tileSize: Int, overlap: Int = 0, layout: TileLayout = .spread) {
         precondition(tileSize > 0 && overlap >= 0 && overlap < tileSize)
         precondition(rasterWidth > 0 && rasterHeight > 0)
         self.rasterWidth = rasterWidth
         self.rasterHeight = rasterHeight
         self.tileSize = tileSize
         self.overlap = overlap
-        columnOffsets = Self.offsets(length: rasterWidth, tile: tileSize, overlap: overlap)
-        rowOffsets = Self.offsets(length: rasterHeight, tile: tileSize, overlap: overlap)
+        self.layout = layout
+        columnOffsets = Self.offsets(length: rasterWidth, tile: tileSize, overlap: overlap, layout: layout)
+        rowOffsets = Self.offsets(length: rasterHeight, tile: tileSize, overlap: overlap, layout: layout)
     }
 
     public var columns: Int { columnOffsets.count }
@@ -62,8 +76,13 @@ public struct TileGrid: Hashable, Sendable {
         return (start, end)
     }
 
-    static func offsets(length: Int, tile: Int, overlap: Int) -> [Int] {
+    static func offsets(length: Int, tile: Int, overlap: Int, layout: TileLayout = .spread) -> [Int] {
         guard length > tile else { return [0] }
+        if layout == .stride {
+            let last = length - tile
+            let placed = Array(Swift.stride(from: 0, through: last, by: tile - overlap))
+            return placed.last == last ? placed : placed + [last]
+        }
         let stride = tile - overlap
         let n = (length - overlap + stride - 1) / stride
         let span = length - tile

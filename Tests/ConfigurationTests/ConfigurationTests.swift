@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tiling
 @testable import Configuration
 
 @Suite("Configuration")
@@ -142,13 +143,37 @@ struct ConfigurationTests {
     @Test("preset=deepforest is DeepForest's predict_tile in one word; keys given explicitly win")
     func deepForestPreset() throws {
         let c = try config("preset=deepforest")
-        #expect(c.model == .retinanet && c.tileSize == 400 && c.overlap == 20)
+        #expect(c.model == .retinanet && c.tileSize == 400 && c.overlap == 20 && c.tiling == .stride)
         #expect(c.scoreThreshold == 0.1 && c.nmsThreshold == 0.05 && c.merge == .mosaic && c.mergeIoU == 0.15)
         #expect(c.detectionsPerTile == 300)
+        // DeepForest computes in float32 (Lightning's 32-true), with no TF32 on a GPU.
+        #expect(c.precision == .f32 && !c.tf32)
+        // Its overlap is 5% of the window, whatever the window: 50 px of 1000.
         let mine = try config("preset=deepforest", "tile_size=1000", "score_threshold=0.3")
-        #expect(mine.tileSize == 1000 && mine.scoreThreshold == 0.3 && mine.overlap == 20)
+        #expect(mine.tileSize == 1000 && mine.scoreThreshold == 0.3 && mine.overlap == 50)
+        #expect(try config("preset=deepforest", "overlap=7").overlap == 7)
+        #expect(try config("preset=deepforest", "precision=bf16-mixed").precision == .bf16Mixed)
         #expect(throws: ConfigError.self) { try config("preset=deepforest", "model=fasterrcnn") }
         #expect(c.settings.yaml.contains("merge: mosaic\n") && c.settings.yaml.contains("tile_size: 400\n"))
+    }
+
+    @Test("DeepForest's argument names mean what they mean in DeepForest")
+    func deepForestNames() throws {
+        let c = try config("preset=deepforest", "path=ortho.tif", "patch_size=800", "patch_overlap=0.1", "iou_threshold=0.3",
+                           "score_thresh=0.2", "nms_thresh=0.4")
+        #expect(c.imagePath == "ortho.tif" && c.tileSize == 800 && c.overlap == 80)
+        #expect(c.mergeIoU == 0.3 && c.scoreThreshold == 0.2 && c.nmsThreshold == 0.4)
+        // floor(patch_size * patch_overlap), as slidingwindow computes it.
+        #expect(try config("patch_size=333", "patch_overlap=0.05").overlap == 16)
+        func message(_ arguments: String...) -> String {
+            do { _ = try Invocation(arguments: arguments).config; return "" } catch { return "\(error)" }
+        }
+        #expect(message("overlap=0.05").contains("for a fraction of tile_size, as DeepForest's, give patch_overlap=0.05"))
+        #expect(message("patch_overlap=1.5").contains("must be a fraction in [0, 1)"))
+        #expect(message("overlap=20", "patch_overlap=0.05").contains("not both"))
+        // A near miss of iou_threshold is no longer steered to nms_threshold (another meaning).
+        #expect(message("iou_thresh=0.15").contains("did you mean 'iou_threshold'?"), "\(message("iou_thresh=0.15"))")
+        #expect(message("tiling=grid").contains("valid values are spread, stride"))
     }
 
     @Test("a weights folder's config.json gives thresholds and class names; the command line and the preset win")

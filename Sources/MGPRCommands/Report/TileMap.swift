@@ -15,7 +15,7 @@ struct TileMap {
 
     init(report: RunReport, raster: RasterContext) {
         (self.report, self.raster) = (report, raster)
-        grid = TileGrid(rasterWidth: raster.width, rasterHeight: raster.height, tileSize: raster.tileSize, overlap: raster.overlap)
+        grid = raster.grid
     }
 
     /// Grids up to this many tiles are drawn cell by cell, outlined; larger ones as one

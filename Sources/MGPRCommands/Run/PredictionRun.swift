@@ -261,7 +261,7 @@ struct PredictionRun {
         return RasterContext(
             imagePath: PathText.absolute(raster.path, from: FileManager.default.currentDirectoryPath), width: raster.width, height: raster.height,
             geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
-            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge)
+            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge, tiling: config.tiling)
     }
 
     /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to

@@ -19,7 +19,7 @@ extension PredictionRun {
         case .zero: .zero
         }
         let source = try RasterTileSource(
-            path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap,
+            path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap, layout: config.tiling,
             missing: missing, skipEmpty: config.skipEmpty)
         let raster = source.raster
         var types: [String] = []

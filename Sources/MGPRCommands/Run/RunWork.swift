@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Pipeline
 import Raster
+import Tiling
 import Weights
 
 /// The work a run with this configuration does, and the check that a resume continues
@@ -20,6 +21,8 @@ enum RunWork {
             fields["bands"] = raster.bands.map(String.init).joined(separator: ",")
             fields["nodata"] = config.nodata.rawValue
             fields["skip_empty"] = "\(config.skipEmpty)"
+            // Recorded only when not the seed's grid, so runs from before the choice resume.
+            if config.tiling != .spread { fields["tiling"] = config.tiling.rawValue }
         } else {
             fields["image_path"] = "dummy tiles (seed \(config.seed))"
         }
