@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Conformance", dependencies: ["CUDABackend", "Engine", "Models", "Tiling", "Weights"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Tiling", "Weights"], swiftSettings: swiftSettings),
-        .target(name: "Configuration", dependencies: ["Tiling", "Yams"], swiftSettings: swiftSettings),
+        .target(name: "Configuration", dependencies: ["Tiling", "Weights", "Yams"], swiftSettings: swiftSettings),
         // Every result format, written and read: rank parts, final CSV/GeoPackage/GeoJSON,
         // metrics.csv, summary.json.
         .target(name: "Results", dependencies: ["Configuration", "Engine", "Models", "Platform", "Raster", "Tiling"], swiftSettings: swiftSettings),

@@ -16,6 +16,8 @@ public struct ConfigKey: Sendable {
         case numberPair
         /// A number in [0, 1), or null.
         case optionalFraction
+        /// Names, as a list (`[Tree, Snag]`) or one name; or null.
+        case optionalNameList
     }
 
     public let name: String
@@ -106,6 +108,25 @@ public struct ConfigKey: Sendable {
             return value
         case (.optionalFraction, _):
             throw .wrongType(key: name, value: shown, expected: "a fraction in [0, 1), e.g. 0.05")
+        case (.optionalNameList, .null):
+            return value
+        case (.optionalNameList, .string), (.optionalNameList, .int), (.optionalNameList, .double):
+            return try validate(.list([value]))
+        case (.optionalNameList, .list(let items)):
+            let names = items.compactMap { item -> String? in
+                switch item {
+                case .string(let s): s
+                case .int, .double: item.yaml
+                default: nil
+                }
+            }
+            guard !names.isEmpty, names.count == items.count, names.allSatisfy({ !$0.isEmpty }) else {
+                throw .wrongType(key: name, value: shown, expected: "a list of names, e.g. [Tree, Snag]")
+            }
+            guard Set(names).count == names.count else { throw .invalidValue(key: name, value: shown, reason: "names a class twice") }
+            return .list(names.map { .string($0) })
+        case (.optionalNameList, _):
+            throw .wrongType(key: name, value: shown, expected: "a list of names, e.g. [Tree, Snag]")
         }
     }
 
@@ -122,6 +143,7 @@ public struct ConfigKey: Sendable {
         case .integerList: "[INT,...]"
         case .numberPair: "[X,Y]"
         case .optionalFraction: "FLOAT|null"
+        case .optionalNameList: "[NAME,...]|null"
         }
     }
 

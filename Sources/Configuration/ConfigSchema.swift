@@ -38,11 +38,13 @@ public enum ConfigSchema {
         ConfigKey("model", .choice(ModelName.allCases.map(\.rawValue)), .string("fasterrcnn"),
             "network run on each tile: " + ModelName.allCases.map { "\($0.rawValue) (\($0.summary))" }.joined(separator: ", ")),
         ConfigKey("preset", .optionalChoice(["deepforest"]), .null,
-            "deepforest: DeepForest's predict_tile defaults (model=retinanet, tile_size=400, overlap=20, score_threshold=0.1, "
-                + "nms_threshold=0.05, merge=mosaic, merge_iou=0.15); keys given explicitly win"),
+            "deepforest: DeepForest's predict_tile (model=retinanet, tile_size=400, patch_overlap=0.05, tiling=stride, precision=32, "
+                + "tf32=false, score_threshold=0.1, nms_threshold=0.05, merge=mosaic, merge_iou=0.15); keys given explicitly win"),
         ConfigKey("weights", .optionalText, .null,
             "model weights: .safetensors, a torch.save'd state_dict (.pth/.pt, also inside a Lightning .ckpt or a {'model': ...} "
                 + "checkpoint), or a Hugging Face folder (config.json + model.safetensors, as DeepForest's); null: seeded, for timing only"),
+        ConfigKey("label_names", .optionalNameList, .null,
+            "class names by index, e.g. [Tree, Snag], for weights that do not name their classes (given, they win over the weights' own)"),
         ConfigKey("output", .optionalText, .null,
             "results file: .gpkg, .geojson or .csv for detectors, .csv for resnet50; none: results are not kept "
                 + "(default: a file in run_dir)"),
@@ -59,8 +61,8 @@ public enum ConfigSchema {
             "detectors: tiles of a batch the network runs on at once; memory grows with it, speed hardly does"),
         ConfigKey("merge", .choice(["seams", "mosaic"]), .string("seams"),
             "detectors: seams: with overlap > 0, same-class boxes from neighbouring tiles overlapping more than merge_iou are one "
-                + "object (whole boxes win over boxes cut by a tile edge); mosaic: one NMS at merge_iou over every box of every tile, "
-                + "all classes together (DeepForest's)"),
+                + "object (whole boxes win over boxes cut by a tile edge); mosaic: boxes truncated to whole pixels, then one NMS at "
+                + "merge_iou over every box of every tile, all classes together (DeepForest's)"),
         ConfigKey("merge_iou", aliases: ["iou_threshold"], .number(min: 0), .double(0.5),
             "detectors: the IoU of the cross-tile merge (see merge)"),
         ConfigKey("tf32", .boolean, .bool(true),

@@ -1,5 +1,6 @@
 import Foundation
 import Tiling
+import Weights
 
 /// The checked, typed configuration of one run.
 public struct RunConfig: Sendable, Equatable {
@@ -113,7 +114,15 @@ public struct RunConfig: Sendable, Equatable {
                 settings.resolve("overlap", .int(Int((Double(tile) * fraction).rounded(.down))))
             }
         }
-        labelNames = folder?.labelNames ?? weightsPath.flatMap { COCOWeights.contains($0) ? COCOWeights.categories : nil }
+        // Names given win; then the weights' own: a model folder's config.json, a
+        // checkpoint's label_dict (DeepForest's .ckpt), torchvision's COCO files.
+        if case .list(let given) = settings["label_names"] {
+            labelNames = given.compactMap(\.stringValue)
+        } else {
+            labelNames = folder?.labelNames ?? weightsPath.flatMap {
+                CheckpointLabels.names(in: $0) ?? (COCOWeights.contains($0) ? COCOWeights.categories : nil)
+            }
+        }
         self.settings = settings
         func int(_ k: String) -> Int { if case .int(let v) = settings[k] { v } else { 0 } }
         func double(_ k: String) -> Double { if case .double(let v) = settings[k] { v } else { 0 } }
@@ -210,6 +219,7 @@ public struct RunConfig: Sendable, Equatable {
         left.formUnion(useFakeData ? ["image_path", "overlap", "patch_overlap", "tiling", "bands", "nodata", "skip_empty"]
                                    : ["dummy_dataset_count", "dummy_dataset_delay"])
         if settings["patch_overlap"] == .null { left.insert("patch_overlap") }
+        if settings["label_names"] == .null { left.insert("label_names") }
         if model.task != .detection {
             left.formUnion(["preset", "score_threshold", "nms_threshold", "detections_per_tile", "min_size", "max_size", "bn_eps",
                             "images_per_pass", "merge", "merge_iou"])

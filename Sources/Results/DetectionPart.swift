@@ -20,10 +20,13 @@ public struct DetectionPart: ResultsSink {
         for (info, output) in zip(tiles, outputs) {
             var rows = ""
             if case .detections(let found) = output {
-                let w = info.window, x = Float(w.colOff), y = Float(w.rowOff)
+                let w = info.window, x = Double(w.colOff), y = Double(w.rowOff)
                 let tile = "\(info.index),\(w.colOff),\(w.rowOff),\(w.width),\(w.height)"
+                // The tile's float32 box plus the window's offset, added in float64 as
+                // DeepForest adds them: exact, so a truncation later truncates the true sum.
                 for d in found {
-                    rows += "\(tile),\(d.box.x1 + x),\(d.box.y1 + y),\(d.box.x2 + x),\(d.box.y2 + y),\(d.label),\(d.score)\n"
+                    let b = d.box
+                    rows += "\(tile),\(Double(b.x1) + x),\(Double(b.y1) + y),\(Double(b.x2) + x),\(Double(b.y2) + y),\(d.label),\(d.score)\n"
                 }
                 if found.isEmpty { rows += "\(tile),,,,,,\n" }
             }
@@ -37,15 +40,17 @@ public struct DetectionPart: ResultsSink {
     public func close() throws { try file.close() }
 
     /// A row as written above: nil for a tile's "no detections" row (and for anything
-    /// else that is not a detection).
-    public static func detection(in row: Substring, tile: Int) -> PlacedDetection? {
+    /// else that is not a detection). `wholePixels` truncates the coordinates toward zero,
+    /// as DeepForest's predict_tile does before its mosaic NMS (`astype(int)`).
+    public static func detection(in row: Substring, tile: Int, wholePixels: Bool = false) -> PlacedDetection? {
         let f = row.split(separator: ",", omittingEmptySubsequences: false)
         guard f.count == 11, let c = Int(f[1]), let r = Int(f[2]), let w = Int(f[3]), let h = Int(f[4]),
-            let x1 = Float(f[5]), let y1 = Float(f[6]), let x2 = Float(f[7]), let y2 = Float(f[8]),
+            let x1 = Double(f[5]), let y1 = Double(f[6]), let x2 = Double(f[7]), let y2 = Double(f[8]),
             let label = Int(f[9]), let score = Float(f[10])
         else { return nil }
+        let box = [x1, y1, x2, y2].map { Float(wholePixels ? $0.rounded(.towardZero) : $0) }
         return PlacedDetection(
-            detection: Detection(box: Box(x1, y1, x2, y2), label: label, score: score), tile: tile,
+            detection: Detection(box: Box(box[0], box[1], box[2], box[3]), label: label, score: score), tile: tile,
             window: Window(colOff: c, rowOff: r, width: w, height: h))
     }
 }

@@ -10,13 +10,18 @@ import Tiling
 /// GeoPackage, GeoJSON (box polygons in the raster's CRS) or DeepForest's CSV.
 public enum FinalResults {
     /// DeepForest's columns (boxes in the raster's pixels, the image's file name, the box
-    /// as WKT in the raster's CRS), then the tile that saw it: a detector's final CSV.
+    /// as WKT in pixels, as its predict_tile returns them), then the tile that saw it: a
+    /// detector's final CSV. Boxes in the raster's CRS are what GeoPackage and GeoJSON are for.
     public static let deepForestHeader = "xmin,ymin,xmax,ymax,label,score,image_path,geometry,tile"
 
     /// Writes `output`; returns the rows (tiles or boxes) written. `labels` names the
     /// model's classes by index, when its weights name them.
     public static func write(_ parts: ResultsParts, to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
-        if parts.format == .detection { return try writeDetections(parts.detections, to: output, raster: raster, labels: labels) }
+        if parts.format == .detection {
+            // DeepForest's mosaic sees whole pixels: its predict_tile truncates before the NMS.
+            let found = parts.detections(wholePixels: raster?.merge == .mosaic)
+            return try writeDetections(found, to: output, raster: raster, labels: labels)
+        }
         var text = parts.format.map { "\($0.header)\n" } ?? ""
         for tile in parts.rows.keys.sorted() { for row in parts.rows[tile]! { text += row + "\n" } }
         try AtomicFile.write(text, to: output)
@@ -65,11 +70,22 @@ public enum FinalResults {
         var text = deepForestHeader + "\n"
         for p in found {
             let b = p.detection.box, label = name(p.detection.label).map(CSVField.escape) ?? String(p.detection.label)
-            let ring = corners(b) + [corners(b)[0]]
-            let wkt = "POLYGON ((" + ring.map { "\($0.x) \($0.y)" }.joined(separator: ", ") + "))"
-            text += "\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(label),\(p.detection.score),\(image),\(CSVField.escape(wkt)),\(p.tile)\n"
+            // As pandas writes DeepForest's float64 columns: the float32 score widened.
+            let score = Double(p.detection.score)
+            text += "\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(label),\(score),\(image),\(CSVField.escape(pixelWKT(b))),\(p.tile)\n"
         }
         try AtomicFile.write(text, to: output)
         return found.count
+    }
+
+    /// The box as DeepForest's `geometry`: shapely's `box(xmin, ymin, xmax, ymax)` as WKT,
+    /// counter-clockwise from (xmax, ymin), numbers without a trailing ".0".
+    public static func pixelWKT(_ b: Box) -> String {
+        func number(_ v: Float) -> String {
+            let text = "\(v)"
+            return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+        }
+        let ring = [(b.x2, b.y1), (b.x2, b.y2), (b.x1, b.y2), (b.x1, b.y1), (b.x2, b.y1)]
+        return "POLYGON ((" + ring.map { "\(number($0.0)) \(number($0.1))" }.joined(separator: ", ") + "))"
     }
 }

@@ -14,9 +14,12 @@ public struct ResultsParts: Sendable {
         (self.format, self.rows) = (format, rows)
     }
 
-    /// The detections, by tile (a detector's parts).
-    public var detections: [PlacedDetection] {
-        rows.keys.sorted().flatMap { tile in rows[tile]!.compactMap { DetectionPart.detection(in: $0, tile: tile) } }
+    /// The detections, by tile (a detector's parts); `wholePixels`: coordinates truncated
+    /// toward zero, as DeepForest's mosaic takes them.
+    public func detections(wholePixels: Bool = false) -> [PlacedDetection] {
+        rows.keys.sorted().flatMap { tile in
+            rows[tile]!.compactMap { DetectionPart.detection(in: $0, tile: tile, wholePixels: wholePixels) }
+        }
     }
 
     /// Per tile, how many boxes were found (a detector's parts).

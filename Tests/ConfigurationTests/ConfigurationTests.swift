@@ -176,6 +176,19 @@ struct ConfigurationTests {
         #expect(message("tiling=grid").contains("valid values are spread, stride"))
     }
 
+    @Test("label_names names the classes, a list or one name, and wins over the weights' own")
+    func labelNames() throws {
+        #expect(try config("label_names=[Tree, Snag]").labelNames == ["Tree", "Snag"])
+        #expect(try config("label_names=Tree").labelNames == ["Tree"])
+        #expect(try config().labelNames == nil)
+        #expect(throws: ConfigError.self) { try config("label_names=[Tree, Tree]") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labels-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try #"{"label_dict": {"Tree": 0}}"#.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(try config("model=retinanet", "weights=\(folder.path)").labelNames == ["Tree"])
+        #expect(try config("model=retinanet", "weights=\(folder.path)", "label_names=[Arbre]").labelNames == ["Arbre"])
+    }
+
     @Test("a weights folder's config.json gives thresholds and class names; the command line and the preset win")
     func modelFolderConfig() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString)")

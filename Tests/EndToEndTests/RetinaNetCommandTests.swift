@@ -3,10 +3,11 @@ import Testing
 import TestSupport
 
 /// `mgpr preset=deepforest` with a DeepForest model folder over a raster of several
-/// tiles, against DeepForest's predict_tile algorithm (per-tile detections, shifted by
-/// the window, one class-agnostic NMS at 0.15) reimplemented with torchvision in
-/// float64 by reference/make_retinanet.py: at least 99% of its boxes found (same label,
-/// IoU >= 0.99, score within 1e-3), at most 1% extra; the table DeepForest writes.
+/// tiles, against DeepForest 2.1.0's predict_tile algorithm (per-window detections,
+/// shifted by the window in float64 and truncated to whole pixels, one class-agnostic
+/// NMS at 0.15) reimplemented with torchvision in float64 by reference/make_retinanet.py:
+/// at least 99% of its boxes found (same label, same box, score within 1e-3), at most 1%
+/// extra; the table DeepForest's predict_tile returns, as pandas writes it.
 @Suite("mgpr preset=deepforest", .serialized)
 struct RetinaNetCommandTests {
     let mgpr = TestSupport.product("mgpr")
@@ -17,11 +18,11 @@ struct RetinaNetCommandTests {
     func run(_ output: String, _ extra: [String] = [], in directory: URL) throws -> TestSupport.ProcessResult {
         try TestSupport.run(
             mgpr, ["preset=deepforest", "image_path=\(Self.fixtures.path)/mosaic.tif", "weights=\(Self.fixtures.path)/deepforest_tree",
-                   "precision=32", "output=\(output)", "run_dir=\(directory.path)/run-\(UUID().uuidString.prefix(6))"] + extra,
+                   "output=\(output)", "run_dir=\(directory.path)/run-\(UUID().uuidString.prefix(6))"] + extra,
             in: directory)
     }
 
-    @Test("the CSV has DeepForest's columns and its boxes: DeepForest's algorithm over four overlapping tiles")
+    @Test("the CSV is DeepForest's table: its columns, its boxes in whole pixels, its geometry in pixels, over four windows")
     func deepForestTable() throws {
         let directory = try TestSupport.temporaryDirectory()
         let csv = directory.appendingPathComponent("trees.csv").path
@@ -29,44 +30,56 @@ struct RetinaNetCommandTests {
         try #require(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("2x2 tiles"), "\(result.stderr)")
         #expect(result.stderr.contains("model=retinanet (v1, classes Tree"), "\(result.stderr)")
+        #expect(result.stderr.contains(", f32 on CPU"), "the preset runs float32, as DeepForest: \(result.stderr)")
         let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8))
         #expect(rows.first == ["xmin", "ymin", "xmax", "ymax", "label", "score", "image_path", "geometry", "tile"])
         let found = rows.dropFirst().map { r in
-            (box: r[0...3].map { Float($0)! }, label: r[4], score: Float(r[5])!, image: r[6], geometry: r[7])
+            (box: r[0...3].map { Double($0)! }, label: r[4], score: Double(r[5])!, scoreText: r[5], image: r[6], geometry: r[7])
         }
-        #expect(found.allSatisfy { $0.label == "Tree" && $0.image == "mosaic.tif" && $0.geometry.hasPrefix("POLYGON ((") })
+        #expect(found.allSatisfy { $0.label == "Tree" && $0.image == "mosaic.tif" })
+        // Whole pixels, as DeepForest's astype(int) leaves them, written as pandas writes floats ("380.0").
+        #expect(found.allSatisfy { $0.box.allSatisfy { $0 == $0.rounded(.towardZero) } }, "coordinates are whole pixels")
+        #expect(rows.dropFirst().allSatisfy { $0[0...3].allSatisfy { $0.hasSuffix(".0") } })
+        // The score is DeepForest's float32 widened to float64, as pandas prints it.
+        #expect(found.allSatisfy { Double(Float($0.score)) == $0.score && "\($0.score)" == $0.scoreText })
+        // The geometry is shapely's box(xmin, ymin, xmax, ymax) in pixels, as DeepForest returns it.
+        for f in found {
+            let (x1, y1, x2, y2) = (Int(f.box[0]), Int(f.box[1]), Int(f.box[2]), Int(f.box[3]))
+            #expect(f.geometry == "POLYGON ((\(x2) \(y1), \(x2) \(y2), \(x1) \(y2), \(x1) \(y1), \(x2) \(y1)))", "\(f.geometry)")
+        }
 
-        let boxes = try reference("boxes"), scores = try reference("scores")
-        let expected = scores.indices.map { i in (box: (0..<4).map { Float(boxes[4 * i + $0]) }, score: Float(scores[i])) }
+        let boxes = try reference("truncated_boxes"), scores = try reference("truncated_scores")
+        let expected = scores.indices.map { i in (box: (0..<4).map { boxes[4 * i + $0] }, score: scores[i]) }
         let perWindow = try reference("window_counts")
         #expect(perWindow.count == 4 && perWindow.allSatisfy { $0 >= 10 }, "detections per window \(perWindow)")
         #expect(expected.count >= 20 && Double(expected.count) < perWindow.reduce(0, +),
                 "the mosaic NMS should keep many boxes and drop some: \(expected.count) of \(perWindow.reduce(0, +))")
-        func iou(_ a: [Float], _ b: [Float]) -> Float {
-            let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-            let inter = w * h
-            return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-        }
         var unmatched = Array(found.indices)
         var matched = 0
         for e in expected {
-            if let k = unmatched.firstIndex(where: { iou(found[$0].box, e.box) >= 0.99 && abs(found[$0].score - e.score) <= 1e-3 }) {
+            if let k = unmatched.firstIndex(where: { found[$0].box == e.box && abs(found[$0].score - e.score) <= 1e-3 }) {
                 unmatched.remove(at: k)
                 matched += 1
             }
         }
         #expect(Double(matched) >= 0.99 * Double(expected.count), "found \(matched) of \(expected.count); mgpr wrote \(found.count)")
         #expect(Double(unmatched.count) <= 0.01 * Double(expected.count), "\(unmatched.count) extra boxes")
+    }
 
-        // The geometry is the box in the raster's CRS: the geotransform applied to the pixels.
-        let info = try TestSupport.run("/usr/bin/gdalinfo", ["-json", "\(Self.fixtures.path)/mosaic.tif"])
-        let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as! [String: Any]
-        let gt = json["geoTransform"] as! [Double]
-        let first = found[0]
-        let numbers = first.geometry.split(whereSeparator: { " ,()".contains($0) }).compactMap { Double($0) }
-        #expect(numbers.count == 10)
-        let x1 = gt[0] + gt[1] * Double(first.box[0]), y1 = gt[3] + gt[5] * Double(first.box[1])
-        #expect(abs(numbers[0] - x1) < 1e-3 && abs(numbers[1] - y1) < 1e-3, "\(numbers) vs (\(x1), \(y1))")
+    @Test("DeepForest's names on the command line, a Lightning checkpoint's label_dict naming the class")
+    func deepForestNames() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let csv = directory.appendingPathComponent("trees.csv").path
+        let result = try TestSupport.run(
+            mgpr, ["preset=deepforest", "path=\(Self.fixtures.path)/mosaic.tif", "weights=\(Self.fixtures.path)/v1_tree_lightning.ckpt",
+                   "patch_size=400", "patch_overlap=0.05", "iou_threshold=0.15", "output=\(csv)", "run_dir=\(directory.path)/run"], in: directory)
+        try #require(result.status == 0, "\(result.stderr)")
+        let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8)).dropFirst()
+        #expect(!rows.isEmpty && rows.allSatisfy { $0[4] == "Tree" }, "labels \(Set(rows.map { $0[4] }))")
+        // The same table as the model folder gives: the checkpoint holds the same weights.
+        let folder = directory.appendingPathComponent("folder.csv").path
+        try #require(try run(folder, in: directory).status == 0)
+        #expect(try String(contentsOfFile: folder, encoding: .utf8) == String(contentsOfFile: csv, encoding: .utf8))
     }
 
     @Test("GeoPackage and GeoJSON carry the class names, with their index")

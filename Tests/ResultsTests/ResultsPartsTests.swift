@@ -38,7 +38,7 @@ struct ResultsPartsTests {
         let parts = ResultsParts(format: written.format, rows: written.rows)
         #expect(parts.format == .detection)
         #expect(parts.detectionCounts == [0: 1, 1: 0])
-        let found = parts.detections
+        let found = parts.detections()
         #expect(found.count == 1)
         #expect(found.first?.detection.box == Box(1, 52, 11, 72))  // tile 0 sits at column 0, row 50
         #expect(found.first?.window == Window(colOff: 0, rowOff: 50, width: 100, height: 100))

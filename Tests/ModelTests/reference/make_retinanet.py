@@ -45,7 +45,8 @@ float32 inputs (cases/*.f32, what mgpr is given):
   400 px windows at offsets 0 and 380 (row-major), pixels / 255, the tree model
   (score 0.1, NMS 0.05, 300 detections), boxes shifted by the window's offset, then
   one class-agnostic NMS at IoU 0.15 over all windows (DeepForest's mosiac), coordinates
-  kept as floats. The first window is the crop itself: its detections are the tree
+  kept as floats; and truncated_*: the same with the shifted coordinates truncated to
+  whole pixels before the NMS, as DeepForest's predict.py does. The first window is the crop itself: its detections are the tree
   model's neon_tile ones.
 All described by manifest.json. Float64 on Debian's reference BLAS is slow: the float64
 passes run two at a time, about 9 minutes on 2 cores.
@@ -339,6 +340,13 @@ with torch.inference_mode():
     save(case, "scores", scores[keep])
     save(case, "labels", labels[keep].double())
     save(case, "window_counts", torch.tensor([float(len(r["scores"])) for r in per_window], dtype=torch.float64))
+    # As DeepForest 2.1.0's predict.py does it: the window's offset added in float64,
+    # the sum truncated toward zero (astype(int)), then the one NMS over the mosaic.
+    whole = torch.trunc(boxes)
+    keep = torchvision.ops.nms(whole, scores, 0.15)
+    save(case, "truncated_boxes", whole[keep])
+    save(case, "truncated_scores", scores[keep])
+    save(case, "truncated_labels", labels[keep].double())
     manifest["cases"].append(case)
 with open(os.path.join(out, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
