@@ -75,7 +75,7 @@ public func helpText(
     for section in sections { lines += section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [""] }
     lines.append("KEYS (default in brackets):")
     for key in keys {
-        let aliases = key.aliases.isEmpty ? "" : " (alias: \(key.aliases.joined(separator: ", ")))"
+        let aliases = key.aliases.isEmpty ? "" : " (alias\(key.aliases.count == 1 ? "" : "es"): \(key.aliases.joined(separator: ", ")))"
         lines.append("  \(key.name)=\(key.valueHint)\(aliases)  [\(key.defaultValue.yaml)]")
         lines.append("      \(key.help)")
     }

@@ -101,7 +101,8 @@ struct CommandLineTests {
         let result = try TestSupport.run(mgpr, ["--help"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("dummy_dataset_delay=FLOAT  [0.01]"))
-        #expect(result.stdout.contains("image_path=TEXT (alias: input_path)"))
+        #expect(result.stdout.contains("image_path=TEXT (aliases: input_path, path)"))
+        #expect(result.stdout.contains("tile_size=INT (alias: patch_size)"))
         for line in ["mgpr doctor [key=value ...]", "mgpr slurm gpus=N", "mgpr merge run_dir=DIR", "EXIT CODES:",
                      "75  stopped by SIGTERM"] {
             #expect(result.stdout.contains(line), "\(line)")
