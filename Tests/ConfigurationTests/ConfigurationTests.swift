@@ -119,7 +119,7 @@ struct ConfigurationTests {
             #expect(text.contains("  \(key.name)="), "help is missing \(key.name)")
             #expect(text.contains("[\(key.defaultValue.yaml)]"))
         }
-        #expect(text.contains("alias: input_path") && text.contains("alias: devices"))
+        #expect(text.contains("(aliases: input_path, path)") && text.contains("(alias: devices)") && text.contains("(alias: iou_threshold)"))
     }
 
     @Test("model and precision are typed when read: an unknown or unusable value is one line before anything opens")
