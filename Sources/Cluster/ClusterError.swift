@@ -19,6 +19,12 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case foreignRows(part: String, line: Int, reason: String)
     case damagedWork(path: String, reason: String)
     case workMissing(path: String, tilesDone: Int)
+    /// share=claim: an operation on the claims folder failed.
+    case claimFailed(path: String, reason: String)
+    /// share=claim: this rank's lease file is there already, from an earlier launch of the same name.
+    case earlierLaunch(board: String, leaseFile: String)
+    /// share=claim: the lease could not be renewed for half its time; other ranks may take this rank's claims.
+    case leaseLost(path: String, seconds: Double, lease: Double)
 
     public var description: String {
         switch self {
@@ -51,6 +57,16 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
         case .damagedWork(let path, let reason):
             "\(path) is damaged (\(reason)), so this resume cannot be checked to continue the same work: "
                 + "restore it, or start afresh with another run_dir"
+        case .claimFailed(let path, let reason):
+            "share=claim: \(path): \(reason) (the run directory must be on a file system every rank writes; share=static needs no claims)"
+        case .earlierLaunch(let board, let leaseFile):
+            "share=claim: \(leaseFile) is there already: \(board) holds the claims of an earlier launch under the same name "
+                + "(the same job, or torchrun run id), which this one would take for its own; give this run its own run_dir, "
+                + "or remove \(board) if that launch is over"
+        case .leaseLost(let path, let seconds, let lease):
+            "share=claim: \(path) could not be renewed for \(Int(seconds)) s of its \(Int(lease)) s lease (a stalled file "
+                + "system?): this rank stops before journaling tiles another rank may take over; the others do its chunks, "
+                + "and resume=true continues from the journals"
         case .workMissing(let path, let done):
             "\(path) is missing though \(done) tile\(done == 1 ? " is" : "s are") done, so this resume cannot be checked "
                 + "to continue the same work: restore it, or start afresh with another run_dir"

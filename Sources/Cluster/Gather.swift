@@ -24,31 +24,42 @@ public struct Gather {
         public var missing: [Int]
         /// Ranks still being waited for when `stopRequested` said to stop.
         public var stoppedWaitingFor: [Int] = []
+        /// Ranks not waited for, having nothing left to do (share=claim: every chunk is
+        /// done, and they never joined or stopped renewing their lease).
+        public var absent: [Int] = []
     }
 
     /// Waits for a final status from every rank; returns those that came and those that did
     /// not. `stopRequested` is asked four times a second (a signal during the wait); a
-    /// damaged status fails at once, naming the file.
-    public func waitForRanks(log: (String) -> Void, stopRequested: () -> Bool = { false }) throws(ClusterError) -> Waited {
+    /// damaged status fails at once, naming the file. A rank for which `worthWaiting` says
+    /// false is not waited for, and listed as absent.
+    public func waitForRanks(
+        log: (String) -> Void, stopRequested: () -> Bool = { false }, worthWaiting: (Int) throws(ClusterError) -> Bool = { _ in true }
+    ) throws(ClusterError) -> Waited {
         var lastLife = [Int: (size: Int, at: Double)]()
         var announced = false
         while true {
             let now = Date().timeIntervalSince1970
             var statuses: [RankStatus] = []
             var waiting: [Int] = []
+            var absent: [Int] = []
             for rank in 0..<worldSize {
                 if let status = try layout.checkedStatus(rank), status.state.isFinal, attempt == nil || status.attempt == attempt {
                     statuses.append(status)
+                    continue
+                }
+                if try !worthWaiting(rank) {
+                    absent.append(rank)
                     continue
                 }
                 let size = (try? FileManager.default.attributesOfItem(atPath: layout.journal(rank))[.size] as? Int) ?? -1
                 if lastLife[rank] == nil || lastLife[rank]!.size != size { lastLife[rank] = (size, now) }
                 waiting.append(rank)
             }
-            if waiting.isEmpty { return Waited(statuses: statuses, missing: []) }
+            if waiting.isEmpty { return Waited(statuses: statuses, missing: [], absent: absent) }
             let lost = waiting.filter { now - lastLife[$0]!.at > timeout }
-            if lost.count == waiting.count { return Waited(statuses: statuses, missing: lost) }
-            if stopRequested() { return Waited(statuses: statuses, missing: [], stoppedWaitingFor: waiting) }
+            if lost.count == waiting.count { return Waited(statuses: statuses, missing: lost, absent: absent) }
+            if stopRequested() { return Waited(statuses: statuses, missing: [], stoppedWaitingFor: waiting, absent: absent) }
             if !announced {
                 log("Waiting for rank\(waiting.count == 1 ? "" : "s") \(waiting.map(String.init).joined(separator: ", ")) to finish")
                 announced = true

@@ -16,6 +16,11 @@ public struct RankContext: Sendable, Equatable {
     /// SLURM_RESTART_COUNT (or torchrun's restart count): > 0 when the job was restarted.
     /// All ranks of one attempt share it, which tells rank 0 a fresh status from a stale one.
     public var restartCount: Int
+    /// What names this launch of the job, the same for all its ranks and for no other
+    /// launch: SLURM's job, step and restart count; torchrun's run id and restart count.
+    /// Nil when the launcher gives no id (RANK and WORLD_SIZE set by hand, torchrun's
+    /// default run id "none").
+    public var launchName: String?
     /// The GPUs the launcher gave this rank (CUDA_VISIBLE_DEVICES), as listed.
     public var visibleGPUs: String?
     /// A SLURM job with several tasks in which this process was not started by srun
@@ -44,6 +49,7 @@ public struct RankContext: Sendable, Equatable {
                 return context
             }
             context.launcher = .slurm
+            context.launchName = "slurm-\(env["SLURM_JOB_ID"]!)-step\(env["SLURM_STEP_ID"] ?? "0")-restart\(context.restartCount)"
             context.rank = rank
             context.worldSize = max(world, 1)
             context.localRank = int("SLURM_LOCALID") ?? 0
@@ -57,6 +63,9 @@ public struct RankContext: Sendable, Equatable {
             context.localRank = int("LOCAL_RANK") ?? 0
             context.nodeRank = int("GROUP_RANK") ?? int("NODE_RANK") ?? 0
             context.jobID = env["TORCHELASTIC_RUN_ID"]
+            if let id = context.jobID, !id.isEmpty, id != "none", !id.contains("/") {
+                context.launchName = "torchrun-\(id)-restart\(context.restartCount)"
+            }
         }
         return context
     }

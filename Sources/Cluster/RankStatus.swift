@@ -19,8 +19,11 @@ public struct RankStatus: Codable, Sendable {
     public var attempt: Int
     public var host: String
     public var tileCount: Int
+    /// This rank's block under share=static (empty under share=claim).
     public var shareStart: Int
     public var shareEnd: Int
+    /// "claim" when the ranks claimed chunks as they went; absent when they shared statically.
+    public var shareMode: String?
     public var state: State
     /// The merged results file the run was asked for, if any.
     public var output: String?
@@ -39,12 +42,15 @@ public struct RankStatus: Codable, Sendable {
         case tileCount = "tile_count"
         case shareStart = "share_start"
         case shareEnd = "share_end"
+        case shareMode = "share"
     }
 
     public init(
         rank: Int, worldSize: Int, attempt: Int, tileCount: Int, share: Range<Int>, state: State, output: String?,
-        summary: RunSummary?, raster: RasterContext?, labels: [String]? = nil, environment: [String: String]? = nil
+        summary: RunSummary?, raster: RasterContext?, labels: [String]? = nil, environment: [String: String]? = nil,
+        shareMode: String? = nil
     ) {
+        self.shareMode = shareMode
         (self.raster, self.labels, self.environment) = (raster, labels, environment)
         (self.rank, self.worldSize, self.attempt, self.tileCount, self.state, self.output, self.summary) =
             (rank, worldSize, attempt, tileCount, state, output, summary)
@@ -60,6 +66,10 @@ public struct RunLayout: Sendable {
     public init(root: String) { self.root = root }
 
     public func rankDirectory(_ rank: Int) -> String { (root as NSString).appendingPathComponent("rank-\(rank)") }
+    /// Where the ranks of one launch claim chunks under share=claim.
+    public func claimsDirectory(launch: String) -> String {
+        ((root as NSString).appendingPathComponent("claims") as NSString).appendingPathComponent(launch)
+    }
     public func journal(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("journal.txt") }
     public func results(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("results.csv") }
     public func status(_ rank: Int) -> String { (rankDirectory(rank) as NSString).appendingPathComponent("status.json") }

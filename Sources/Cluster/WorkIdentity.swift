@@ -10,9 +10,13 @@ public struct WorkIdentity: Codable, Equatable, Sendable {
 
     public init(_ fields: [String: String]) { self.fields = fields }
 
+    /// How the ranks shared the tiles: recorded, but a resume may share otherwise (the
+    /// journals say what is done either way).
+    public static let shareKey = "share"
+
     /// "key was A, now B" for every key whose value differs, in key order.
     public func differences(from recorded: WorkIdentity) -> [String] {
-        Set(fields.keys).union(recorded.fields.keys).sorted().compactMap { key in
+        Set(fields.keys).union(recorded.fields.keys).subtracting([Self.shareKey]).sorted().compactMap { key in
             let was = recorded.fields[key] ?? "(not recorded)", now = fields[key] ?? "(not given)"
             return was == now ? nil : "\(key) was \(was), now \(now)"
         }

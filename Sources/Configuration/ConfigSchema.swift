@@ -78,6 +78,11 @@ public enum ConfigSchema {
             "replace an existing results file (output), or start again in a run_dir that holds a run; without it mgpr refuses both"),
         ConfigKey("gather_timeout", .number(min: 1), .double(600),
             "seconds rank 0 waits for a rank that shows no sign of life before naming it as lost"),
+        ConfigKey("share", .optionalChoice(["static", "claim"]), .null,
+            "how ranks divide the tiles: claim: each claims chunks from run_dir as it goes, so a slow or late rank holds "
+                + "nobody up; static: a fixed block each (default: claim for several ranks; a resume keeps its run's)"),
+        ConfigKey("claim_lease", .number(min: 1), .double(60),
+            "share=claim: seconds a rank's claims outlive its last sign of life before other ranks take them over"),
         ConfigKey("log_interval", .integer(min: 1), .int(10), "batches between progress lines when stderr is not a terminal"),
         ConfigKey("log_interval_s", .number(min: 0), .double(60),
             "also a progress line (tiles/s, ETA) every this many seconds without one, when stderr is not a terminal (0: off)"),

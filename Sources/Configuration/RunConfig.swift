@@ -54,6 +54,9 @@ public struct RunConfig: Sendable, Equatable {
     /// Replace an existing results file, or a run in run_dir, instead of refusing.
     public var overwrite: Bool
     public var gatherTimeout: Double
+    /// `share`; nil: claim for several ranks, static for one, and on a resume what the run recorded.
+    public var share: ShareMode?
+    public var claimLease: Double
     public var logInterval: Int
     /// Seconds without a progress line after which one is printed anyway (0: never).
     public var logIntervalSeconds: Double
@@ -166,6 +169,8 @@ public struct RunConfig: Sendable, Equatable {
         resume = bool("resume")
         overwrite = bool("overwrite")
         gatherTimeout = double("gather_timeout")
+        share = string("share").flatMap(ShareMode.init(rawValue:))
+        claimLease = double("claim_lease")
         logInterval = int("log_interval")
         logIntervalSeconds = double("log_interval_s")
         profiler = string("profiler").flatMap(Profiler.init(rawValue:))

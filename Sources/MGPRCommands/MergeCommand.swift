@@ -37,12 +37,17 @@ struct MergeCommand {
         guard status.worldSize >= 1, status.tileCount >= 0 else {
             throw ClusterError.unreadable(path: statusPath, reason: "damaged: world size \(status.worldSize)")
         }
+        // After the fact, a rank without a status holds nothing back once every tile is
+        // journaled (under share=claim, a rank that never started did no tiles at all).
+        let journaled = (try? Gather(layout: layout, worldSize: status.worldSize, timeout: 0, attempt: nil)
+            .records(parts: false, tileCount: status.tileCount, window: nil))?.done.count
+        let everyTile = journaled == status.tileCount
         _ = try Self.gather(
             layout: layout, worldSize: status.worldSize, tileCount: status.tileCount,
             window: try Self.grid(status, path: statusPath).map { grid in grid.window(at:) },
             output: config.settings.explicit.contains("output") ? ResultsTarget.resolve(config, runDirectory: root) : status.output,
             raster: status.raster, labels: status.labels,
-            timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true)
+            timeout: config.gatherTimeout, attempt: nil, log: log, printRanks: true, worthWaiting: { _ in !everyTile })
         return 0
     }
 
@@ -63,14 +68,19 @@ struct MergeCommand {
     /// `window` are another run's); throws, naming ranks and tiles, when any are missing.
     static func gather(
         layout: RunLayout, worldSize: Int, tileCount: Int, window: ((Int) -> Window)?, output: String?, raster: RasterContext?, labels: [String]?, timeout: Double,
-        attempt: Int?, log: Log, printRanks: Bool, stopRequested: () -> Bool = { false }
+        attempt: Int?, log: Log, printRanks: Bool, stopRequested: () -> Bool = { false },
+        worthWaiting: (Int) throws(ClusterError) -> Bool = { _ in true }
     ) throws -> GatherOutcome {
         let gather = Gather(layout: layout, worldSize: worldSize, timeout: timeout, attempt: attempt)
-        let waited = try gather.waitForRanks(log: log.info, stopRequested: stopRequested)
+        let waited = try gather.waitForRanks(log: log.info, stopRequested: stopRequested, worthWaiting: worthWaiting)
         if !waited.stoppedWaitingFor.isEmpty { return .stoppedWaiting(for: waited.stoppedWaitingFor) }
         let (statuses, lost) = (waited.statuses, waited.missing)
         let records = try gather.records(parts: output != nil, tileCount: tileCount, window: window)
-        var combined = RunSummary.combined(statuses.sorted { $0.rank < $1.rank }.compactMap(\.summary))
+        let ranked = statuses.sorted { $0.rank < $1.rank }
+        var combined = RunSummary.combined(ranked.compactMap(\.summary))
+        if worldSize > 1 {
+            combined?.ranks = RunSummary.rankWork(ranked.compactMap { s in s.summary.map { (s.rank, s.host, $0) } })
+        }
         if let output {
             let parts = records.parts
             let written: Int
@@ -91,6 +101,7 @@ struct MergeCommand {
             if printRanks {
                 log.info("Gathered \(statuses.count) of \(counted(worldSize, "rank"))")
                 Terminal.standardOutput(SummaryReport.text(combined, deviceKind: SummaryReport.kind(of: combined)))
+                if let ranks = combined.ranks, ranks.count > 1 { Terminal.standardOutput(SummaryReport.ranks(ranks, claims: combined.claims, tiles: tileCount)) }
             }
         }
         let notDone = gather.missingTiles(records, tileCount: tileCount)
@@ -98,10 +109,15 @@ struct MergeCommand {
         do { log.info("Report: \(try ReportCommand.write(root: layout.root))") } catch {
             log.warning("The report could not be written: \(SystemError.reason(error))")
         }
-        if !lost.isEmpty {
+        if !lost.isEmpty, !notDone.isEmpty {
             throw ClusterError.missingRanks(ranks: lost, tilesNotDone: notDone.count, listedIn: layout.missingTiles, waited: timeout)
         }
         if !notDone.isEmpty { throw ClusterError.incomplete(tilesNotDone: notDone.count, listedIn: layout.missingTiles) }
+        let away = (lost + waited.absent).sorted()
+        if !away.isEmpty {
+            log.info("Rank\(away.count == 1 ? "" : "s") \(away.map(String.init).joined(separator: ", ")) did not finish, "
+                + "but every tile is journaled: the results are whole")
+        }
         return .gathered
     }
 

@@ -52,6 +52,19 @@ enum SummaryReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Each rank's tiles and idle time at the end, and under share=claim what claiming cost.
+    static func ranks(_ ranks: [RunSummary.RankWork], claims: RunSummary.Claims?, tiles: Int) -> String {
+        var lines = [claims.map { c in
+            String(format: "Ranks (share=claim: %@, %d taken over, %d claim operations, %.3f per tile):",
+                   counted(c.chunks, "chunk"), c.takenOver, c.operations, tiles > 0 ? Double(c.operations) / Double(tiles) : 0)
+        } ?? "Ranks (share=static):"]
+        for r in ranks {
+            lines.append("  Rank \(r.rank) (\(r.host)): \(counted(r.tiles, "tile"))"
+                + (r.idleAtEndSeconds.map { String(format: ", idle %.2f s at the end", $0) } ?? ""))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// `profiler=simple`: where the time went, as Lightning's simple profiler tabulates it.
     static func profile(_ s: RunSummary, records: [BatchRecord]) -> String {
         func row(_ name: String, _ values: [Double]) -> String {

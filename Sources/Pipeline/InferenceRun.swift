@@ -109,7 +109,7 @@ public final class InferenceRun: Sendable {
         return RunSummary(
             records: records, deviceNames: (0..<devices).map(deviceName), elapsed: elapsed,
             peakRSSBytes: ProcessMemory.peakResidentBytes, loaderPoolBytes: loader.allocatedBytes,
-            complete: records.count == loader.batchCount,
+            complete: loader.drained && records.count == loader.batchesHandedOut,
             compute: { .init(threads: usage.threadsUsed(device: $0), cpuSeconds: usage.computeSeconds(device: $0)) },
             cpuSeconds: usage.cpuSeconds, readerCPUSeconds: usage.readerSeconds)
     }

@@ -3,11 +3,11 @@ import Synchronization
 import Engine
 import Tiling
 
-/// Turns a list of tiles into batches, read by `workers` threads ahead of the devices.
+/// Turns a feed of tiles into batches, read by `workers` threads ahead of the devices.
 ///
-/// - Each batch `k` holds tiles `plan[k*B ..< (k+1)*B]` (the last may be short); a reader
-///   claims the next batch number atomically, so every tile is read exactly once
-///   whatever the number of readers or devices.
+/// - A reader takes the next batch number and the feed's next `B` tiles together, under
+///   one lock, so every tile is read exactly once whatever the number of readers or
+///   devices; a batch is short only where the feed runs out.
 /// - Batches come from a pool of at most `workers * prefetch + consumers` buffers that
 ///   are recycled: a reader with no free buffer waits. Memory is bounded by the pool,
 ///   not by the raster, and the pool by `memoryBudget` bytes (never fewer than one
@@ -19,12 +19,14 @@ import Tiling
 /// - `workers == 0` reads on the consumer's thread when it asks, as PyTorch does.
 public final class Loader: Sendable {
     public let source: any TileSource
-    public let plan: [Int]
+    public let feed: any TileFeed
     public let batchSize: Int
     public let workers: Int
-    public var batchCount: Int { (plan.count + batchSize - 1) / batchSize }
+    /// Batches the feed's plan makes, when it is known in advance.
+    public var plannedBatches: Int? { feed.plannedCount.map { ($0 + batchSize - 1) / batchSize } }
 
-    private let nextBatch = Atomic<Int>(0)
+    /// The next batch's number, and whether the feed has run dry (taken under one lock).
+    private let handing = Mutex<(next: Int, drained: Bool)>((0, false))
     private let stopped = Atomic<Bool>(false)
     private let free = BlockingQueue<Batch>()
     private let ready = BlockingQueue<Batch>()
@@ -39,19 +41,20 @@ public final class Loader: Sendable {
 
     /// - Parameters:
     ///   - plan: the tile indices to read, in order (all of them: `Array(0..<source.count)`).
+    ///   - feed: where the tiles come from when not a fixed plan (claims shared with other ranks).
     ///   - consumers: threads that will hold a batch at once (device workers).
     public init(
-        source: any TileSource, plan: [Int]? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
+        source: any TileSource, plan: [Int]? = nil, feed: (any TileFeed)? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
         consumers: Int = 1, memoryBudget: Int = .max, hostMemory: (any HostMemory)? = nil
     ) throws {
         self.hostMemory = hostMemory
         precondition(batchSize > 0 && workers >= 0 && prefetch > 0 && consumers > 0)
         self.source = source
-        self.plan = plan ?? Array(0..<source.count)
+        self.feed = feed ?? PlannedTiles(plan ?? Array(0..<source.count))
         self.batchSize = batchSize
         self.workers = workers
         poolSize = Self.poolSize(
-            batches: (self.plan.count + batchSize - 1) / batchSize,
+            batches: ((self.feed.plannedCount ?? source.count) + batchSize - 1) / batchSize,
             batchBytes: batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride,
             workers: workers, prefetch: prefetch, consumers: consumers, memoryBudget: memoryBudget)
         inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
@@ -136,15 +139,28 @@ public final class Loader: Sendable {
         return threads.withLock({ $0 }).filter { !$0.join(timeout: max(0, deadline - now())) }.count
     }
 
-    private func claim() -> Int? {
-        guard !stopped.load(ordering: .sequentiallyConsistent) else { return nil }
-        let k = nextBatch.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue
-        return k < batchCount ? k : nil
+    /// Batches handed out so far.
+    public var batchesHandedOut: Int { handing.withLock { $0.next } }
+
+    /// Whether the feed ran dry: every tile it had was handed out in a batch.
+    public var drained: Bool { handing.withLock { $0.drained } }
+
+    /// The next batch's number and tiles; nil once stopped or the feed has no more.
+    private func claim() throws -> (number: Int, tiles: [Int])? {
+        try handing.withLock { handing in
+            guard !isStopped, !handing.drained else { return nil }
+            let tiles = try feed.take(batchSize, stopped: { isStopped })
+            guard !tiles.isEmpty else {
+                if !isStopped { handing.drained = true }
+                return nil
+            }
+            defer { handing.next += 1 }
+            return (handing.next, tiles)
+        }
     }
 
-    private func fill(_ batch: Batch, number k: Int, with reader: any TileReader) throws {
+    private func fill(_ batch: Batch, number k: Int, tiles indices: [Int], with reader: any TileReader) throws {
         let start = now()
-        let indices = plan[(k * batchSize)..<min((k + 1) * batchSize, plan.count)]
         batch.number = k
         batch.tiles = []
         batch.skipped = []
@@ -165,9 +181,11 @@ public final class Loader: Sendable {
         }
         let reader: any TileReader
         do { reader = try source.makeReader() } catch { return fail(error) }
-        while let k = claim() {
-            guard let batch = takeBuffer() else { return }
-            do { try fill(batch, number: k, with: reader) } catch { return fail(error) }
+        while true {
+            let claimed: (number: Int, tiles: [Int])?
+            do { claimed = try claim() } catch { return fail(error) }
+            guard let (k, tiles) = claimed, let batch = takeBuffer() else { return }
+            do { try fill(batch, number: k, tiles: tiles, with: reader) } catch { return fail(error) }
             ready.push(batch)
         }
     }
@@ -178,9 +196,9 @@ public final class Loader: Sendable {
     }
 
     private func readInline() throws -> Batch? {
-        guard let k = claim(), let batch = takeBuffer() else { return nil }
+        guard let (k, tiles) = try claim(), let batch = takeBuffer() else { return nil }
         do {
-            try inlineReader.withLock { reader in try fill(batch, number: k, with: reader!) }
+            try inlineReader.withLock { reader in try fill(batch, number: k, tiles: tiles, with: reader!) }
         } catch {
             free.push(batch)
             throw error

@@ -3,7 +3,9 @@ import Synchronization
 
 /// The seed's progress line, in tqdm's format, counting tiles (what users measure runs
 /// in): `Predicting DataLoader 0:  42%|####      | 175/417 [00:41<00:57, 4.23tiles/s]`,
-/// with no estimate (`?`) until the first batch is done.
+/// with no estimate (`?`) until the first batch is done. When the total is not known in
+/// advance (ranks claiming their tiles as they go), tqdm's line without one:
+/// `Predicting DataLoader 0: 175tiles [00:41, 4.23tiles/s]`.
 ///
 /// On a terminal it redraws one line (at most ten times a second, and every second
 /// while a long batch runs, so the clock moves); otherwise (SLURM logs, pipes) it prints
@@ -23,7 +25,8 @@ public final class ProgressBar: Sendable {
     /// goes, whether or not it ever ticked.
     private enum TimerState { case inactive, ticking, cancelled }
 
-    private let total: Int
+    /// Nil when not known in advance.
+    private let total: Int?
     private let label: String
     private let interactive: Bool
     private let logInterval: Int
@@ -37,7 +40,7 @@ public final class ProgressBar: Sendable {
     private let write: @Sendable (String) -> Void
 
     public init(
-        total: Int, label: String = "Predicting DataLoader 0", interactive: Bool, logInterval: Int,
+        total: Int?, label: String = "Predicting DataLoader 0", interactive: Bool, logInterval: Int,
         logSeconds: Double = 60, unicode: Bool? = nil, write: @escaping @Sendable (String) -> Void
     ) {
         self.logSeconds = logSeconds
@@ -53,7 +56,7 @@ public final class ProgressBar: Sendable {
 
     /// Shows the bar at 0% and starts the timed lines.
     public func begin() {
-        guard total > 0 else { return }
+        guard total ?? 1 > 0 else { return }
         let line: String = state.withLock { s in
             s.lastDraw = now()
             return (interactive ? "\r" : "") + render(done: 0, elapsed: 0) + (interactive ? "" : "\n")
@@ -82,7 +85,7 @@ public final class ProgressBar: Sendable {
     private func tick() {
         state.withLock { s in
             let t = now()
-            guard s.timer == .ticking, s.done < total, t - s.lastDraw >= (interactive ? 1 : logSeconds) else { return }
+            guard s.timer == .ticking, !isLast(s.done), t - s.lastDraw >= (interactive ? 1 : logSeconds) else { return }
             s.lastDraw = t
             write(interactive ? "\r" + render(done: s.done, elapsed: t - start) : render(done: s.done, elapsed: t - start) + "\n")
         }
@@ -94,7 +97,7 @@ public final class ProgressBar: Sendable {
             s.done += tiles
             s.batches += 1
             let t = now()
-            let last = s.done >= total
+            let last = isLast(s.done)
             if interactive {
                 guard last || t - s.lastDraw >= 0.1 else { return nil }
                 s.lastDraw = t
@@ -111,7 +114,7 @@ public final class ProgressBar: Sendable {
     public func finish() {
         stopTimer()
         let line: String? = state.withLock { s in
-            guard s.done < total, total > 0 else { return nil }
+            guard !isLast(s.done), total ?? 1 > 0 else { return nil }
             return (interactive ? "\r" : "") + render(done: s.done, elapsed: now() - start) + "\n"
         }
         if let line { write(line) }
@@ -119,13 +122,25 @@ public final class ProgressBar: Sendable {
 
     deinit { stopTimer() }
 
+    /// Whether `done` tiles are all there are (never, with no total).
+    private func isLast(_ done: Int) -> Bool { total.map { done >= $0 } ?? false }
+
     func render(done: Int, elapsed: Double) -> String {
+        guard let total else {
+            let rate = elapsed > 0 ? Double(done) / elapsed : 0
+            return "\(label): \(done)tiles [\(Self.clock(elapsed)), \(Self.rateText(rate))]"
+        }
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let remaining = rate > 0 ? Self.clock(Double(total - done) / rate) : "?"
-        let rateText = rate == 0 ? "?tiles/s" : rate >= 1 ? String(format: "%.2ftiles/s", rate) : String(format: "%.2fs/tile", 1 / rate)
+        let rateText = Self.rateText(rate)
         return String(format: "%@: %3.0f%%|%@| %d/%d [%@<%@, %@]",
             label, fraction * 100, bar(fraction), done, total, Self.clock(elapsed), remaining, rateText)
+    }
+
+    /// tqdm's rate: tiles per second, or seconds per tile below one.
+    private static func rateText(_ rate: Double) -> String {
+        rate == 0 ? "?tiles/s" : rate >= 1 ? String(format: "%.2ftiles/s", rate) : String(format: "%.2fs/tile", 1 / rate)
     }
 
     private func bar(_ fraction: Double, width: Int = 10) -> String {

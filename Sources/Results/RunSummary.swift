@@ -51,6 +51,14 @@ public struct RunSummary: Codable, Sendable {
     /// merge, or tiles), once the ranks are gathered; absent before, and in a rank's own.
     public var resultsPath: String? = nil
     public var resultsWritten: Int? = nil
+    /// Wall-clock times (Unix seconds) at which this attempt started predicting and its
+    /// last tile finished; absent in older summaries and combined ones.
+    public var startedAt: Double? = nil
+    public var lastTileAt: Double? = nil
+    /// share=claim: chunks and file-system operations (summed over ranks when combined).
+    public var claims: Claims? = nil
+    /// In a job's combined summary: each rank's tiles and idle time at the end.
+    public var ranks: [RankWork]? = nil
 
     /// Cores kept busy on average: CPU time over elapsed time.
     public var coresBusy: Double? {
@@ -73,6 +81,9 @@ public struct RunSummary: Codable, Sendable {
         case readerCPUSeconds = "reader_cpu_seconds"
         case resultsPath = "results_path"
         case resultsWritten = "results_written"
+        case startedAt = "started_at"
+        case lastTileAt = "last_tile_at"
+        case claims, ranks
     }
 }
 

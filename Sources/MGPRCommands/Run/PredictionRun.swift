@@ -54,14 +54,54 @@ struct PredictionRun {
         let checked = try check()
         let claimed = try claim(checked)
         defer { withExtendedLifetime(claimed.lock) {} }
-        let share = context.share(of: checked.source.count)
         let done = claimed.resume ? try finished(checked.source, claimed) : []
-        let plan = share.filter { !done.contains($0) }
-        if claimed.resume { log.info("Resuming: \(share.count - plan.count) of this rank's \(counted(share.count, "tile")) already done") }
-        let status = try conclude(try predict(plan, of: share, checked, claimed), checked, claimed)
+        let tiles = try rankTiles(done: done, checked, claimed)
+        defer { tiles.claims?.board.stop() }
+        let status = try conclude(try predict(tiles, checked, claimed), checked, claimed, tiles: tiles)
         if status == 0 { log.info(String(format: "Prediction completed in %.2f seconds", Date().timeIntervalSince(start))) }
         return status
     }
+
+    /// This rank's tiles: a fixed share, or chunks claimed as it goes.
+    struct RankTiles {
+        var share: ShareMode
+        /// share=static: this rank's block, and the tiles of it left to do.
+        var block: Range<Int> = 0..<0
+        var plan: [Int] = []
+        /// share=claim: the board's chunks, claimed from the run's tiles left.
+        var claims: ChunkClaims?
+        var left = 0
+    }
+
+    /// The share mode (given; else what a resumed run recorded; else claim for several
+    /// ranks) and this rank's tiles under it.
+    private func rankTiles(done: Set<Int>, _ checked: Checked, _ claimed: Claimed) throws -> RankTiles {
+        let count = checked.source.count
+        let recorded = claimed.resume ? (try claimed.layout.readWork())?.share : nil
+        var mode = config.share ?? (claimed.resume ? recorded ?? .static : freshShare)
+        if mode == .claim, context.launchName == nil {
+            log.info("share=claim needs an id of this launch that all its ranks share (SLURM_JOB_ID, or torchrun's "
+                + "TORCHELASTIC_RUN_ID, as --rdzv-id or --standalone set it): sharing the tiles statically instead")
+            mode = .static
+        }
+        guard mode == .claim, let launch = context.launchName else {
+            let block = context.share(of: count)
+            let plan = block.filter { !done.contains($0) }
+            if claimed.resume { log.info("Resuming: \(block.count - plan.count) of this rank's \(counted(block.count, "tile")) already done") }
+            return RankTiles(share: .static, block: block, plan: plan)
+        }
+        if claimed.resume { log.info("Resuming: \(done.count) of the run's \(counted(count, "tile")) already done") }
+        let board = try ClaimBoard(
+            directory: claimed.layout.claimsDirectory(launch: launch), rank: context.rank, lease: config.claimLease)
+        board.startRenewing()
+        let schedule = ChunkSchedule(tileCount: count, worldSize: context.worldSize, unit: config.batchSize)
+        let claims = ChunkClaims(
+            schedule: schedule, board: board, doneBefore: done, journal: { [layout = claimed.layout] in layout.journal($0) })
+        return RankTiles(share: .claim, claims: claims, left: count - done.count)
+    }
+
+    /// How a fresh run shares its tiles: as asked, else by claims when there are several ranks.
+    private var freshShare: ShareMode { config.share ?? (context.isDistributed ? .claim : .static) }
 
     /// The tiles earlier attempts finished, every journal read and held to its part: this
     /// rank's part, or every rank's when one process resumes them all (the parts of ranks
@@ -84,7 +124,8 @@ struct PredictionRun {
         try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
         return Checked(
-            devices: devices, cores: cores, source: source, prepareModel: prepareModel, work: try RunWork.identity(config, source: source))
+            devices: devices, cores: cores, source: source, prepareModel: prepareModel,
+            work: try RunWork.identity(config, source: source, share: freshShare))
     }
 
     /// The run directory made, locked for this rank, checked to replace nothing and to
@@ -115,21 +156,35 @@ struct PredictionRun {
         return Claimed(runDirectory: runDirectory, layout: layout, lock: lock, output: output, resume: resume, earlier: earlier)
     }
 
-    /// The tiles of `plan` (this rank's `share` less those done) through the model, each
-    /// batch's results then its journal line; the summary continues the earlier attempts'.
-    private func predict(_ plan: [Int], of share: Range<Int>, _ checked: Checked, _ claimed: Claimed) throws -> Predicted {
+    /// This rank's tiles through the model, each batch's results then its journal line;
+    /// the summary continues the earlier attempts'.
+    private func predict(_ tiles: RankTiles, _ checked: Checked, _ claimed: Claimed) throws -> Predicted {
         let (devices, source, layout, output) = (checked.devices, checked.source, claimed.layout, claimed.output)
         let model = try checked.prepareModel(ModelSetup.PartFile(path: layout.results(context.rank), append: claimed.resume, output: output))
         let journal = try Journal(path: layout.journal(context.rank))
+        let rank = context.rank, distributed = context.isDistributed
+        let feed: any TileFeed = tiles.claims.map { [log] claims in
+            ClaimedTiles(claims: claims, untilAllDone: rank == 0, log: { log.info($0) })
+        } ?? PlannedTiles(tiles.plan)
         let loader = try Loader(
-            source: source, plan: plan, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
+            source: source, feed: feed, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
             consumers: devices.count * devices.lanes, memoryBudget: config.loaderMemoryBytes,
             hostMemory: devices.backends[0].hostMemory)
         let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
-        log.info(
-            "Predicting \(counted(plan.count, "tile")) of \(source.tileShape) (tiles \(share.lowerBound)..<\(share.upperBound) of \(source.count)) "
-                + "in \(counted(loader.batchCount, "batch", plural: "batches")) of \(config.batchSize) on \(deviceCount) "
-                + "with \(counted(config.workers, "worker"))")
+        let how = "on \(deviceCount) with \(counted(config.workers, "worker"))"
+        if let claims = tiles.claims {
+            let sizes = (0..<claims.schedule.count).map { claims.schedule.tiles(of: $0).count }
+            let chunks = "\(counted(sizes.count, "chunk")) of \(sizes.min() ?? 0) to \(sizes.max() ?? 0) tiles"
+            let lease = String(format: "%g s", config.claimLease)
+            let left = "\(counted(tiles.left, "tile")) of \(source.count) left"
+            log.info("Predicting tiles of \(source.tileShape) claimed as this rank goes (share=claim: \(left), in \(chunks), "
+                + "claimed in \(claims.board.directory), lease \(lease)) in batches of \(config.batchSize) \(how)")
+        } else {
+            let (plan, block) = (tiles.plan, tiles.block)
+            log.info(
+                "Predicting \(counted(plan.count, "tile")) of \(source.tileShape) (tiles \(block.lowerBound)..<\(block.upperBound) of \(source.count)) "
+                    + "in \(counted(loader.plannedBatches ?? 0, "batch", plural: "batches")) of \(config.batchSize) \(how)")
+        }
         log.info(model.summary)
         let environment = [
             "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,
@@ -139,38 +194,48 @@ struct PredictionRun {
         ]
         // Said before the first tile, so `mgpr report` and `mgpr merge` can read a run that
         // is still going or was killed outright; replaced by how it ended.
-        try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment))
+        try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment, tiles: tiles))
 
         let progress = ProgressBar(
-            total: plan.count, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
+            total: tiles.claims == nil ? tiles.plan.count : nil, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
             logSeconds: config.logIntervalSeconds,
             write: Terminal.standardError)
         let recorder = try RunRecorder(
             metricsPath: layout.metrics(context.rank),
             continuing: claimed.earlier.map { (batches: $0.batches, seconds: $0.elapsedSeconds) })
-        let rank = context.rank, distributed = context.isDistributed
+        let claims = tiles.claims
         let run = InferenceRun(
             loader: loader, devices: devices.count, lanes: devices.lanes,
             deviceName: { [backends = devices.backends] in (distributed ? "Rank \(rank) " : "") + backends[$0].deviceName },
             makeModel: model.makeModel,
             handleOutputs: { [handleOutputs = model.handleOutputs] batch, outputs in
                 let rows = try handleOutputs(batch, outputs)
+                // Only while this rank surely holds its claims: another may have taken them over.
+                try claims?.checkLease()
                 // After the results: a journaled tile is saved, with the rows that vouch for it.
                 try journal.record(
                     batch.tiles.enumerated().map { ($1.index, rows?[$0]) }, skipped: batch.skipped.map(\.index))
+                try claims?.journaled(batch.tiles.map(\.index) + batch.skipped.map(\.index))
             },
             recorder: recorder, progress: progress)
         signals.attach(run.stop)
         let monitor = devices.onGPU ? UtilizationMonitor(devices: devices.gpus) : nil
         var summary: RunSummary
+        let startedAt = Date().timeIntervalSince1970
         do {
             summary = try run.run()
+            summary.startedAt = startedAt
+            if let last = recorder.records.map(\.finishedAt).max() { summary.lastTileAt = startedAt + last }
+            if let claims {
+                let counts = claims.counts
+                summary.claims = .init(chunks: counts.claimed, takenOver: counts.takenOver, operations: claims.board.operations)
+            }
             if let readings = monitor?.stop() { summary.record(readings, devices: devices) }
             if let earlier = claimed.earlier { summary = summary.continuing(earlier) }
         } catch {
             try? model.finish()
             journal.close()
-            try? layout.write(status(.failed, source: source, summary: nil, output: output, environment: environment))
+            try? layout.write(status(.failed, source: source, summary: nil, output: output, environment: environment, tiles: tiles))
             throw error
         }
         try model.finish()
@@ -180,13 +245,13 @@ struct PredictionRun {
 
     /// How the rank ended, in its status and on the terminal; then, on rank 0, every
     /// rank gathered into the results file, or the command that continues a stopped run.
-    private func conclude(_ predicted: Predicted, _ checked: Checked, _ claimed: Claimed) throws -> Int32 {
+    private func conclude(_ predicted: Predicted, _ checked: Checked, _ claimed: Claimed, tiles: RankTiles) throws -> Int32 {
         let (source, layout, runDirectory) = (checked.source, claimed.layout, claimed.runDirectory)
         let (summary, environment) = (predicted.summary, predicted.environment)
         let interrupted = signals.signalReceived
         try layout.write(status(
             interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: claimed.output,
-            environment: environment))
+            environment: environment, tiles: tiles))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: checked.devices.kind))
         if config.profiler == .simple {
             Terminal.standardOutput(SummaryReport.profile(summary, records: predicted.records))
@@ -213,7 +278,10 @@ struct PredictionRun {
             output: claimed.output,
             raster: rasterContext(source), labels: config.labelNames,
             timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed,
-            stopRequested: { signals.signalReceived != nil })
+            stopRequested: { signals.signalReceived != nil },
+            // Under share=claim this rank's feed ended with every chunk done: a rank not
+            // renewing its lease (never joined, or died) has nothing left to give.
+            worthWaiting: { [board = tiles.claims?.board] rank throws(ClusterError) in try board?.renewing(rank: rank) ?? true })
         if case .stoppedWaiting(let ranks) = outcome, let signal = signals.signalReceived {
             requeueIfAsked(by: signal)
             log.warning(
@@ -247,12 +315,14 @@ struct PredictionRun {
     }
 
     private func status(
-        _ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?, environment: [String: String]
+        _ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?, environment: [String: String],
+        tiles: RankTiles
     ) -> RankStatus {
         RankStatus(
             rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
-            share: context.share(of: source.count), state: state, output: output, summary: summary,
-            raster: rasterContext(source), labels: config.labelNames, environment: environment)
+            share: tiles.block, state: state, output: output, summary: summary,
+            raster: rasterContext(source), labels: config.labelNames, environment: environment,
+            shareMode: tiles.share == .claim ? ShareMode.claim.rawValue : nil)
     }
 
     private func rasterContext(_ source: any TileSource) -> RasterContext? {

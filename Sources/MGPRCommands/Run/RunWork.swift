@@ -9,11 +9,14 @@ import Weights
 /// The work a run with this configuration does, and the check that a resume continues
 /// the same work: results of one input, grid or model are never mixed with another's.
 enum RunWork {
-    static func identity(_ config: RunConfig, source: any TileSource) throws -> WorkIdentity {
+    static func identity(_ config: RunConfig, source: any TileSource, share: ShareMode = .static) throws -> WorkIdentity {
         var fields: [String: String] = [
             "model": config.model.rawValue, "precision": config.precision.rawValue, "tile_size": "\(config.tileSize)",
             "overlap": "\(config.overlap)", "tiles": "\(source.count)",
         ]
+        // How, not what: recorded so that a resume shares as the run did (runs from before
+        // the choice shared statically, and record nothing).
+        if share == .claim { fields[WorkIdentity.shareKey] = share.rawValue }
         if let raster = (source as? RasterTileSource)?.raster {
             let bytes = (try? FileManager.default.attributesOfItem(atPath: raster.path)[.size] as? Int).flatMap { $0 }
             fields["image_path"] = raster.path
@@ -59,4 +62,9 @@ enum RunWork {
                     + "resume with the same settings, or give a new run_dir")
         }
     }
+}
+
+extension WorkIdentity {
+    /// How the recorded run shared its tiles (nil: statically, or recorded before the choice).
+    var share: ShareMode? { fields[Self.shareKey].flatMap(ShareMode.init(rawValue:)) }
 }
