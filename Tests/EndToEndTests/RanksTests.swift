@@ -49,6 +49,9 @@ struct RanksTests {
         #expect(logs[0].contains("Initializing distributed: GLOBAL_RANK: 0, MEMBER: 1/2"))
         #expect(logs[1].contains("[mgpr.rank1][INFO] - Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2"))
         #expect(logs[0].contains("Gathered 2 of 2 ranks"))
+        // RANK and WORLD_SIZE alone name no launch that claims could be kept under.
+        #expect(logs[0].contains("share=claim needs an id of this launch") && logs[0].contains("sharing the tiles statically instead"))
+        #expect(logs[0].contains("Ranks (share=static):") == false, "the per-rank lines go to stdout")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as! [String: Any]
         #expect(summary["tiles"] as? Int == 30)
         let devices = (summary["devices"] as! [[String: Any]]).map { $0["name"] as! String }
