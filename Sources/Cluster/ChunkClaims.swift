@@ -35,7 +35,7 @@ public final class ChunkClaims: Sendable {
         schedule: ChunkSchedule, board: ClaimBoard, doneBefore: Set<Int>, journal: @escaping @Sendable (Int) -> String
     ) {
         (self.schedule, self.board, self.doneBefore, self.journal) = (schedule, board, doneBefore, journal)
-        poll = min(1, board.lease / 4)
+        poll = min(0.25, board.lease / 4)
     }
 
     /// A chunk this rank now holds: its number and the tiles left to do.
@@ -50,27 +50,36 @@ public final class ChunkClaims: Sendable {
     public var counts: (claimed: Int, takenOver: Int) { state.withLock { ($0.chunks, $0.takenOver) } }
 
     /// The next chunk with tiles left to do; nil when there is none. Unclaimed chunks come
-    /// first, in schedule order; then any whose holder's lease expired. With `untilAllDone`
-    /// (rank 0, which gathers), it also waits, looking every ``poll`` seconds, while other
-    /// ranks hold chunks not yet done, ready to take them over, and returns nil only when
-    /// every chunk is done (or `stopped` says so); other ranks leave when nothing is free.
+    /// first, in schedule order. With `untilAllDone` (rank 0, which gathers), it then waits,
+    /// looking every ``poll`` seconds, while other ranks hold chunks not yet done, and takes
+    /// over any whose holder's lease expired; it returns nil only when every chunk is done
+    /// (or `stopped` says so). Other ranks leave when nothing is free: rank 0 redoes the
+    /// chunks of a rank that dies after that.
     public func next(untilAllDone: Bool, stopped: () -> Bool) throws(ClusterError) -> Chunk? {
         while let k = try claimFresh() {
             if let chunk = try begin(k, takenFrom: []) { return chunk }
         }
+        var lastLeaseLook = -Double.infinity
         while !stopped() {
             let listing = try board.listing()
             let pending = (0..<schedule.count).filter { !listing.done.contains($0) }
-            if pending.isEmpty { return nil }
+            let own = state.withLock { Set($0.left.keys) }
+            // What is left is this rank's own, in flight: it will see to it.
+            if pending.allSatisfy(own.contains) { return nil }
+            // A lease expires only after being watched for a whole one, so a rank that looks
+            // once (any but rank 0) has no use for reading them; rank 0 reads them no more
+            // often than they are renewed.
+            let now = ClaimBoard.clock()
+            let lookAtLeases = untilAllDone && now - lastLeaseLook >= board.lease / 6
+            if lookAtLeases { lastLeaseLook = now }
             var expired: [Int: Bool] = [:]  // by holder: each lease read once per look
-            for k in pending {
+            for k in pending where !own.contains(k) {
                 guard let generation = listing.claims[k] else {
-                    // Unclaimed after all (a listing that lagged): claim it.
+                    // Unclaimed after all (a listing that lagged, or a chunk a claim skipped): claim it.
                     if try board.claim(k), let chunk = try begin(k, takenFrom: []) { return chunk }
                     continue
                 }
-                if state.withLock({ $0.left[k] != nil }) { continue }  // this rank's own, in flight
-                guard let holder = try holder(of: k, generation: generation) else { continue }
+                guard lookAtLeases, let holder = try holder(of: k, generation: generation) else { continue }
                 if expired[holder] == nil { expired[holder] = try board.expired(.lease(rank: holder)) }
                 guard expired[holder]!, try board.claim(k, generation: generation + 1) else { continue }
                 var holders: Set<Int> = []
@@ -93,8 +102,11 @@ public final class ChunkClaims: Sendable {
     }
 
     /// The next chunk in schedule order that this rank's link claims; nil past the last.
-    /// A claim lost to another rank sends it to the board's listing, to jump past every
-    /// chunk already claimed rather than try them one by one.
+    /// A claim lost to another rank means others claimed since this rank last did: it
+    /// looks ahead 1, 2, 4, 8... chunks for one not yet claimed, then back by halves for
+    /// the first such, one existence check each, so a claim costs a few operations
+    /// whatever the number of ranks (a listing would grow with the board). A chunk passed
+    /// over in a race is claimed by a rank further behind, or in the last round.
     private func claimFresh() throws(ClusterError) -> Int? {
         var k = state.withLock { $0.cursor }
         while k < schedule.count {
@@ -102,9 +114,17 @@ public final class ChunkClaims: Sendable {
                 state.withLock { $0.cursor = k + 1 }
                 return k
             }
-            let listing = try board.listing()
-            k += 1
-            while k < schedule.count, listing.claims[k] != nil || listing.done.contains(k) { k += 1 }
+            var (claimed, step) = (k, 1)
+            while claimed + step < schedule.count, try board.exists(.claim(chunk: claimed + step, generation: 0)) {
+                claimed += step
+                step *= 2
+            }
+            var free = min(claimed + step, schedule.count)  // claimed < first free <= free
+            while free - claimed > 1 {
+                let middle = (claimed + free) / 2
+                if try board.exists(.claim(chunk: middle, generation: 0)) { claimed = middle } else { free = middle }
+            }
+            k = free
         }
         state.withLock { $0.cursor = k }
         return nil

@@ -139,6 +139,16 @@ public final class ClaimBoard: @unchecked Sendable {
         throw .claimFailed(path: target, reason: String(cString: strerror(errno)))
     }
 
+    /// Whether a mark is on the board (one lstat; on NFS possibly a few seconds behind,
+    /// which only costs a claim that fails).
+    public func exists(_ mark: Mark) throws(ClusterError) -> Bool {
+        var status = stat()
+        count(1)
+        if lstat(path(mark), &status) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw .claimFailed(path: path(mark), reason: String(cString: strerror(errno)))
+    }
+
     /// Marks chunk k done (a second mark, from a rank that redid it, is no error).
     public func markDone(_ chunk: Int) throws(ClusterError) {
         let target = path(.done(chunk: chunk))
