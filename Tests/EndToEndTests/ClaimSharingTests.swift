@@ -66,6 +66,9 @@ struct ClaimSharingTests {
         #expect(perRank.map(\.0) == [0, 1] && perRank.map(\.1).reduce(0, +) == 30, "\(perRank)")
         let claims = summary["claims"] as? [String: Any]
         #expect((claims?["chunks"] as? Int ?? 0) >= 2 && (claims?["operations"] as? Int ?? 0) > 0, "\(String(describing: claims))")
+        let page = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(page.contains("The 3 ranks claimed chunks of tiles as they went (share=claim)"))
+        #expect(page.contains("<td>2</td><td></td><td>no status (never started, or lost before its first tile)</td>"))
         let work = try String(contentsOf: run.appendingPathComponent("work.json"), encoding: .utf8)
         #expect(work.contains("\"share\" : \"claim\""), "recorded, so a resume claims too: \(work)")
     }

@@ -81,13 +81,41 @@ enum ReportPage {
     }
 
     private static func environment(_ r: RunReport) -> String {
-        var html = "<h2>What ran where</h2><table><tr><th>Rank</th><th>Host</th><th>State</th><th>What ran</th></tr>"
-        for s in r.statuses.sorted(by: { $0.rank < $1.rank }) {
+        let statuses = r.statuses.sorted(by: { $0.rank < $1.rank })
+        let work = Dictionary(
+            uniqueKeysWithValues: RunSummary.rankWork(statuses.compactMap { s in s.summary.map { (s.rank, s.host, $0) } }).map { ($0.rank, $0) })
+        var html = "<h2>What ran where</h2>" + sharing(statuses)
+        html += "<table><tr><th>Rank</th><th>Host</th><th>State</th><th>Tiles</th><th>Idle at the end</th><th>What ran</th></tr>"
+        for s in statuses {
             let env = s.environment ?? [:]
             let what = ["model", "devices", "machine", "gdal", "mgpr"].compactMap { key in env[key].map { "\(key): \($0)" } }
-            html += "<tr><td>\(s.rank)</td><td>\(e(s.host))</td><td>\(s.state.rawValue)</td><td>\(what.map(e).joined(separator: "<br/>"))</td></tr>"
+            let tiles = work[s.rank].map { "\($0.tiles)" } ?? ""
+            let idle = work[s.rank]?.idleAtEndSeconds.map { String(format: "%.2f s", $0) } ?? ""
+            html += "<tr><td>\(s.rank)</td><td>\(e(s.host))</td><td>\(s.state.rawValue)</td><td>\(tiles)</td><td>\(idle)</td>"
+                + "<td>\(what.map(e).joined(separator: "<br/>"))</td></tr>"
+        }
+        // A rank with no status never started, or was lost before its first tile.
+        let world = statuses.first?.worldSize ?? 0
+        for rank in (0..<world) where !statuses.contains(where: { $0.rank == rank }) {
+            html += "<tr><td>\(rank)</td><td></td><td>no status (never started, or lost before its first tile)</td><td></td><td></td><td></td></tr>"
         }
         return html + "</table>"
+    }
+
+    /// How the ranks divided the tiles, and under share=claim what claiming cost.
+    private static func sharing(_ statuses: [RankStatus]) -> String {
+        guard let first = statuses.first, first.worldSize > 1 else { return "" }
+        guard statuses.contains(where: { $0.shareMode == "claim" }) else {
+            return "<p>The \(first.worldSize) ranks each took a fixed block of tiles (share=static).</p>"
+        }
+        let claims = statuses.compactMap(\.summary?.claims)
+        let operations = claims.map(\.operations).reduce(0, +), chunks = claims.map(\.chunks).reduce(0, +)
+        let taken = claims.map(\.takenOver).reduce(0, +)
+        let tiles = statuses.compactMap(\.summary?.tiles).reduce(0, +)
+        return "<p>The \(first.worldSize) ranks claimed chunks of tiles as they went (share=claim): \(counted(chunks, "chunk"))"
+            + (taken > 0 ? ", \(taken) taken over from ranks whose lease expired" : "")
+            + String(format: "; %d file-system operations on the claims folder, %.3f per tile.</p>",
+                     operations, tiles > 0 ? Double(operations) / Double(tiles) : 0)
     }
 
     private static func settings(_ r: RunReport) -> String {
