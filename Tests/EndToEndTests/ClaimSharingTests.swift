@@ -9,20 +9,11 @@ import TestSupport
 struct ClaimSharingTests {
     let mgpr = TestSupport.product("mgpr")
 
+    /// Rank `rank` of `world` in the launch with run id `launch`.
     func start(_ arguments: [String], rank: Int, world: Int, launch: String, restart: Int = 0, in directory: URL) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mgpr)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment
-        (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"]) = ("\(rank)", "\(world)", "\(rank)")
-        (env["TORCHELASTIC_RUN_ID"], env["TORCHELASTIC_RESTART_COUNT"]) = (launch, "\(restart)")
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = pipe
-        try process.run()
-        return (process, pipe)
+        try RanksTests().start(
+            arguments, rank: rank, world: world, in: directory,
+            environment: ["TORCHELASTIC_RUN_ID": launch, "TORCHELASTIC_RESTART_COUNT": "\(restart)"])
     }
 
     /// The exit statuses and logs of processes started by ``start``.

@@ -10,7 +10,10 @@ import TestSupport
 struct RanksTests {
     let mgpr = TestSupport.product("mgpr")
 
-    func start(_ arguments: [String], rank: Int, world: Int, in directory: URL) throws -> (Process, Pipe) {
+    /// Rank `rank` of `world`, torchrun-style, with `environment` added (a run id).
+    func start(
+        _ arguments: [String], rank: Int, world: Int, in directory: URL, environment: [String: String] = [:]
+    ) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mgpr)
         process.arguments = arguments
@@ -19,6 +22,7 @@ struct RanksTests {
         env["RANK"] = "\(rank)"
         env["WORLD_SIZE"] = "\(world)"
         env["LOCAL_RANK"] = "\(rank)"
+        env.merge(environment) { $1 }
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = FileHandle.nullDevice
