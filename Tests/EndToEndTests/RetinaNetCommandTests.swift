@@ -54,6 +54,12 @@ struct RetinaNetCommandTests {
         #expect(perWindow.count == 4 && perWindow.allSatisfy { $0 >= 10 }, "detections per window \(perWindow)")
         #expect(expected.count >= 20 && Double(expected.count) < perWindow.reduce(0, +),
                 "the mosaic NMS should keep many boxes and drop some: \(expected.count) of \(perWindow.reduce(0, +))")
+        Self.expectMatch(found.map { ($0.box, $0.score) }, expected)
+    }
+
+    /// At least 99% of the reference's boxes found (the same whole-pixel box, score within
+    /// 1e-3), at most 1% extra.
+    static func expectMatch(_ found: [(box: [Double], score: Double)], _ expected: [(box: [Double], score: Double)]) {
         var unmatched = Array(found.indices)
         var matched = 0
         for e in expected {
@@ -64,6 +70,42 @@ struct RetinaNetCommandTests {
         }
         #expect(Double(matched) >= 0.99 * Double(expected.count), "found \(matched) of \(expected.count); mgpr wrote \(found.count)")
         #expect(Double(unmatched.count) <= 0.01 * Double(expected.count), "\(unmatched.count) extra boxes")
+    }
+
+    /// Greedy NMS in float64 as torchvision's: by descending score, dropping a box whose IoU
+    /// with one kept exceeds `threshold`.
+    static func nms(_ boxes: [[Double]], _ scores: [Double], _ threshold: Double) -> [Int] {
+        func area(_ b: [Double]) -> Double { (b[2] - b[0]) * (b[3] - b[1]) }
+        var kept: [Int] = []
+        for i in scores.indices.sorted(by: { scores[$0] > scores[$1] }) {
+            let overlaps = kept.contains { k in
+                let (a, b) = (boxes[i], boxes[k])
+                let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+                return w * h / (area(a) + area(b) - w * h) > threshold
+            }
+            if !overlaps { kept.append(i) }
+        }
+        return kept
+    }
+
+    @Test("one window: the 400 px NEON crop gives DeepForest's predict_tile recomputed in float64 (the window's detections truncated, the 0.15 NMS)")
+    func oneWindow() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let csv = directory.appendingPathComponent("trees.csv").path
+        let crop = TestSupport.packageRoot.appendingPathComponent(".fixtures/OSBS_029.tif").path
+        let result = try TestSupport.run(
+            mgpr, ["preset=deepforest", "image_path=\(crop)", "weights=\(Self.fixtures.path)/deepforest_tree", "output=\(csv)",
+                   "run_dir=\(directory.path)/run"], in: directory)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("1x1 tiles"), "\(result.stderr)")
+        let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8)).dropFirst()
+        let found = rows.map { r in (box: r[0...3].map { Double($0)! }, score: Double(r[5])!) }
+        let boxes = try Reference.array(Self.fixtures, case: "v1_tree.neon_tile", "boxes")
+        let scores = try Reference.array(Self.fixtures, case: "v1_tree.neon_tile", "scores")
+        let whole = scores.indices.map { i in (0..<4).map { boxes[4 * i + $0].rounded(.towardZero) } }
+        let expected = Self.nms(whole, scores, 0.15).map { (box: whole[$0], score: scores[$0]) }
+        #expect(expected.count >= 20, "\(expected.count) trees in the window")
+        Self.expectMatch(found, expected)
     }
 
     @Test("DeepForest's names on the command line, a Lightning checkpoint's label_dict naming the class")
