@@ -108,6 +108,50 @@ struct RetinaNetCommandTests {
         Self.expectMatch(found, expected)
     }
 
+    /// A 2300 px VRT of the NEON crop repeated every 400 px: DeepForest's windows (400 px,
+    /// 5% overlap, a stride of 380) fall 6 x 6 over it, each on a different cut of the crop.
+    static func repeatedCrop(in directory: URL) throws -> String {
+        let crop = TestSupport.packageRoot.appendingPathComponent(".fixtures/OSBS_029.tif").path
+        let sources = (0..<6).flatMap { y in (0..<6).map { x in (x * 400, y * 400) } }
+        let bands = (1...3).map { band in
+            "<VRTRasterBand dataType=\"Byte\" band=\"\(band)\">" + sources.map { x, y in
+                "<SimpleSource><SourceFilename relativeToVRT=\"0\">\(crop)</SourceFilename><SourceBand>\(band)</SourceBand>"
+                    + "<SrcRect xOff=\"0\" yOff=\"0\" xSize=\"400\" ySize=\"400\"/><DstRect xOff=\"\(x)\" yOff=\"\(y)\" xSize=\"400\" ySize=\"400\"/></SimpleSource>"
+            }.joined() + "</VRTRasterBand>"
+        }.joined()
+        let path = directory.appendingPathComponent("repeated.vrt").path
+        try "<VRTDataset rasterXSize=\"2300\" rasterYSize=\"2300\">\(bands)</VRTDataset>".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("36 windows: the table is DeepForest's merge of the windows' detections, recomputed in float64 from them")
+    func thirtySixWindows() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let csv = directory.appendingPathComponent("trees.csv").path, run = directory.appendingPathComponent("run")
+        let result = try TestSupport.run(
+            mgpr, ["preset=deepforest", "image_path=\(try Self.repeatedCrop(in: directory))", "weights=\(Self.fixtures.path)/deepforest_tree",
+                   "output=\(csv)", "run_dir=\(run.path)"], in: directory)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("6x6 tiles"), "\(result.stderr)")
+        // Each window's detections as the run kept them: the float32 box plus the window's
+        // offset, exact in float64 (the part mgpr merges from).
+        let part = CSVRows.parse(try String(contentsOf: run.appendingPathComponent("rank-0/results.csv"), encoding: .utf8)).dropFirst()
+        let offsets = [0, 380, 760, 1140, 1520, 1900]
+        #expect(Set(part.map { [Int($0[1])!, Int($0[2])!] }) == Set(offsets.flatMap { y in offsets.map { [$0, y] } }),
+                "DeepForest's windows: a stride of 380, the last at 1900")
+        let detections = part.filter { !$0[5].isEmpty }
+        let perWindow = Dictionary(grouping: detections, by: { $0[0] }).mapValues(\.count)
+        #expect(perWindow.count == 36 && perWindow.values.allSatisfy { $0 >= 10 }, "detections per window \(perWindow)")
+        // DeepForest's mosaic: coordinates truncated toward zero, one NMS at 0.15 over all.
+        let whole = detections.map { r in r[5...8].map { Double($0)!.rounded(.towardZero) } }
+        let scores = detections.map { Double($0[10])! }
+        let kept = Self.nms(whole, scores, 0.15)
+        #expect(kept.count >= 200 && kept.count < detections.count, "\(kept.count) of \(detections.count) kept")
+        let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8)).dropFirst()
+        let found = rows.map { r in (box: r[0...3].map { Double($0)! }, score: Double(r[5])!) }
+        Self.expectMatch(found, kept.map { (box: whole[$0], score: scores[$0]) })
+    }
+
     @Test("DeepForest's names on the command line, a Lightning checkpoint's label_dict naming the class")
     func deepForestNames() throws {
         let directory = try TestSupport.temporaryDirectory()
