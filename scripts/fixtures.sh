@@ -36,6 +36,35 @@ rm -rf "$code"
 echo "fixtures: $dest/deepforest-code" >&2
 fi
 
+# DeepForest's own evaluation (utilities.read_file, evaluate.evaluate_boxes, IoU.py) and
+# what it imports that Debian 12 lacks or has too old (shapely 2, geopandas 0.14,
+# omegaconf, tqdm), from PyPI into a private folder: the tests score mgpr's CSV with it.
+# Its other imports (pandas, scipy, pyproj, rasterio, xmltodict, PIL, yaml) are Debian's.
+eval_site=(shapely==2.0.6 geopandas==0.14.4 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3 tqdm==4.67.1)
+eval_version="deepforest==2.1.0 ${eval_site[*]}"
+if [ "$(cat "$dest/deepforest-eval/version" 2>/dev/null)" != "$eval_version" ]; then
+    rm -rf "$dest/deepforest-eval.partial" "$dest/deepforest-eval"
+    mkdir -p "$dest/deepforest-eval.partial/deepforest"
+    python3 -m pip install --quiet --no-deps --no-compile --target "$dest/deepforest-eval.partial/site" "${eval_site[@]}"
+    python3 -m pip download --quiet --no-deps --dest "$dest/deepforest-eval.partial/wheel" "deepforest==2.1.0"
+    python3 - "$dest/deepforest-eval.partial" <<'PY'
+import glob, os, sys, zipfile
+dest = sys.argv[1]
+with zipfile.ZipFile(glob.glob(f"{dest}/wheel/deepforest-*.whl")[0]) as z:
+    for member in ["utilities.py", "evaluate.py", "IoU.py", "conf/__init__.py", "conf/schema.py", "conf/config.yaml"]:
+        os.makedirs(os.path.dirname(f"{dest}/deepforest/{member}"), exist_ok=True)
+        open(f"{dest}/deepforest/{member}", "wb").write(z.read(f"deepforest/{member}"))
+# The package's own __init__ imports Lightning only to silence its warnings; _ROOT is what
+# utilities.py takes from it.
+open(f"{dest}/deepforest/__init__.py", "w").write(
+    '__version__ = "2.1.0"\nimport os\n_ROOT = os.path.abspath(os.path.dirname(__file__))\n')
+PY
+    rm -rf "$dest/deepforest-eval.partial/wheel"
+    echo "$eval_version" >"$dest/deepforest-eval.partial/version"
+    mv "$dest/deepforest-eval.partial" "$dest/deepforest-eval"
+    echo "fixtures: $dest/deepforest-eval" >&2
+fi
+
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
 # made once and reused until what makes them changes. They are kept outside the clone,
 # by the hash of the script and the modules it imports, in MGPR_FIXTURE_CACHE (default

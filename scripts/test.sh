@@ -10,8 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-# Headless Chromium renders the run report in the tests, as a browser shows it.
-MGPR_APT_PACKAGES=(chromium)
+# Headless Chromium renders the run report in the tests, as a browser shows it; DeepForest's
+# own evaluate_boxes scores mgpr's CSV with what Debian has of its imports.
+MGPR_APT_PACKAGES=(chromium python3-pandas python3-scipy python3-pyproj python3-xmltodict python3-pil python3-yaml)
 source scripts/setup.sh
 scripts/fixtures.sh
 swift build --build-tests

@@ -152,6 +152,42 @@ struct RetinaNetCommandTests {
         Self.expectMatch(found, kept.map { (box: whole[$0], score: scores[$0]) })
     }
 
+    /// DeepForest's own evaluation code (scripts/fixtures.sh), and why it cannot run when not.
+    static let evaluator: (folder: String, reason: String) = {
+        let folder = TestSupport.packageRoot.appendingPathComponent(".fixtures/deepforest-eval").path
+        guard FileManager.default.fileExists(atPath: folder + "/version") else {
+            return ("", "DeepForest's evaluation code is not in \(folder): run scripts/fixtures.sh")
+        }
+        let probe = try? TestSupport.run("/usr/bin/python3", ["-c", "import pandas, scipy, pyproj, rasterio, xmltodict, PIL, yaml"])
+        guard probe?.status == 0 else {
+            return ("", "python3 lacks what DeepForest's evaluation imports (scripts/test.sh installs it): \(probe?.stderr ?? "")")
+        }
+        return (folder, "")
+    }()
+
+    @Test("DeepForest's own read_file and evaluate_boxes score the CSV against the float64 reference: recall and precision at least 0.99",
+          .enabled(if: !evaluator.folder.isEmpty, Comment(rawValue: evaluator.reason)))
+    func deepForestScores() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let csv = directory.appendingPathComponent("trees.csv").path
+        try #require(try run(csv, in: directory).status == 0)
+        // The reference as DeepForest's predict_tile returns it: whole-pixel boxes, the class
+        // name, the raster's file name.
+        let boxes = try reference("truncated_boxes")
+        let truth = directory.appendingPathComponent("reference.csv").path
+        try ("xmin,ymin,xmax,ymax,label,image_path\n" + stride(from: 0, to: boxes.count, by: 4).map { i in
+            (0..<4).map { String(Int(boxes[i + $0])) }.joined(separator: ",") + ",Tree,mosaic.tif\n"
+        }.joined()).write(toFile: truth, atomically: true, encoding: .utf8)
+        let script = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEndTests/support/deepforest_evaluate.py").path
+        let scored = try TestSupport.run("/usr/bin/python3", [script, Self.evaluator.folder, csv, truth])
+        try #require(scored.status == 0, "\(scored.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as! [String: Any]
+        let (recall, precision) = (result["box_recall"] as? Double ?? 0, result["box_precision"] as? Double ?? 0)
+        #expect(result["ground_truth"] as? Int == boxes.count / 4 && boxes.count / 4 >= 20, "\(result)")
+        #expect((result["predictions"] as? Int ?? 0) > 0, "\(result)")
+        #expect(recall >= 0.99 && precision >= 0.99, "DeepForest's evaluate_boxes: \(result)")
+    }
+
     @Test("DeepForest's names on the command line, a Lightning checkpoint's label_dict naming the class")
     func deepForestNames() throws {
         let directory = try TestSupport.temporaryDirectory()
