@@ -93,6 +93,9 @@ reference resnet50 Tests/ModelTests/reference/make_resnet50.py $seeded
 reference fasterrcnn Tests/ModelTests/reference/make_fasterrcnn.py $seeded
 reference detection_ops Tests/ModelTests/reference/make_detection_ops.py
 reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded scripts/reference/seeded_retinanet.py
+# From retinanet's tree model (its weights in .fixtures/retinanet), so keyed by its scripts too.
+reference deepforest_periodic Tests/ModelTests/reference/make_deepforest_periodic.py \
+    Tests/ModelTests/reference/make_retinanet.py $seeded scripts/reference/seeded_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py
 
 # NVRTC, CUDA's run-time compiler, from PyPI into a private folder: the tests compile

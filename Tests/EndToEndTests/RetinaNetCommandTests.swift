@@ -152,6 +152,26 @@ struct RetinaNetCommandTests {
         Self.expectMatch(found, kept.map { (box: whole[$0], score: scores[$0]) })
     }
 
+    @Test("36 windows held to torchvision in float64: a raster repeating with the windows' stride (patch_overlap=0.25), so one window's float64 pass is every window's")
+    func thirtySixWindowsInFloat64() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let fixtures = TestSupport.packageRoot.appendingPathComponent(".fixtures/deepforest_periodic")
+        let csv = directory.appendingPathComponent("trees.csv").path
+        let result = try TestSupport.run(
+            mgpr, ["preset=deepforest", "image_path=\(fixtures.path)/periodic.tif", "weights=\(Self.fixtures.path)/deepforest_tree",
+                   "patch_overlap=0.25", "output=\(csv)", "run_dir=\(directory.path)/run"], in: directory)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("6x6 tiles"), "\(result.stderr)")
+        let perWindow = try Reference.array(fixtures, case: "deepforest_periodic", "window_scores").count
+        let boxes = try Reference.array(fixtures, case: "deepforest_periodic", "truncated_boxes")
+        let scores = try Reference.array(fixtures, case: "deepforest_periodic", "truncated_scores")
+        #expect(perWindow >= 20 && scores.count < 36 * perWindow, "\(perWindow) per window, \(scores.count) after the mosaic NMS")
+        let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8)).dropFirst()
+        Self.expectMatch(
+            rows.map { r in (box: r[0...3].map { Double($0)! }, score: Double(r[5])!) },
+            scores.indices.map { i in (box: (0..<4).map { boxes[4 * i + $0] }, score: scores[i]) })
+    }
+
     /// DeepForest's own evaluation code (scripts/fixtures.sh), and why it cannot run when not.
     static let evaluator: (folder: String, reason: String) = {
         let folder = TestSupport.packageRoot.appendingPathComponent(".fixtures/deepforest-eval").path
