@@ -24,14 +24,28 @@ struct ClaimBoardTests {
         let layout = Self.folder()
         let ranks = 8, tiles = 2000
         let handed = Mutex<[Int: [Int]]>([:])
+        let failures = Mutex<[String]>([])
         let all = try (0..<ranks).map { try Self.claims(layout, rank: $0, ranks: ranks, tiles: tiles) }
-        DispatchQueue.concurrentPerform(iterations: ranks) { rank in
-            while let chunk = try! all[rank].next(untilAllDone: rank == 0, stopped: { false }) {
-                handed.withLock { $0[rank, default: []] += chunk.tiles }
-                Thread.sleep(forTimeInterval: 0.002)  // the chunk's work, so that ranks overlap
-                try! all[rank].journaled(chunk.tiles)
+        // A thread of its own per rank, all let go at once (a shared pool may run them one
+        // after another on a busy machine, and then one rank would rightly take every chunk).
+        let go = DispatchSemaphore(value: 0), finished = DispatchGroup()
+        for rank in 0..<ranks {
+            finished.enter()
+            Thread.detachNewThread {
+                defer { finished.leave() }
+                go.wait()
+                do {
+                    while let chunk = try all[rank].next(untilAllDone: rank == 0, stopped: { false }) {
+                        handed.withLock { $0[rank, default: []] += chunk.tiles }
+                        Thread.sleep(forTimeInterval: 0.002)  // the chunk's work, so that ranks overlap
+                        try all[rank].journaled(chunk.tiles)
+                    }
+                } catch { failures.withLock { $0.append("rank \(rank): \(error)") } }
             }
         }
+        for _ in 0..<ranks { go.signal() }
+        finished.wait()
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
         let byRank = handed.withLock { $0 }
         #expect(byRank.values.flatMap { $0 }.sorted() == Array(0..<tiles))
         #expect(byRank.count >= 2, "more than one rank got work: \(byRank.mapValues(\.count))")
@@ -72,9 +86,9 @@ struct ClaimBoardTests {
 
     @Test("a rank whose lease went unrenewed for half of it may not journal")
     func fence() throws {
-        let claims = try Self.claims(Self.folder(), rank: 0, ranks: 1, tiles: 4, lease: 1)
+        let claims = try Self.claims(Self.folder(), rank: 0, ranks: 1, tiles: 4, lease: 2)
         try claims.checkLease()
-        Thread.sleep(forTimeInterval: 0.6)
+        Thread.sleep(forTimeInterval: 1.1)
         #expect(throws: ClusterError.self) { try claims.checkLease() }
         claims.board.renew()
         try claims.checkLease()
