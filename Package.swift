@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "WeightsTests", dependencies: ["Engine", "Models", "Tiling", "Weights", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights"], swiftSettings: swiftSettings),
+        .testTarget(name: "EngineTests", dependencies: ["CPUBackend", "Engine", "Models", "Weights", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CUDATests", dependencies: ["Conformance", "CPUBackend", "CUDA", "CUDABackend", "Engine", "Models", "Tiling", "Weights", "TestSupport"],
             swiftSettings: swiftSettings),

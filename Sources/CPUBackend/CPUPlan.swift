@@ -9,7 +9,7 @@ final class CPUPlan: Plan {
     enum Step {
         case primitive(DNNLPrimitive, args: [dnnl_exec_arg_t])
         /// Work oneDNN 3.2 has no primitive for, run between primitives.
-        case groupNorm(GroupNormKernel)
+        case kernel(any HostKernel)
     }
 
     let inputShape: Shape4
@@ -60,9 +60,11 @@ final class CPUPlan: Plan {
             case .pool(let p): types[p.output.id] = types[p.input.id]
             case .upsample(let u): if !residualStream.contains(u.output.id) { types[u.output.id] = types[u.input.id] }
             case .linear(let l): linearOutputs.insert(l.output.id); types[l.output.id] = .f32
-            // The kernel reads and writes float32 (statistics need it); a bf16 convolution
-            // after it reads a bf16 shadow, as it does from the residual stream.
+            // The kernels read and write float32 (statistics need it); a bf16 convolution
+            // after one reads a bf16 shadow, as it does from the residual stream.
             case .groupNorm(let g): types[g.input.id] = .f32; types[g.output.id] = .f32
+            case .resize(let r): types[r.input.id] = .f32; types[r.output.id] = .f32
+            case .concat(let c): types[c.output.id] = type
             case .convolution: break
             }
         }
@@ -72,28 +74,30 @@ final class CPUPlan: Plan {
         var logical: [Stage] = [.input]
         var reads: [[Int]] = [[]], writes: [[Int]] = [[graph.input.id]]
         var shadowOf: [Int: Int] = [:]
-        var opInput: [Int: Int] = [:]  // op index -> the value its primitive reads
+        var opInputs: [Int: [Int]] = [:]  // op index -> the values its primitive reads
         for (k, op) in graph.ops.enumerated() {
-            var (input, output) = (op.io.input.id, op.io.output.id)
             var residual: Int?
             if case .convolution(let c) = op { residual = c.residual?.id }
-            if case .convolution = op, types[input] != type {
+            // Convolutions compute in `type` and concatenation wants one type throughout.
+            var computesInType = false
+            if case .convolution = op { computesInType = true }
+            if case .concat = op { computesInType = true }
+            let inputs = op.inputs.map(\.id).map { input -> Int in
+                guard computesInType, types[input] != type else { return input }
                 if shadowOf[input] == nil {
-                    do {
-                        shapes.append(shapes[input])
-                        types.append(type)
-                        shadowOf[input] = shapes.count - 1
-                    }
+                    shapes.append(shapes[input])
+                    types.append(type)
+                    shadowOf[input] = shapes.count - 1
                     logical.append(.convert(from: input, to: shadowOf[input]!))
                     reads.append([input])
                     writes.append([shadowOf[input]!])
                 }
-                input = shadowOf[input]!
+                return shadowOf[input]!
             }
-            opInput[k] = input
+            opInputs[k] = inputs
             logical.append(.op(k))
-            reads.append([input] + (residual.map { [$0] } ?? []))
-            writes.append([output])
+            reads.append(inputs + (residual.map { [$0] } ?? []))
+            writes.append([op.output.id])
         }
         for output in graph.outputs {
             logical.append(.output(output.id))
@@ -132,7 +136,7 @@ final class CPUPlan: Plan {
         inputMemory = try DNNLMemory(try DNNLMemoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
         enum Pending {
             case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
-            case groupNorm(GroupNormKernel)
+            case kernel(any HostKernel)
         }
         var pending: [Pending] = []
         for step in logical {
@@ -143,13 +147,22 @@ final class CPUPlan: Plan {
             case .convert(let from, let to):
                 pending.append(.primitive(try reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
             case .op(let k):
-                if case .groupNorm(let g) = graph.ops[k] {
-                    pending.append(.groupNorm(GroupNormKernel(
+                switch graph.ops[k] {
+                case .groupNorm(let g):
+                    pending.append(.kernel(GroupNormKernel(
                         g, shape: shapes[g.input.id], input: valueMemory[g.input.id]!.pointer!,
                         output: valueMemory[g.output.id]!.pointer!, weight: weights["\(g.prefix).weight"]!.values,
                         bias: weights["\(g.prefix).bias"]!.values, threads: threads)))
-                } else {
-                    let (primitive, args) = try build(graph.ops[k], input: opInput[k]!, weights: weights, descs: descs, types: types)
+                case .resize(let r):
+                    pending.append(.kernel(ResizeKernel(
+                        r, from: shapes[r.input.id], to: shapes[r.output.id], input: valueMemory[r.input.id]!.pointer!,
+                        output: valueMemory[r.output.id]!.pointer!, threads: threads)))
+                case .concat(let c):
+                    let sources = opInputs[k]!.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0), valueMemory[$1]!) }
+                    pending.append(.primitive(
+                        try concat(opInputs[k]!, into: c.output.id, descs: descs), sources + [(DNNL_ARG_DST, valueMemory[c.output.id]!)]))
+                default:
+                    let (primitive, args) = try build(graph.ops[k], input: opInputs[k]![0], weights: weights, descs: descs, types: types)
                     pending.append(.primitive(primitive, args))
                 }
             case .output(let id):
@@ -180,8 +193,8 @@ final class CPUPlan: Plan {
                 memories.append(scratch)
                 all.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle))
                 steps.append(.primitive(primitive, args: all))
-            case .groupNorm(let kernel):
-                steps.append(.groupNorm(kernel))
+            case .kernel(let kernel):
+                steps.append(.kernel(kernel))
             }
         }
     }
@@ -233,7 +246,7 @@ final class CPUPlan: Plan {
                         dnnl_primitive_execute(primitive.primitive, engine.stream, Int32(args.count), args.baseAddress),
                         "dnnl_primitive_execute")
                 }
-            case .groupNorm(let kernel):
+            case .kernel(let kernel):
                 try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
                 kernel.run()
             }
@@ -252,6 +265,18 @@ final class CPUPlan: Plan {
         try DNNL.check(
             dnnl_reorder_primitive_desc_create(&pd, from.handle, engine.engine, to.handle, engine.engine, attributes.handle),
             "dnnl_reorder_primitive_desc_create")
+        return try DNNLPrimitive(descriptor: pd!)
+    }
+
+    /// `torch.cat(dim=1)` of `inputs` (all in one type) into `output`.
+    private func concat(_ inputs: [Int], into output: Int, descs: [DNNLMemoryDesc]) throws(EngineError) -> DNNLPrimitive {
+        let attributes = try DNNLAttributes()
+        let sources: [const_dnnl_memory_desc_t?] = inputs.map { descs[$0].handle }
+        var pd: dnnl_primitive_desc_t?
+        try DNNL.check(
+            dnnl_concat_primitive_desc_create(
+                &pd, engine.engine, descs[output].handle, Int32(inputs.count), 1, sources, attributes.handle),
+            "concat")
         return try DNNLPrimitive(descriptor: pd!)
     }
 
@@ -330,8 +355,8 @@ final class CPUPlan: Plan {
                 "pooling")
             return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
 
-        case .groupNorm:
-            preconditionFailure("group normalisation runs as a kernel, not a primitive")
+        case .groupNorm, .resize, .concat:
+            preconditionFailure("\(op) is built on its own")
 
         case .upsample(let u):
             let factors: [Float] = [Float(u.factor), Float(u.factor)]

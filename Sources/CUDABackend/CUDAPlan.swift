@@ -85,7 +85,7 @@ final class CUDAPlan: Plan {
         var shapes = graph.shapes
         let onlyConvolved = graph.ops.allSatisfy { op in
             if case .convolution(let c) = op { return c.residual != graph.input }
-            return op.io.input != graph.input
+            return !op.inputs.contains(graph.input)
         }
         if type != .f32, inputShape.c % 8 != 0, onlyConvolved {
             shapes[graph.input.id].c = (inputShape.c + 7) / 8 * 8
@@ -97,10 +97,8 @@ final class CUDAPlan: Plan {
         }
         var reads: [[Int]] = [[]], writes: [[Int]] = [[graph.input.id]]
         for op in graph.ops {
-            var read = [op.io.input.id]
-            if case .convolution(let c) = op, let r = c.residual { read.append(r.id) }
-            reads.append(read)
-            writes.append([op.io.output.id])
+            reads.append(op.reads.map(\.id))
+            writes.append([op.output.id])
         }
         for output in graph.outputs {
             reads.append([output.id])
@@ -187,6 +185,26 @@ final class CUDAPlan: Plan {
                     .address(address(u.input)), .address(address(u.output)), .int(Int32(s.h)), .int(Int32(s.w)),
                     .int(Int32(s.c)), .int(Int32(u.factor)), .long(Int64(count)),
                 ])))
+
+            case .resize(let r):
+                let (s, o) = (graph.shape(of: r.input), graph.shape(of: r.output))
+                steps.append(.kernel(KernelLaunch(module, "mgpr_resize_bilinear", device: device, count: o.count, [
+                    .address(address(r.input)), .address(address(r.output)), .int(Int32(s.h)), .int(Int32(s.w)),
+                    .int(Int32(o.h)), .int(Int32(o.w)), .int(Int32(s.c)), .int(r.alignCorners ? 1 : 0), .long(Int64(o.count)),
+                ])))
+
+            case .concat(let c):
+                // Each input copied into its channels of the output.
+                let out = graph.shape(of: c.output)
+                var first = 0
+                for input in c.inputs {
+                    let s = graph.shape(of: input)
+                    steps.append(.kernel(KernelLaunch(module, "mgpr_copy_channels", device: device, count: s.count, [
+                        .address(address(input)), .address(address(c.output)), .int(Int32(s.c)), .int(Int32(out.c)),
+                        .int(Int32(first)), .long(Int64(s.count)),
+                    ])))
+                    first += s.c
+                }
 
             case .groupNorm(let g):
                 let s = graph.shape(of: g.input)

@@ -7,7 +7,8 @@ import Engine
 /// header is included: 16-bit values are converted with PTX `cvt`, so NVRTC needs no
 /// CUDA include folder.
 enum Kernels {
-    static let names = ["mgpr_input", "mgpr_bias_act", "mgpr_upsample_nearest", "mgpr_output", "mgpr_group_norm"]
+    static let names = ["mgpr_input", "mgpr_bias_act", "mgpr_upsample_nearest", "mgpr_output", "mgpr_group_norm",
+                        "mgpr_resize_bilinear", "mgpr_copy_channels"]
 
     /// The compile options that pick the element type.
     static func options(for type: ElementType) -> [String] {
@@ -81,6 +82,40 @@ extern "C" __global__ void mgpr_upsample_nearest(const T* src, T* dst, int heigh
         int y = (int)(rest % outHeight);
         long long image = rest / outHeight;
         dst[i] = src[((image * height + y / factor) * width + x / factor) * channels + c];
+    }
+}
+
+// Bilinear resizing as PyTorch's upsample_bilinear2d for F.interpolate(size=...):
+// source index scale * (i + 0.5) - 0.5 clamped at 0, or scale * i with align_corners.
+extern "C" __global__ void mgpr_resize_bilinear(const T* src, T* dst, int height, int width, int outHeight,
+                                                int outWidth, int channels, int alignCorners, long long count) {
+    float sy = alignCorners ? (outHeight > 1 ? (float)(height - 1) / (outHeight - 1) : 0.f) : (float)height / outHeight;
+    float sx = alignCorners ? (outWidth > 1 ? (float)(width - 1) / (outWidth - 1) : 0.f) : (float)width / outWidth;
+    GRID_STRIDE(i, count) {
+        int c = (int)(i % channels);
+        long long pixel = i / channels;
+        int x = (int)(pixel % outWidth);
+        long long rest = pixel / outWidth;
+        int y = (int)(rest % outHeight);
+        long long image = rest / outHeight;
+        float fy = alignCorners ? sy * y : fmaxf(sy * (y + 0.5f) - 0.5f, 0.f);
+        float fx = alignCorners ? sx * x : fmaxf(sx * (x + 0.5f) - 0.5f, 0.f);
+        int y0 = min((int)fy, height - 1), x0 = min((int)fx, width - 1);
+        int y1 = y0 < height - 1 ? y0 + 1 : y0, x1 = x0 < width - 1 ? x0 + 1 : x0;
+        float wy = fy - y0, wx = fx - x0;
+        const T* base = src + image * height * width * channels + c;
+        float upper = (1.f - wx) * load(base[(y0 * width + x0) * channels]) + wx * load(base[(y0 * width + x1) * channels]);
+        float lower = (1.f - wx) * load(base[(y1 * width + x0) * channels]) + wx * load(base[(y1 * width + x1) * channels]);
+        dst[i] = store((1.f - wy) * upper + wy * lower);
+    }
+}
+
+// One input of a concatenation (NHWC) into its channels first..first+channels of dst.
+extern "C" __global__ void mgpr_copy_channels(const T* src, T* dst, int channels, int dstChannels, int first,
+                                              long long count) {
+    GRID_STRIDE(i, count) {
+        long long pixel = i / channels;
+        dst[pixel * dstChannels + first + (int)(i % channels)] = src[i];
     }
 }
 

@@ -67,6 +67,21 @@ public enum ConformanceSuite {
                 return b.conv(x, weight: "l.weight", outChannels: 16, kernel: 1, bias: "l.bias", residual: up) }),
             Case(name: "GroupNorm(8) + ReLU", graph: graph(s) { b, x in
                 b.groupNorm(x, groups: 8, prefix: "g", relu: true) }),
+            Case(name: "bilinear resize x8 (segmentation logits)", graph: graph(Shape4(n: 2, c: 5, h: 7, w: 6)) { b, x in
+                b.resizeBilinear(x, height: 56, width: 48) }),
+            Case(name: "bilinear resize, align_corners, to 13x29", graph: graph(s) { b, x in
+                b.resizeBilinear(x, height: 13, width: 29, alignCorners: true) }),
+            Case(name: "image pooling broadcast + concat (ASPP)", graph: graph(s) { b, x in
+                let pooled = b.globalAveragePool(x)
+                let p = b.conv(pooled, weight: "p.weight", outChannels: 8, kernel: 1, batchNorm: bn("p.bn"), relu: true)
+                let broadcast = b.resizeBilinear(p, height: s.h, width: s.w)
+                let branch = b.conv(x, weight: "a.weight", outChannels: 8, kernel: 3, padding: 2, dilation: 2, batchNorm: bn("a.bn"), relu: true)
+                return b.conv(b.concat([branch, broadcast]), weight: "j.weight", outChannels: 8, kernel: 1, batchNorm: bn("j.bn"), relu: true) }),
+            Case(name: "upsample x2 + concat with a residual skip (U-Net)", graph: graph(s) { b, x in
+                let y = b.conv(x, weight: "a.weight", outChannels: 16, kernel: 3, padding: 1, batchNorm: bn("a.bn"), residual: x, relu: true)
+                let down = b.conv(y, weight: "d.weight", outChannels: 32, kernel: 3, stride: 2, padding: 1, batchNorm: bn("d.bn"), relu: true)
+                let up = b.upsampleNearest(down, factor: 2)
+                return b.conv(b.concat([up, y]), weight: "c.weight", outChannels: 8, kernel: 3, padding: 1, batchNorm: bn("c.bn"), relu: true) }),
             Case(name: "input normalisation + conv", graph: graph(Shape4(n: 2, c: 3, h: 16, w: 16)) { b, x in
                 b.conv(x, weight: "c.weight", outChannels: 8, kernel: 3, padding: 1, bias: "c.bias") }
                 .normalizingInput(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])),

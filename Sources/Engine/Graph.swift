@@ -69,22 +69,63 @@ public struct Graph: Sendable {
         public var relu: Bool
     }
 
+    /// Bilinear resizing to the output's height and width, as `F.interpolate(mode="bilinear")`
+    /// with `size=` computes it: torchvision's segmentation models upsample their logits
+    /// this way (`alignCorners` false), and DeepLabV3's image pooling broadcasts with it.
+    public struct Resize: Sendable {
+        public var input: Value
+        public var output: Value
+        /// PyTorch's `align_corners`: true maps the corner pixels' centres onto each other;
+        /// false (its default) maps the corners of the images, sampling at half-pixel centres.
+        public var alignCorners: Bool
+    }
+
+    /// `torch.cat(inputs, dim=1)`: the channels of each input in turn.
+    public struct Concat: Sendable {
+        public var inputs: [Value]
+        public var output: Value
+    }
+
     public enum Op: Sendable {
         case convolution(Convolution)
         case pool(Pool)
         case linear(Linear)
         case upsample(Upsample)
         case groupNorm(GroupNorm)
+        case resize(Resize)
+        case concat(Concat)
 
-        /// The value the op reads and the one it writes (a residual is read too, separately).
-        public var io: (input: Value, output: Value) {
+        /// The value the op writes.
+        public var output: Value {
             switch self {
-            case .convolution(let c): (c.input, c.output)
-            case .pool(let p): (p.input, p.output)
-            case .linear(let l): (l.input, l.output)
-            case .upsample(let u): (u.input, u.output)
-            case .groupNorm(let g): (g.input, g.output)
+            case .convolution(let c): c.output
+            case .pool(let p): p.output
+            case .linear(let l): l.output
+            case .upsample(let u): u.output
+            case .groupNorm(let g): g.output
+            case .resize(let r): r.output
+            case .concat(let c): c.output
             }
+        }
+
+        /// The values the op computes from: its input, or a concatenation's inputs (a
+        /// residual, also read, is not among them).
+        public var inputs: [Value] {
+            switch self {
+            case .convolution(let c): [c.input]
+            case .pool(let p): [p.input]
+            case .linear(let l): [l.input]
+            case .upsample(let u): [u.input]
+            case .groupNorm(let g): [g.input]
+            case .resize(let r): [r.input]
+            case .concat(let c): c.inputs
+            }
+        }
+
+        /// Every value the op reads: its inputs and a convolution's residual.
+        public var reads: [Value] {
+            if case .convolution(let c) = self, let r = c.residual { return [c.input, r] }
+            return inputs
         }
     }
 

@@ -97,5 +97,23 @@ public struct GraphBuilder {
         return output
     }
 
+    /// Bilinear resizing to `height` x `width` (`F.interpolate(size=..., mode="bilinear")`).
+    public mutating func resizeBilinear(_ input: Graph.Value, height: Int, width: Int, alignCorners: Bool = false) -> Graph.Value {
+        let s = shape(of: input)
+        let output = newValue(Shape4(n: s.n, c: s.c, h: height, w: width))
+        graph.ops.append(.resize(Graph.Resize(input: input, output: output, alignCorners: alignCorners)))
+        return output
+    }
+
+    /// `torch.cat(inputs, dim=1)`; the inputs share batch, height and width.
+    public mutating func concat(_ inputs: [Graph.Value]) -> Graph.Value {
+        let shapes = inputs.map(shape(of:))
+        precondition(!shapes.isEmpty && shapes.allSatisfy { ($0.n, $0.h, $0.w) == (shapes[0].n, shapes[0].h, shapes[0].w) },
+                     "concat of \(shapes)")
+        let output = newValue(Shape4(n: shapes[0].n, c: shapes.reduce(0) { $0 + $1.c }, h: shapes[0].h, w: shapes[0].w))
+        graph.ops.append(.concat(Graph.Concat(inputs: inputs, output: output)))
+        return output
+    }
+
     public mutating func markOutput(_ value: Graph.Value) { graph.outputs.append(value) }
 }
