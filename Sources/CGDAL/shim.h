@@ -8,4 +8,5 @@
 #include <cpl_http.h>
 #include <ogr_srs_api.h>
 #include <ogr_api.h>
+#include <gdal_utils.h>
 #endif

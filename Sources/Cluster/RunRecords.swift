@@ -52,6 +52,7 @@ public struct RunRecords: Sendable {
                       tileCount: tileCount, window: window)
             for entry in entries[rank] ?? [] where !entry.skipped && entry.rows?.count != 0 {
                 records.parts.rows[entry.tile] = part?.rows[entry.tile]
+                records.parts.partPaths[entry.tile] = layout.results(rank)
             }
         }
         return records

@@ -18,6 +18,8 @@ public struct ConfigKey: Sendable {
         case optionalFraction
         /// Names, as a list (`[Tree, Snag]`) or one name; or null.
         case optionalNameList
+        /// Numbers above `above`, as a list (`[0.485, 0.456, 0.406]`) or one number; or null.
+        case optionalNumberList(above: Double)
     }
 
     public let name: String
@@ -127,6 +129,27 @@ public struct ConfigKey: Sendable {
             return .list(names.map { .string($0) })
         case (.optionalNameList, _):
             throw .wrongType(key: name, value: shown, expected: "a list of names, e.g. [Tree, Snag]")
+        case (.optionalNumberList, .null):
+            return value
+        case (.optionalNumberList, .int), (.optionalNumberList, .double):
+            return try validate(.list([value]))
+        case (.optionalNumberList(let above), .list(let items)):
+            let numbers = items.compactMap { item -> Double? in
+                switch item {
+                case .int(let i): Double(i)
+                case .double(let d): d
+                default: nil
+                }
+            }
+            guard !numbers.isEmpty, numbers.count == items.count else {
+                throw .wrongType(key: name, value: shown, expected: "a list of numbers, one per band, e.g. [0.485, 0.456, 0.406]")
+            }
+            guard numbers.allSatisfy({ $0 > above && $0.isFinite }) else {
+                throw .invalidValue(key: name, value: shown, reason: "every entry must be above \(above == -.infinity ? "-inf" : "\(above)")")
+            }
+            return .list(numbers.map { .double($0) })
+        case (.optionalNumberList, _):
+            throw .wrongType(key: name, value: shown, expected: "a list of numbers, one per band, e.g. [0.485, 0.456, 0.406]")
         }
     }
 
@@ -144,6 +167,7 @@ public struct ConfigKey: Sendable {
         case .numberPair: "[X,Y]"
         case .optionalFraction: "FLOAT|null"
         case .optionalNameList: "[NAME,...]|null"
+        case .optionalNumberList: "[FLOAT,...]|null"
         }
     }
 

@@ -45,8 +45,12 @@ public enum ConfigSchema {
                 + "checkpoint), or a Hugging Face folder (config.json + model.safetensors, as DeepForest's); null: seeded, for timing only"),
         ConfigKey("label_names", .optionalNameList, .null,
             "class names by index, e.g. [Tree, Snag], for weights that do not name their classes (given, they win over the weights' own)"),
+        ConfigKey("mean", .optionalNumberList(above: -.infinity), .null,
+            "segmentation: per-band mean the model was trained with, on pixels scaled to [0, 1] (default: ImageNet's for 3 bands)"),
+        ConfigKey("std", .optionalNumberList(above: 0), .null,
+            "segmentation: per-band standard deviation, as mean (default: ImageNet's for 3 bands)"),
         ConfigKey("output", .optionalText, .null,
-            "results file: .gpkg, .geojson or .csv for detectors, .csv for resnet50; none: results are not kept "
+            "results file: .gpkg, .geojson or .csv for detectors, .csv for resnet50, .tif for segmentation; none: results are not kept "
                 + "(default: a file in run_dir)"),
         ConfigKey("score_threshold", aliases: ["score_thresh"], .number(min: 0), .double(0.05),
             "detectors: keep detections scoring above this (torchvision's box_score_thresh / score_thresh)"),

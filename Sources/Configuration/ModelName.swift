@@ -2,14 +2,15 @@
 /// need to know of each: the one place a model's defaults and outputs are stated.
 /// Building a model from its weights lives beside the commands, one file per model.
 public enum ModelName: String, Sendable, CaseIterable {
-    case fasterrcnn, retinanet, resnet50, none
+    case fasterrcnn, retinanet, resnet50, deeplabv3, fcn, unet, none
 
-    public enum Task: Sendable { case detection, classification, dataPathOnly }
+    public enum Task: Sendable { case detection, classification, segmentation, dataPathOnly }
 
     public var task: Task {
         switch self {
         case .fasterrcnn, .retinanet: .detection
         case .resnet50: .classification
+        case .deeplabv3, .fcn, .unet: .segmentation
         case .none: .dataPathOnly
         }
     }
@@ -20,6 +21,9 @@ public enum ModelName: String, Sendable, CaseIterable {
         case .fasterrcnn: "torchvision's fasterrcnn_resnet50_fpn (boxes)"
         case .retinanet: "torchvision's retinanet_resnet50_fpn or _v2, as DeepForest's tree and bird models (boxes)"
         case .resnet50: "a class per tile"
+        case .deeplabv3: "torchvision's deeplabv3_resnet50/101 (a class per pixel)"
+        case .fcn: "torchvision's fcn_resnet50/101 (a class per pixel)"
+        case .unet: "segmentation_models_pytorch's Unet with a ResNet encoder, any bands (a class per pixel)"
         case .none: "the data path alone"
         }
     }
@@ -37,6 +41,7 @@ public enum ModelName: String, Sendable, CaseIterable {
         switch task {
         case .detection: "detections.gpkg"
         case .classification: "classes.csv"
+        case .segmentation: "classes.tif"
         case .dataPathOnly: nil
         }
     }
@@ -46,6 +51,7 @@ public enum ModelName: String, Sendable, CaseIterable {
         switch task {
         case .detection: ([".gpkg", ".geojson", ".json", ".csv"], "\(rawValue) writes .gpkg, .geojson or .csv")
         case .classification: ([".csv"], "\(rawValue) writes a .csv (one row per tile)")
+        case .segmentation: ([".tif", ".tiff"], "\(rawValue) writes a class raster: a .tif (a Cloud-Optimised GeoTIFF)")
         case .dataPathOnly: ([], "model=none computes no results; choose a model")
         }
     }

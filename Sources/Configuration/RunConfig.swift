@@ -57,6 +57,9 @@ public struct RunConfig: Sendable, Equatable {
     /// `share`; nil: claim for several ranks, static for one, and on a resume what the run recorded.
     public var share: ShareMode?
     public var claimLease: Double
+    /// `mean` and `std`: a segmentation model's input normalisation, per band; nil: ImageNet's.
+    public var mean: [Double]?
+    public var std: [Double]?
     public var logInterval: Int
     /// Seconds without a progress line after which one is printed anyway (0: never).
     public var logIntervalSeconds: Double
@@ -132,6 +135,10 @@ public struct RunConfig: Sendable, Equatable {
         func string(_ k: String) -> String? { if case .string(let v) = settings[k] { v } else { nil } }
         func bool(_ k: String) -> Bool { if case .bool(let v) = settings[k] { v } else { false } }
         func list(_ k: String) -> [ConfigValue] { if case .list(let v) = settings[k] { v } else { [] } }
+        func numbers(_ k: String) -> [Double]? {
+            guard case .list(let v) = settings[k] else { return nil }
+            return v.compactMap { if case .double(let d) = $0 { d } else { nil } }
+        }
 
         imagePath = string("image_path") ?? ""
         useFakeData = bool("use_fake_data")
@@ -171,6 +178,8 @@ public struct RunConfig: Sendable, Equatable {
         gatherTimeout = double("gather_timeout")
         share = string("share").flatMap(ShareMode.init(rawValue:))
         claimLease = double("claim_lease")
+        mean = numbers("mean")
+        std = numbers("std")
         logInterval = int("log_interval")
         logIntervalSeconds = double("log_interval_s")
         profiler = string("profiler").flatMap(Profiler.init(rawValue:))

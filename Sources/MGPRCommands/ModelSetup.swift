@@ -6,6 +6,7 @@ import Models
 import Pipeline
 import Raster
 import Results
+import Tiling
 import Weights
 
 /// Everything a run needs from its `model`, `weights`, `precision`, `cpu_threads` and
@@ -24,15 +25,24 @@ struct ModelSetup {
         var path: String
         var append: Bool
         var output: String?
+        /// The raster region each tile's result fills (a segmentation's); nil without a raster.
+        var cell: (@Sendable (TileInfo) -> Window)?
     }
 
-    typealias Prepared = (PartFile) throws -> ModelSetup
+    /// A model checked and loaded, made into its setup once the run knows its part file.
+    struct Prepared {
+        /// Classes a segmentation scores per pixel (its raster's palette and id type); nil for other tasks.
+        var segmentationClasses: Int?
+        var make: (PartFile) throws -> ModelSetup
+
+        func callAsFunction(_ part: PartFile) throws -> ModelSetup { try make(part) }
+    }
 
     /// Checks the model's settings and loads its weights; nothing is written yet.
     static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> Prepared {
         if let output = config.output { try ResultsTarget.check(output, model: config.model) }
         guard let architecture = config.model.architecture else {
-            return { _ in
+            return Prepared { _ in
                 ModelSetup(
                     makeModel: { _ in NoModel() }, handleOutputs: { _, _ in nil }, finish: {},
                     summary: "model=none (data path only)")
@@ -84,10 +94,10 @@ struct ModelSetup {
     /// kept) as batches finish, closed at the end.
     static func prepared(
         _ config: RunConfig, description: String, devices: Devices,
-        model: @escaping InferenceRun.ModelFactory, format: PartFormat
+        model: @escaping InferenceRun.ModelFactory, format: PartFormat, segmentationClasses: Int? = nil
     ) -> Prepared {
-        { part in
-            let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append) }
+        Prepared(segmentationClasses: segmentationClasses) { part in
+            let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append, cell: part.cell) }
             return ModelSetup(
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch.tiles, outputs) },

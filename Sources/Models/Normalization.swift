@@ -6,6 +6,11 @@ public struct Normalization: Sendable {
     public let mean: [Float]
     public let std: [Float]
 
+    public init(mean: [Float], std: [Float]) {
+        precondition(mean.count == std.count, "one mean and std per channel")
+        (self.mean, self.std) = (mean, std)
+    }
+
     /// Writes the normalised copy of `count` images of `channels` x `plane` floats.
     public func apply(_ input: UnsafeBufferPointer<Float>, to output: UnsafeMutableBufferPointer<Float>, images: Int, plane: Int) {
         let channels = mean.count

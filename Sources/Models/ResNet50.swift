@@ -9,9 +9,6 @@ public enum ResNet50 {
     /// torchvision's ImageNet normalisation: (x - mean) / std per channel.
     public static let preprocessing = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
-    /// (blocks, planes, stride) of layer1...layer4.
-    static let stages = [(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)]
-
     /// The number of classes the weights were trained for (`fc.weight` is [classes, 2048]).
     public static func classes(in weights: WeightStore) -> Int? { weights["fc.weight"]?.shape.first }
 
@@ -28,29 +25,7 @@ public enum ResNet50 {
     /// the outputs of layer1...layer4 (strides 4, 8, 16, 32), as torchvision's
     /// IntermediateLayerGetter gives them to a feature pyramid.
     public static func body(_ b: inout GraphBuilder, _ input: Graph.Value, prefix: String, bnEps: Float) -> [Graph.Value] {
-        func bn(_ name: String) -> Graph.BatchNorm { Graph.BatchNorm(prefix: prefix + name, eps: bnEps) }
-        var x = b.conv(input, weight: prefix + "conv1.weight", outChannels: 64, kernel: 7, stride: 2, padding: 3,
-                       batchNorm: bn("bn1"), relu: true)
-        x = b.pool(.max, x, kernel: 3, stride: 2, padding: 1)
-        var stageOutputs: [Graph.Value] = []
-        for (stage, (blocks, planes, stride)) in stages.enumerated() {
-            for block in 0..<blocks {
-                let p = "\(prefix)layer\(stage + 1).\(block)"
-                let s = block == 0 ? stride : 1
-                let q = String(p.dropFirst(prefix.count))  // the key within the body, for bn()
-                var y = b.conv(x, weight: "\(p).conv1.weight", outChannels: planes, kernel: 1, batchNorm: bn("\(q).bn1"), relu: true)
-                y = b.conv(y, weight: "\(p).conv2.weight", outChannels: planes, kernel: 3, stride: s, padding: 1,
-                           batchNorm: bn("\(q).bn2"), relu: true)
-                let identity = block == 0
-                    ? b.conv(x, weight: "\(p).downsample.0.weight", outChannels: planes * 4, kernel: 1, stride: s,
-                             batchNorm: bn("\(q).downsample.1"))
-                    : x
-                x = b.conv(y, weight: "\(p).conv3.weight", outChannels: planes * 4, kernel: 1, batchNorm: bn("\(q).bn3"),
-                           residual: identity, relu: true)
-            }
-            stageOutputs.append(x)
-        }
-        return stageOutputs
+        ResNetBody.resnet50.build(&b, input, prefix: prefix, bnEps: bnEps).stages
     }
 
     /// BatchNorm buffers torchvision keeps but inference does not read.

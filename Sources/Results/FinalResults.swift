@@ -22,6 +22,7 @@ public enum FinalResults {
             let found = parts.detections(wholePixels: raster?.merge == .mosaic)
             return try writeDetections(found, to: output, raster: raster, labels: labels)
         }
+        if parts.format == .segmentation { return try SegmentationResults.write(parts, to: output, raster: raster, labels: labels) }
         var text = parts.format.map { "\($0.header)\n" } ?? ""
         for tile in parts.rows.keys.sorted() { for row in parts.rows[tile]! { text += row + "\n" } }
         try AtomicFile.write(text, to: output)

@@ -1,15 +1,18 @@
+import Tiling
 /// The kinds of results part a rank writes, each owned by one type: a classifier's
 /// rows (``ClassificationPart``) or a detector's (``DetectionPart``). A part's first
 /// line says which; this is the one place that reads it.
 public enum PartFormat: Sendable, Equatable {
     case classification
     case detection
+    case segmentation
 
     /// The format whose header is `line`, or nil when it is no part's.
     public init?(header line: Substring) {
         switch line {
         case ClassificationPart.header: self = .classification
         case DetectionPart.header: self = .detection
+        case SegmentationPart.header: self = .segmentation
         default: return nil
         }
     }
@@ -18,6 +21,7 @@ public enum PartFormat: Sendable, Equatable {
         switch self {
         case .classification: ClassificationPart.header
         case .detection: DetectionPart.header
+        case .segmentation: SegmentationPart.header
         }
     }
 
@@ -31,14 +35,19 @@ public enum PartFormat: Sendable, Equatable {
         switch self {
         case .classification: "tiles"
         case .detection: "detections"
+        case .segmentation: "tiles"
         }
     }
 
-    /// A writer of this format's part at `path`, continuing it when `append` (a resume).
-    public func sink(path: String, append: Bool) throws -> any ResultsSink {
+    /// A writer of this format's part at `path`, continuing it when `append` (a resume);
+    /// `cell` is the raster region each tile fills (a segmentation's).
+    public func sink(path: String, append: Bool, cell: (@Sendable (TileInfo) -> Window)?) throws -> any ResultsSink {
         switch self {
-        case .classification: try ClassificationPart(path: path, append: append)
-        case .detection: try DetectionPart(path: path, append: append)
+        case .classification: return try ClassificationPart(path: path, append: append)
+        case .detection: return try DetectionPart(path: path, append: append)
+        case .segmentation:
+            guard let cell else { preconditionFailure("a segmentation part needs the raster's grid") }
+            return try SegmentationPart(path: path, append: append, cell: cell)
         }
     }
 }

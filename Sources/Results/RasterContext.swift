@@ -16,6 +16,8 @@ public struct RasterContext: Codable, Sendable {
     public var merge: MergeMode?
     /// How the tiles were placed; absent in runs from before there was a choice: `spread`.
     public var tiling: TileLayout?
+    /// A segmentation's classes (its raster's palette and id type); absent for other tasks.
+    public var classes: Int?
 
     /// The run's tile grid over this raster.
     public var grid: TileGrid {
@@ -23,7 +25,7 @@ public struct RasterContext: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case width, height, geotransform, overlap, merge, tiling
+        case width, height, geotransform, overlap, merge, tiling, classes
         case imagePath = "image_path"
         case crsWKT = "crs_wkt"
         case tileSize = "tile_size"
@@ -32,8 +34,9 @@ public struct RasterContext: Codable, Sendable {
 
     public init(
         imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double, merge: MergeMode = .seams, tiling: TileLayout = .spread
+        mergeIoU: Double, merge: MergeMode = .seams, tiling: TileLayout = .spread, classes: Int? = nil
     ) {
+        self.classes = classes
         (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
         (self.tileSize, self.overlap, self.mergeIoU, self.merge, self.tiling) = (tileSize, overlap, mergeIoU, merge, tiling)
     }

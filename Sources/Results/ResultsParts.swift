@@ -9,9 +9,11 @@ public struct ResultsParts: Sendable {
     public var format: PartFormat?
     /// Per tile, its rows as written.
     public var rows: [Int: [Substring]] = [:]
+    /// Per tile, the part its rows are in (a segmentation's pixels are beside it).
+    public var partPaths: [Int: String] = [:]
 
-    public init(format: PartFormat? = nil, rows: [Int: [Substring]] = [:]) {
-        (self.format, self.rows) = (format, rows)
+    public init(format: PartFormat? = nil, rows: [Int: [Substring]] = [:], partPaths: [Int: String] = [:]) {
+        (self.format, self.rows, self.partPaths) = (format, rows, partPaths)
     }
 
     /// The detections, by tile (a detector's parts); `wholePixels`: coordinates truncated

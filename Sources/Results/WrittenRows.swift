@@ -26,6 +26,9 @@ public struct WrittenRows: Equatable, Sendable {
 
     static func digest<S: StringProtocol>(_ text: S) -> UInt64 { fold(text.utf8, into: offsetBasis) }
 
+    /// The same digest of any bytes (a segmentation part's compressed pixels).
+    public static func digest<C: Sequence>(bytes: C) -> UInt64 where C.Element == UInt8 { fold(bytes, into: offsetBasis) }
+
     private static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
     private static func fold<C: Sequence>(_ bytes: C, into hash: UInt64) -> UInt64 where C.Element == UInt8 {
         bytes.reduce(hash) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01b3 }

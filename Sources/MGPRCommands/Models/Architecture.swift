@@ -32,8 +32,11 @@ protocol Architecture {
 
 extension Architecture {
     /// Checks the model's settings and loads its weights; nothing is written yet.
+    /// Whether the network reads any number of bands (its weights say how many); else RGB.
+    static var takesAnyBands: Bool { false }
+
     static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
-        try ModelSetup.requireRGB(config, tileShape)
+        if !takesAnyBands { try ModelSetup.requireRGB(config, tileShape) }
         return try setup(try load(config, log: log), config, tileShape: tileShape, devices: devices, log: log)
     }
 
@@ -48,6 +51,9 @@ extension ModelName {
         case .resnet50: ResNet50Architecture.self
         case .fasterrcnn: FasterRCNNArchitecture.self
         case .retinanet: RetinaNetArchitecture.self
+        case .deeplabv3: DeepLabV3Architecture.self
+        case .fcn: FCNArchitecture.self
+        case .unet: UNetArchitecture.self
         case .none: nil
         }
     }

@@ -93,7 +93,7 @@ struct RunReport {
             switch part.format {
             case .detection: report.detectionsPerTile.merge(part.detectionCounts) { $1 }
             case .classification: report.classPerTile.merge(part.topClasses) { $1 }
-            case nil: break
+            case .segmentation, nil: break
             }
         }
         return report

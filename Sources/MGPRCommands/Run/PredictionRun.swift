@@ -160,7 +160,10 @@ struct PredictionRun {
     /// the summary continues the earlier attempts'.
     private func predict(_ tiles: RankTiles, _ checked: Checked, _ claimed: Claimed) throws -> Predicted {
         let (devices, source, layout, output) = (checked.devices, checked.source, claimed.layout, claimed.output)
-        let model = try checked.prepareModel(ModelSetup.PartFile(path: layout.results(context.rank), append: claimed.resume, output: output))
+        var cell: (@Sendable (TileInfo) -> Window)?
+        if let grid = (source as? RasterTileSource)?.grid { cell = { grid.nearestCell(at: $0.index) } }
+        let model = try checked.prepareModel(ModelSetup.PartFile(
+            path: layout.results(context.rank), append: claimed.resume, output: output, cell: cell))
         let journal = try Journal(path: layout.journal(context.rank))
         let rank = context.rank, distributed = context.isDistributed
         let feed: any TileFeed = tiles.claims.map { [log] claims in
@@ -194,7 +197,7 @@ struct PredictionRun {
         ]
         // Said before the first tile, so `mgpr report` and `mgpr merge` can read a run that
         // is still going or was killed outright; replaced by how it ended.
-        try layout.write(status(.running, source: source, summary: nil, output: output, environment: environment, tiles: tiles))
+        try layout.write(status(.running, checked, summary: nil, output: output, environment: environment, tiles: tiles))
 
         let progress = ProgressBar(
             total: tiles.claims == nil ? tiles.plan.count : nil, interactive: Terminal.stderrIsTerminal, logInterval: config.logInterval,
@@ -235,7 +238,7 @@ struct PredictionRun {
         } catch {
             try? model.finish()
             journal.close()
-            try? layout.write(status(.failed, source: source, summary: nil, output: output, environment: environment, tiles: tiles))
+            try? layout.write(status(.failed, checked, summary: nil, output: output, environment: environment, tiles: tiles))
             throw error
         }
         try model.finish()
@@ -250,7 +253,7 @@ struct PredictionRun {
         let (summary, environment) = (predicted.summary, predicted.environment)
         let interrupted = signals.signalReceived
         try layout.write(status(
-            interrupted == nil ? .finished : .interrupted, source: source, summary: summary, output: claimed.output,
+            interrupted == nil ? .finished : .interrupted, checked, summary: summary, output: claimed.output,
             environment: environment, tiles: tiles))
         Terminal.standardOutput(SummaryReport.text(summary, deviceKind: checked.devices.kind))
         if config.profiler == .simple {
@@ -276,7 +279,7 @@ struct PredictionRun {
         let outcome = try MergeCommand.gather(
             layout: layout, worldSize: context.worldSize, tileCount: source.count, window: { source.info(at: $0).window },
             output: claimed.output,
-            raster: rasterContext(source), labels: config.labelNames,
+            raster: rasterContext(checked), labels: config.labelNames,
             timeout: config.gatherTimeout, attempt: context.restartCount, log: log, printRanks: context.isDistributed,
             stopRequested: { signals.signalReceived != nil },
             // Under share=claim this rank's feed ended with every chunk done: a rank not
@@ -315,23 +318,24 @@ struct PredictionRun {
     }
 
     private func status(
-        _ state: RankStatus.State, source: any TileSource, summary: RunSummary?, output: String?, environment: [String: String],
+        _ state: RankStatus.State, _ checked: Checked, summary: RunSummary?, output: String?, environment: [String: String],
         tiles: RankTiles
     ) -> RankStatus {
         RankStatus(
-            rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: source.count,
+            rank: context.rank, worldSize: context.worldSize, attempt: context.restartCount, tileCount: checked.source.count,
             share: tiles.block, state: state, output: output, summary: summary,
-            raster: rasterContext(source), labels: config.labelNames, environment: environment,
+            raster: rasterContext(checked), labels: config.labelNames, environment: environment,
             shareMode: tiles.share == .claim ? ShareMode.claim.rawValue : nil)
     }
 
-    private func rasterContext(_ source: any TileSource) -> RasterContext? {
-        guard let raster = (source as? RasterTileSource)?.raster else { return nil }
+    private func rasterContext(_ checked: Checked) -> RasterContext? {
+        guard let raster = (checked.source as? RasterTileSource)?.raster else { return nil }
         // From the root, so `mgpr report` and `mgpr merge` find the raster from any folder.
         return RasterContext(
             imagePath: PathText.absolute(raster.path, from: FileManager.default.currentDirectoryPath), width: raster.width, height: raster.height,
             geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
-            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge, tiling: config.tiling)
+            overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge, tiling: config.tiling,
+            classes: checked.prepareModel.segmentationClasses)
     }
 
     /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to

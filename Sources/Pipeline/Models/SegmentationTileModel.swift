@@ -1,0 +1,74 @@
+import Engine
+import Models
+import Results
+import Weights
+
+/// A segmentation network as a ``TileModel``: runs the compiled plan on each batch (the
+/// plan normalises the pixels on its device) and gives every pixel of each tile the
+/// class with the largest logit (the first of equal ones, as `torch.argmax`).
+///
+/// As ``ClassifierTileModel``, every batch runs the full batch's plan, a short last batch
+/// padded with zeros, so a tile's result never depends on how many tiles shared its batch.
+public final class SegmentationTileModel: TileModel {
+    private let backend: any Backend
+    private let weights: WeightStore
+    private let precision: Precision
+    private let network: any SegmentationNetwork
+    private let normalization: Normalization
+    private var plans: [PlanKey: any Plan] = [:]
+    private var logits = HostBuffer(count: 0)
+
+    public init(
+        backend: any Backend, weights: WeightStore, precision: Precision, network: any SegmentationNetwork, normalization: Normalization
+    ) {
+        (self.backend, self.weights, self.precision, self.network, self.normalization) = (backend, weights, precision, network, normalization)
+    }
+
+    public var deviceBytes: Int { plans.values.reduce(0) { $0 + $1.memoryBytes } + logits.byteCount }
+
+    public func predict(_ batch: Batch) throws -> [TileOutput] {
+        let n = batch.count, shape = batch.tileShape
+        let plan = try plan(for: Shape4(n: batch.capacity, c: shape.channels, h: shape.height, w: shape.width))
+        if n < batch.capacity {
+            batch.pixels.withUnsafeMutableBufferPointer { pixels in pixels[(n * shape.elementCount)...].initialize(repeating: 0) }
+        }
+        let out = plan.outputShapes[0]
+        if logits.count < out.count { logits = HostBuffer(count: out.count) }
+        try plan.run(input: batch.pixels, outputs: [logits])
+        return logits.withUnsafeBufferPointer { logits in
+            (0..<n).map { .segmentation(Self.argmax(logits, image: $0, shape: out)) }
+        }
+    }
+
+    /// Compiles the plan for full batches now, so the first batch's time is its own.
+    public func prepare(batchSize: Int, tileShape: TileShape) throws {
+        _ = try plan(for: Shape4(n: batchSize, c: tileShape.channels, h: tileShape.height, w: tileShape.width))
+    }
+
+    private func plan(for input: Shape4) throws -> any Plan {
+        let key = PlanKey(input: input, precision: precision)
+        if let plan = plans[key] { return plan }
+        let graph = network.graph(batch: input.n, height: input.h, width: input.w)
+            .normalizingInput(mean: normalization.mean, std: normalization.std)
+        let plan = try backend.compile(graph, weights: weights, precision: precision)
+        plans[key] = plan
+        return plan
+    }
+
+    /// Per pixel of one image of NCHW logits, the index of the largest class (the first
+    /// of equal ones). A NaN never wins.
+    static func argmax(_ logits: UnsafeBufferPointer<Float>, image: Int, shape: Shape4) -> ClassMap {
+        let plane = shape.h * shape.w
+        let base = image * shape.c * plane
+        var best = [Float](logits[base..<(base + plane)])
+        var ids = [UInt16](repeating: 0, count: plane)
+        for c in 1..<max(shape.c, 1) {
+            let channel = base + c * plane
+            for p in 0..<plane where logits[channel + p] > best[p] || best[p].isNaN {
+                best[p] = logits[channel + p]
+                ids[p] = UInt16(c)
+            }
+        }
+        return ClassMap(width: shape.w, height: shape.h, ids: ids)
+    }
+}
