@@ -7,8 +7,8 @@ import Weights
 
 /// `mgpr forward INPUT.npy OUTPUT.npy [key=value ...]`: for a float32 [N, 3, H, W] batch
 /// of pixels in [0, 1], on the device and precision the keys choose, ResNet50's logits
-/// ([N, classes]) or a detector's (Faster R-CNN's, RetinaNet's) detections ([N,
-/// detections_per_tile, 6]): the model
+/// ([N, classes]), a detector's (Faster R-CNN's, RetinaNet's) detections ([N,
+/// detections_per_tile, 6]) or a segmentation's logits ([N, classes, H, W], any bands): the model
 /// alone, for holding each backend to PyTorch and to each other on the same weights
 /// and pixels. The weights load and are checked as a run loads them.
 struct ForwardCommand {
@@ -19,11 +19,12 @@ struct ForwardCommand {
     func run() throws -> Int32 {
         guard config.model != .none else {
             throw ConfigError.invalidValue(
-                key: "model", value: config.model.rawValue, reason: "mgpr forward runs model=resnet50, fasterrcnn or retinanet")
+                key: "model", value: config.model.rawValue, reason: "mgpr forward runs a model: resnet50, a detector or a segmentation")
         }
         let log = Log(name: "mgpr.forward")
         let devices = try Devices.choose(config, context: RankContext.discover(ProcessInfo.processInfo.environment), log: log)
         let pixels = try NPY.read(input)
+        if config.model.task == .segmentation { return try segment(pixels, devices: devices, log: log) }
         guard pixels.shape.count == 4, pixels.shape[1] == 3 else {
             throw NPY.FormatError(path: input, reason: "shape \(pixels.shape) is not [N, 3, H, W]")
         }
@@ -48,6 +49,40 @@ struct ForwardCommand {
         }
         try NPY.write(HostTensor(shape: [n, classes], values: logits), to: output)
         log.info(String(format: "%d images of %dx%d through resnet50 (%@) on %@ in %.3f s, logits to %@", n, h, w,
+                        devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), output))
+        return 0
+    }
+
+    /// A segmentation's logits at the input's size, [N, classes, H, W], normalised by
+    /// `mean`/`std` (ImageNet's for three bands) as a run does.
+    private func segment(_ pixels: HostTensor, devices: Devices, log: Log) throws -> Int32 {
+        guard let architecture = config.model.architecture as? any SegmentationArchitecture.Type else {
+            preconditionFailure("\(config.model) is a segmentation")
+        }
+        let loaded = try architecture.load(config, log: log)
+        let network = loaded.network
+        guard pixels.shape.count == 4, pixels.shape[1] == network.inChannels else {
+            throw NPY.FormatError(path: input, reason: "shape \(pixels.shape) is not [N, \(network.inChannels), H, W]")
+        }
+        let (n, c, h, w) = (pixels.shape[0], pixels.shape[1], pixels.shape[2], pixels.shape[3])
+        let normalization = try architecture.normalization(config, bands: c)
+        let chunk = min(n, config.batchSize), backend = devices.backends[0]
+        let graph = network.graph(batch: chunk, height: h, width: w).normalizingInput(mean: normalization.mean, std: normalization.std)
+        let plan = try backend.compile(graph, weights: loaded.weights, precision: devices.precision)
+        let perImage = network.classes * h * w, plane = c * h * w
+        var logits = [Float](repeating: 0, count: n * perImage)
+        let batch = HostBuffer(count: chunk * plane), out = HostBuffer(count: chunk * perImage)
+        let start = Date()
+        for first in stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - first)
+            batch.withUnsafeMutableBufferPointer { b in
+                _ = b.update(fromContentsOf: pixels.values[(first * plane)..<((first + count) * plane)])
+            }
+            try plan.run(input: batch, outputs: [out])
+            logits.replaceSubrange((first * perImage)..<((first + count) * perImage), with: out.array[0..<(count * perImage)])
+        }
+        try NPY.write(HostTensor(shape: [n, network.classes, h, w], values: logits), to: output)
+        log.info(String(format: "%d images of %dx%d through %@ (%@) on %@ in %.3f s, logits to %@", n, h, w, network.description,
                         devices.precision.rawValue, backend.deviceName, Date().timeIntervalSince(start), output))
         return 0
     }

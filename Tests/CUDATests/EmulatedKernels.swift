@@ -3,7 +3,7 @@
 import Foundation
 import Synchronization
 
-/// The detector's CUDA C kernels run on this CPU: their source compiled as C++ (no fused
+/// The detector's CUDA C kernels (or the graph's, `graphKernels`) run on this CPU: their source compiled as C++ (no fused
 /// multiply-adds, as NVRTC is told) against a small model of CUDA's execution (every
 /// thread of a block a real thread, `__syncthreads` a barrier, `__shared__` one variable
 /// per block as blocks run one after another, atomics as atomics), so the kernels' own
@@ -20,14 +20,17 @@ final class EmulatedKernels: KernelRunner {
         let description: String
     }
 
-    /// Compiles the kernels with the first C++20 compiler found (clang++ ships with Swift).
-    init() throws {
+    /// Compiles the kernels with the first C++20 compiler found (clang++ ships with Swift):
+    /// the detector's, or the graph's in float32 (`graphKernels`).
+    init(graphKernels: Bool = false) throws {
         // A folder of its own: a second runner must not rewrite a library the first has loaded.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mgpr-emulated-kernels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let source = folder.appendingPathComponent("kernels.cpp"), library = folder.appendingPathComponent("kernels.so")
-        let dispatch = DetectionKernels.names.map { "    KERNEL(\($0))" }.joined(separator: "\n")
-        try (Self.model + DetectionKernels.source + Self.entry.replacingOccurrences(of: "$KERNELS", with: dispatch))
+        let names = graphKernels ? Kernels.names : DetectionKernels.names
+        let kernels = graphKernels ? "#define MGPR_F32\n" + Kernels.source : DetectionKernels.source
+        let dispatch = names.map { "    KERNEL(\($0))" }.joined(separator: "\n")
+        try (Self.model + kernels + Self.entry.replacingOccurrences(of: "$KERNELS", with: dispatch))
             .write(to: source, atomically: true, encoding: .utf8)
         var failures: [String] = []
         var built = false
@@ -117,6 +120,9 @@ static inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetc
 static inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 static inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+static inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+using std::min;
+using std::max;
 
 """#
 
