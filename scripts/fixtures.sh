@@ -65,6 +65,20 @@ PY
     echo "fixtures: $dest/deepforest-eval" >&2
 fi
 
+# segmentation_models_pytorch, pinned, from PyPI into a private folder: the segmentation
+# references build its Unet with it. Its own imports that Debian 12 lacks (timm,
+# pretrainedmodels, efficientnet_pytorch, tqdm) come pinned beside it; torch, torchvision,
+# numpy, PIL and yaml are Debian's.
+smp_site=(segmentation-models-pytorch==0.3.3 timm==0.9.2 pretrainedmodels==0.7.4 efficientnet-pytorch==0.7.1 tqdm==4.67.1)
+smp_version="${smp_site[*]}"
+if [ "$(cat "$dest/smp/version" 2>/dev/null)" != "$smp_version" ]; then
+    rm -rf "$dest/smp.partial" "$dest/smp"
+    python3 -m pip install --quiet --no-deps --no-compile --target "$dest/smp.partial/site" "${smp_site[@]}"
+    echo "$smp_version" >"$dest/smp.partial/version"
+    mv "$dest/smp.partial" "$dest/smp"
+    echo "fixtures: $dest/smp" >&2
+fi
+
 # Reference weights and outputs from torchvision itself (Debian's python3-torchvision),
 # made once and reused until what makes them changes. They are kept outside the clone,
 # by the hash of the script and the modules it imports, in MGPR_FIXTURE_CACHE (default
@@ -97,6 +111,8 @@ reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded scripts
 reference deepforest_periodic Tests/ModelTests/reference/make_deepforest_periodic.py \
     Tests/ModelTests/reference/make_retinanet.py $seeded scripts/reference/seeded_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py
+# torchvision's DeepLabV3 and FCN and smp's Unet; keyed by smp's pinned versions too.
+reference segmentation Tests/ModelTests/reference/make_segmentation.py $seeded .fixtures/smp/version
 
 # NVRTC, CUDA's run-time compiler, from PyPI into a private folder: the tests compile
 # every CUDA kernel with it for sm_80 and sm_90, so a kernel that does not compile fails

@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `mgpr model=unet|deeplabv3|fcn` as a user runs it: one class raster over the real NEON
+/// crop (400 px) in windows of 192 px overlapping by at least 48 (3 x 3 windows at 0,
+/// 104 and 208), held to segmentation_models_pytorch's and torchvision's float64 outputs
+/// for the same windows, stitched by the centre rule in the reference script itself
+/// (reference/make_segmentation.py). Tolerance: at least 99.9% of pixels the same class,
+/// every other one a near-tie (top two float64 logits within 1e-3 of the largest).
+@Suite("mgpr segmentation", .serialized)
+struct SegmentationCommandTests {
+    let mgpr = TestSupport.product("mgpr")
+    static var fixtures: URL { TestSupport.packageRoot.appendingPathComponent(".fixtures/segmentation") }
+
+    func weights(_ name: String) throws -> String {
+        let path = Self.fixtures.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else { throw TestSupport.FixtureMissing(path: path) }
+        return path
+    }
+
+    /// What rasterio reads of a class raster: its ids and how it is described.
+    struct ClassRaster: Decodable {
+        var width: Int, height: Int
+        var crs: String, transform: [Double], nodata: Double?, dtype: String
+        var layout: String?, overviews: [Int], colormap: [Int]?
+        var ids: [Int]
+    }
+
+    static func read(_ path: String) throws -> ClassRaster {
+        let script = """
+            import json, sys, rasterio
+            with rasterio.open(sys.argv[1]) as ds:
+                try:
+                    colour = list(ds.colormap(1)[1])
+                except ValueError:
+                    colour = None
+                print(json.dumps({"width": ds.width, "height": ds.height, "crs": ds.crs.to_string(),
+                    "transform": list(ds.transform)[:6], "nodata": ds.nodata, "dtype": ds.dtypes[0],
+                    "layout": ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), "overviews": ds.overviews(1),
+                    "colormap": colour, "ids": ds.read(1).ravel().tolist()}))
+            """
+        let result = try TestSupport.run(TestSupport.systemPython, ["-c", script, path])
+        try #require(result.status == 0, "rasterio: \(result.stderr)")
+        return try JSONDecoder().decode(ClassRaster.self, from: Data(result.stdout.utf8))
+    }
+
+    /// The reference's stitched classes and per-pixel margins for `model`.
+    static func reference(_ model: String) throws -> (ids: [Int], margin: [Float]) {
+        let ids = try Data(contentsOf: fixtures.appendingPathComponent("cases/\(model).stitched.classes.u8")).map(Int.init)
+        let margin = try Data(contentsOf: fixtures.appendingPathComponent("cases/\(model).stitched.margin.f32"))
+            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return (ids, margin)
+    }
+
+    func run(_ arguments: [String], in directory: URL) throws -> TestSupport.ProcessResult {
+        try TestSupport.run(mgpr, arguments + ["tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=2"],
+                            in: directory)
+    }
+
+    func expectMatches(_ raster: ClassRaster, model: String) throws {
+        let (ids, margin) = try Self.reference(model)
+        try #require(raster.ids.count == ids.count)
+        let differing = ids.indices.filter { raster.ids[$0] != ids[$0] }
+        #expect(Double(differing.count) <= 0.001 * Double(ids.count), "\(model): \(differing.count) of \(ids.count) pixels differ")
+        #expect(differing.allSatisfy { margin[$0] < 1e-3 }, "\(model): a pixel differs that is no near-tie")
+        #expect(Set(ids).count >= 3, "\(model): the reference has too few classes to compare")
+    }
+
+    @Test("model=unet over 9 windows is smp's U-Net stitched by the centre rule, as a COG in the input's grid")
+    func unet() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("landcover.tif").path
+        let result = try run(["model=unet", "weights=\(try weights("unet_resnet34.pth"))", "image_path=\(try TestSupport.neonCrop)",
+                              "output=\(output)", "run_dir=\(directory.path)/run"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("U-Net (ResNet-34 encoder, 5 classes, 3 bands)"), "\(result.stderr)")
+        let raster = try Self.read(output)
+        try expectMatches(raster, model: "unet_resnet34")
+        #expect((raster.width, raster.height, raster.dtype) == (400, 400, "uint8"))
+        #expect(raster.crs == "EPSG:32617")
+        let input = try Self.read(try TestSupport.neonCrop)
+        #expect(zip(raster.transform, input.transform).allSatisfy { abs($0 - $1) < 1e-6 }, "\(raster.transform) vs \(input.transform)")
+        #expect(raster.nodata == 255)
+        #expect(raster.layout == "COG")
+        #expect(raster.colormap?.count == 4)
+        // classes.csv: every pixel counted once, areas in square metres.
+        let table = try String(contentsOfFile: directory.appendingPathComponent("landcover.classes.csv").path, encoding: .utf8)
+        let rows = CSVRows.parse(table).dropFirst()
+        #expect(rows.count == 5)
+        for row in rows {
+            let id = Int(row[0])!, pixels = Int(row[2])!
+            #expect(pixels == raster.ids.filter { $0 == id }.count, "class \(id)")
+            #expect(abs(Double(row[3])! - Double(pixels) * 0.01) < 1e-6 * max(1, Double(pixels)))
+        }
+    }
+
+    @Test("model=deeplabv3 over 9 windows is torchvision's, with the class names in the raster and classes.csv")
+    func deeplabv3() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("classes.tif").path
+        let names = ["water", "tree", "grass", "road", "roof", "sand"]
+        let result = try run(["model=deeplabv3", "weights=\(try weights("deeplabv3.pth"))", "image_path=\(try TestSupport.neonCrop)",
+                              "label_names=[\(names.joined(separator: ","))]", "output=\(output)", "run_dir=\(directory.path)/run"],
+                             in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        try expectMatches(try Self.read(output), model: "deeplabv3")
+        let aux = try String(contentsOfFile: output + ".aux.xml", encoding: .utf8)
+        for name in names { #expect(aux.contains("<Category>\(name)</Category>"), "\(aux)") }
+        let table = try String(contentsOfFile: directory.appendingPathComponent("classes.classes.csv").path, encoding: .utf8)
+        #expect(CSVRows.parse(table).dropFirst().map { $0[1] } == names)
+    }
+
+    @Test("model=fcn over 9 windows is torchvision's")
+    func fcn() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("fcn.tif").path
+        let result = try run(["model=fcn", "weights=\(try weights("fcn.pth"))", "image_path=\(try TestSupport.neonCrop)",
+                              "output=\(output)", "run_dir=\(directory.path)/run"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        try expectMatches(try Self.read(output), model: "fcn")
+    }
+
+    @Test("a 4-band U-Net reads four bands with the mean and std it was trained with")
+    func fourBands() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let output = directory.appendingPathComponent("rgbn.tif").path
+        let image = Self.fixtures.appendingPathComponent("rgbn.tif").path
+        let common = ["model=unet", "weights=\(try weights("unet_resnet50_rgbn.pth"))", "image_path=\(image)", "bands=[1,2,3,4]"]
+        let refused = try run(common + ["output=\(output)", "run_dir=\(directory.path)/refused"], in: directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("mean=[...] and std=[...]"), "\(refused.stderr)")
+        let result = try run(common + ["mean=[0.485,0.456,0.406,0.45]", "std=[0.229,0.224,0.225,0.225]", "output=\(output)",
+                                       "run_dir=\(directory.path)/run"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        try expectMatches(try Self.read(output), model: "unet_resnet50_rgbn")
+    }
+
+    @Test("two ranks write parts that gather into the one-rank raster; mgpr merge does it again; altered pixels are named")
+    func ranks() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = try TestSupport.neonCrop, unet = try weights("unet_resnet34.pth")
+        let single = directory.appendingPathComponent("single.tif").path
+        #expect(try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(single)", "run_dir=\(directory.path)/single"],
+                        in: directory).status == 0)
+        let shared = directory.appendingPathComponent("shared.tif").path
+        var processes: [Process] = []
+        for rank in [1, 0] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: mgpr)
+            process.arguments = ["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(shared)", "run_dir=\(directory.path)/ranks",
+                                 "tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=1"]
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                ["RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)"]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let expected = try Self.read(single).ids
+        #expect(try Self.read(shared).ids == expected)
+        let part0 = try String(contentsOfFile: directory.appendingPathComponent("ranks/rank-0/results.csv").path, encoding: .utf8)
+        let part1 = try String(contentsOfFile: directory.appendingPathComponent("ranks/rank-1/results.csv").path, encoding: .utf8)
+        #expect(part0.split(separator: "\n").count - 1 + part1.split(separator: "\n").count - 1 == 9)
+
+        let merged = directory.appendingPathComponent("merged.tif").path
+        let merge = try TestSupport.run(mgpr, ["merge", "run_dir=\(directory.path)/ranks", "output=\(merged)"])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        #expect(try Self.read(merged).ids == expected)
+
+        // A flipped byte in a rank's pixels is found and named, not merged.
+        let pixels = directory.appendingPathComponent("ranks/rank-1/classes.bin")
+        var bytes = try Data(contentsOf: pixels)
+        bytes[bytes.count / 2] ^= 0xff
+        try bytes.write(to: pixels)
+        let damaged = try TestSupport.run(mgpr, ["merge", "run_dir=\(directory.path)/ranks", "output=\(merged)", "overwrite=true"])
+        #expect(damaged.status != 0)
+        #expect(damaged.stderr.contains("rank-1/classes.bin"), "\(damaged.stderr)")
+    }
+
+    @Test("a run stopped by SIGTERM resumes from its journal into the uninterrupted run's raster")
+    func resume() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = try TestSupport.neonCrop, unet = try weights("unet_resnet34.pth")
+        let whole = directory.appendingPathComponent("whole.tif").path
+        #expect(try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(whole)", "run_dir=\(directory.path)/whole"],
+                        in: directory).status == 0)
+        let output = directory.appendingPathComponent("resumed.tif").path
+        let arguments = ["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(output)", "run_dir=\(directory.path)/run",
+                         "tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=1"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Stopped once its first batch is journaled: a cell written, the rest not.
+        let journal = directory.appendingPathComponent("run/rank-0/journal.txt").path
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, Date() < deadline,
+              ((try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 4 {
+            usleep(20_000)
+        }
+        process.terminate()
+        process.waitUntilExit()
+        let done = (try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0
+        try #require(done < 9, "the run finished before it could be stopped (\(done) tiles journaled)")
+        let resumed = try TestSupport.run(mgpr, arguments + ["resume=true"], in: directory)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("Resuming: \(done) of this rank's 9 tiles already done"), "\(resumed.stderr)")
+        #expect(try Self.read(output).ids == (try Self.read(whole).ids))
+    }
+
+    @Test("bad settings are named before any tile is read")
+    func refusals() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = try TestSupport.neonCrop
+        let odd = try TestSupport.run(mgpr, ["model=unet", "weights=\(try weights("unet_resnet34.pth"))", "image_path=\(image)",
+                                             "tile_size=200", "run_dir=\(directory.path)/odd"])
+        #expect(odd.status != 0)
+        #expect(odd.stderr.contains("multiple of 32"), "\(odd.stderr)")
+        let csv = try TestSupport.run(mgpr, ["model=unet", "image_path=\(image)", "output=\(directory.path)/x.csv",
+                                             "tile_size=192", "run_dir=\(directory.path)/csv"])
+        #expect(csv.status != 0)
+        #expect(csv.stderr.contains("unet writes a class raster"), "\(csv.stderr)")
+        let wrong = try TestSupport.run(mgpr, ["model=unet", "weights=\(try weights("deeplabv3.pth"))", "image_path=\(image)",
+                                               "tile_size=192", "run_dir=\(directory.path)/wrong"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("encoder.conv1.weight"), "\(wrong.stderr)")
+    }
+}
