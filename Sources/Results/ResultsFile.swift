@@ -13,13 +13,9 @@ public final class ResultsFile: Sendable {
         // A resumed part continues after its last whole row: a row cut short by a crash or
         // a full disk is dropped (its tile is not journaled, so it is done again). A part
         // left empty, its header lost too, starts afresh.
-        let file: FileHandle
+        let file = try Self.open(path, append: append)
         var continuing = false
         do {
-            guard let fd = try RunFile.open(path, O_RDWR | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC)) else {
-                throw SinkError.cannotCreate(path: path, reason: "it vanished as it was opened")
-            }
-            file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             if append {
                 try CompleteLines.repair(file)
                 continuing = file.offsetInFile > 0
@@ -33,6 +29,22 @@ public final class ResultsFile: Sendable {
         }
         handle = Mutex(file)
         if !continuing { try self.append(header + "\n") }
+    }
+
+    /// A part's file opened for appending: continued when `append`, else emptied.
+    static func open(_ path: String, append: Bool) throws -> FileHandle {
+        do {
+            guard let fd = try RunFile.open(path, O_RDWR | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC)) else {
+                throw SinkError.cannotCreate(path: path, reason: "it vanished as it was opened")
+            }
+            return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        } catch let error as RunFile.Failure {
+            throw error
+        } catch let error as SinkError {
+            throw error
+        } catch {
+            throw SinkError.cannotCreate(path: path, reason: SystemError.reason(error))
+        }
     }
 
     /// Appends `text` and syncs it to disk: the journal line that follows vouches for it.

@@ -117,18 +117,7 @@ final class PixelFile: Sendable {
 
     init(path: String, append: Bool) throws {
         self.path = path
-        do {
-            guard let fd = try RunFile.open(path, O_RDWR | O_CREAT | O_APPEND | (append ? 0 : O_TRUNC)) else {
-                throw SinkError.cannotCreate(path: path, reason: "it vanished as it was opened")
-            }
-            handle = Mutex(FileHandle(fileDescriptor: fd, closeOnDealloc: true))
-        } catch let error as RunFile.Failure {
-            throw error
-        } catch let error as SinkError {
-            throw error
-        } catch {
-            throw SinkError.cannotCreate(path: path, reason: SystemError.reason(error))
-        }
+        handle = Mutex(try ResultsFile.open(path, append: append))
     }
 
     /// Appends `bytes`; returns the offset they start at.

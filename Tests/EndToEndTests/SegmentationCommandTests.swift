@@ -53,9 +53,23 @@ struct SegmentationCommandTests {
         return (ids, margin)
     }
 
+    /// 3 x 3 windows of 192 px over the 400 px crop, as the reference stitched them.
+    static let grid = ["tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=1"]
+
     func run(_ arguments: [String], in directory: URL) throws -> TestSupport.ProcessResult {
-        try TestSupport.run(mgpr, arguments + ["tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=2"],
-                            in: directory)
+        try TestSupport.run(mgpr, arguments + Self.grid, in: directory)
+    }
+
+    /// Starts mgpr with the tests' grid and batches, output discarded.
+    func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mgpr)
+        process.arguments = arguments + Self.grid
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     func expectMatches(_ raster: ClassRaster, model: String) throws {
@@ -144,18 +158,9 @@ struct SegmentationCommandTests {
         #expect(try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(single)", "run_dir=\(directory.path)/single"],
                         in: directory).status == 0)
         let shared = directory.appendingPathComponent("shared.tif").path
-        var processes: [Process] = []
-        for rank in [1, 0] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: mgpr)
-            process.arguments = ["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(shared)", "run_dir=\(directory.path)/ranks",
-                                 "tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=1"]
-            process.environment = ProcessInfo.processInfo.environment.merging(
-                ["RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)"]) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            processes.append(process)
+        let processes = try [1, 0].map { rank in
+            try start(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(shared)", "run_dir=\(directory.path)/ranks"],
+                      environment: ["RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)"])
         }
         for process in processes { process.waitUntilExit() }
         #expect(processes.allSatisfy { $0.terminationStatus == 0 })
@@ -188,14 +193,8 @@ struct SegmentationCommandTests {
         #expect(try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(whole)", "run_dir=\(directory.path)/whole"],
                         in: directory).status == 0)
         let output = directory.appendingPathComponent("resumed.tif").path
-        let arguments = ["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(output)", "run_dir=\(directory.path)/run",
-                         "tile_size=192", "overlap=48", "precision=32", "batch_size=4", "workers=1"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mgpr)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let arguments = ["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(output)", "run_dir=\(directory.path)/run"]
+        let process = try start(arguments)
         // Stopped once its first batch is journaled: a cell written, the rest not.
         let journal = directory.appendingPathComponent("run/rank-0/journal.txt").path
         let deadline = Date().addingTimeInterval(120)
@@ -207,7 +206,7 @@ struct SegmentationCommandTests {
         process.waitUntilExit()
         let done = (try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 0
         try #require(done < 9, "the run finished before it could be stopped (\(done) tiles journaled)")
-        let resumed = try TestSupport.run(mgpr, arguments + ["resume=true"], in: directory)
+        let resumed = try run(arguments + ["resume=true"], in: directory)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("Resuming: \(done) of this rank's 9 tiles already done"), "\(resumed.stderr)")
         #expect(try Self.read(output).ids == (try Self.read(whole).ids))

@@ -28,11 +28,13 @@ protocol Architecture {
     /// Seconds per 1024 px tile where a batch cannot be measured, on the slow side of
     /// what is common (a small GPU; a CPU of a few cores).
     static func assumedSecondsPerTile(onGPU: Bool) -> Double
+
+    /// Whether the network reads any number of bands (its weights say how many); else RGB.
+    static var takesAnyBands: Bool { get }
 }
 
 extension Architecture {
     /// Checks the model's settings and loads its weights; nothing is written yet.
-    /// Whether the network reads any number of bands (its weights say how many); else RGB.
     static var takesAnyBands: Bool { false }
 
     static func check(_ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {

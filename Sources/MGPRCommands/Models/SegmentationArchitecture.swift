@@ -107,32 +107,34 @@ extension SegmentationArchitecture {
     static func assumedSecondsPerTile(onGPU: Bool) -> Double { onGPU ? 0.1 : 10 }
 }
 
-/// `model=deeplabv3`: torchvision's deeplabv3_resnet50 (or _resnet101).
-enum DeepLabV3Architecture: SegmentationArchitecture {
+/// `model=deeplabv3` and `model=fcn`: torchvision's heads over a dilated ResNet.
+protocol TorchvisionSegmentationArchitecture: SegmentationArchitecture {
+    static var head: TorchvisionSegmentation.Head { get }
+}
+
+extension TorchvisionSegmentationArchitecture {
     static func network(in weights: WeightStore) -> (any SegmentationNetwork)? {
-        weights[TorchvisionSegmentation.headKey(.deeplabv3)] == nil ? nil : TorchvisionSegmentation.read(weights, head: .deeplabv3)
+        weights[TorchvisionSegmentation.headKey(head)] == nil ? nil : TorchvisionSegmentation.read(weights, head: head)
     }
 
-    static var identifyingKeys: [String] { ["backbone.conv1.weight", TorchvisionSegmentation.headKey(.deeplabv3), "classifier.4.weight"] }
+    static var identifyingKeys: [String] { ["backbone.conv1.weight", TorchvisionSegmentation.headKey(head), "classifier.4.weight"] }
 
     static func seeded(bands: Int, seed: UInt64) -> WeightStore {
-        let network = TorchvisionSegmentation(head: .deeplabv3, backbone: .resnet50.dilatedBackbone(bands: bands), classes: seededClasses)
+        var backbone = ResNetBody.resnet50
+        (backbone.dilated, backbone.inChannels) = (true, bands)
+        let network = TorchvisionSegmentation(head: head, backbone: backbone, classes: seededClasses)
         return SeededWeights.make(network.graph(batch: 1, height: 64, width: 64).parameters, seed: seed)
     }
 }
 
+/// `model=deeplabv3`: torchvision's deeplabv3_resnet50 (or _resnet101).
+enum DeepLabV3Architecture: TorchvisionSegmentationArchitecture {
+    static var head: TorchvisionSegmentation.Head { .deeplabv3 }
+}
+
 /// `model=fcn`: torchvision's fcn_resnet50 (or _resnet101).
-enum FCNArchitecture: SegmentationArchitecture {
-    static func network(in weights: WeightStore) -> (any SegmentationNetwork)? {
-        weights[TorchvisionSegmentation.headKey(.fcn)] == nil ? nil : TorchvisionSegmentation.read(weights, head: .fcn)
-    }
-
-    static var identifyingKeys: [String] { ["backbone.conv1.weight", TorchvisionSegmentation.headKey(.fcn), "classifier.4.weight"] }
-
-    static func seeded(bands: Int, seed: UInt64) -> WeightStore {
-        let network = TorchvisionSegmentation(head: .fcn, backbone: .resnet50.dilatedBackbone(bands: bands), classes: seededClasses)
-        return SeededWeights.make(network.graph(batch: 1, height: 64, width: 64).parameters, seed: seed)
-    }
+enum FCNArchitecture: TorchvisionSegmentationArchitecture {
+    static var head: TorchvisionSegmentation.Head { .fcn }
 }
 
 /// `model=unet`: segmentation_models_pytorch's Unet with a ResNet encoder.
@@ -145,14 +147,5 @@ enum UNetArchitecture: SegmentationArchitecture {
         var encoder = ResNetBody.resnet34
         encoder.inChannels = bands
         return SeededWeights.make(UNet(encoder: encoder, classes: seededClasses).graph(batch: 1, height: 64, width: 64).parameters, seed: seed)
-    }
-}
-
-extension ResNetBody {
-    /// This body, dilated as torchvision's segmentation backbones are, reading `bands`.
-    func dilatedBackbone(bands: Int) -> ResNetBody {
-        var body = self
-        (body.dilated, body.inChannels) = (true, bands)
-        return body
     }
 }
