@@ -17,6 +17,8 @@ public final class Batch: @unchecked Sendable {
     public internal(set) var tiles: [TileInfo] = []
     /// Tiles of its share of the plan that held no data and were left out (skip_empty).
     public internal(set) var skipped: [TileInfo] = []
+    /// Per tile, its missing pixels where the source marks them (``TileRead/missing``).
+    public internal(set) var missing: [[UInt8]?] = []
     /// Bytes of stored raster data read to fill it.
     public internal(set) var bytesRead = 0
     /// Seconds reader threads spent filling it.

@@ -164,12 +164,18 @@ public final class Loader: Sendable {
         batch.number = k
         batch.tiles = []
         batch.skipped = []
+        batch.missing = []
         batch.bytesRead = 0
         for index in indices {
             // An empty tile's slot is taken by the next tile: the model never sees it.
             let read = try batch.withTile(batch.tiles.count) { try reader.read(index, into: $0) }
             batch.bytesRead += read.bytes
-            if read.empty { batch.skipped.append(source.info(at: index)) } else { batch.tiles.append(source.info(at: index)) }
+            if read.empty {
+                batch.skipped.append(source.info(at: index))
+            } else {
+                batch.tiles.append(source.info(at: index))
+                batch.missing.append(read.missing)
+            }
         }
         batch.readSeconds = now() - start
     }

@@ -8,6 +8,8 @@ public struct RasterTileSource: TileSource {
     public let missing: MissingPixels
     /// Readers say which tiles hold no data, for the loader to skip them.
     public let skipEmpty: Bool
+    /// Readers say which pixels hold no data (a segmentation leaves them nodata).
+    public var marksMissing = false
 
     /// Opens `path` once to learn its size and check the bands; readers reopen it.
     public init(
@@ -31,16 +33,27 @@ public struct RasterTileSource: TileSource {
     }
 
     public func makeReader() throws -> any TileReader {
-        Reader(dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid, skipEmpty: skipEmpty)
+        Reader(
+            dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid, skipEmpty: skipEmpty,
+            marksMissing: marksMissing)
     }
 
     private struct Reader: TileReader {
         let dataset: RasterDataset
         let grid: TileGrid
         let skipEmpty: Bool
+        let marksMissing: Bool
         func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead {
-            let (bytes, empty) = try dataset.read(grid.window(at: index), into: buffer, checkingEmptiness: skipEmpty)
-            return TileRead(bytes: bytes, empty: empty)
+            let window = grid.window(at: index)
+            guard marksMissing else {
+                let (bytes, empty) = try dataset.read(window, into: buffer, checkingEmptiness: skipEmpty)
+                return TileRead(bytes: bytes, empty: empty)
+            }
+            var mask = [UInt8](repeating: 0, count: window.area)
+            let (bytes, empty) = try mask.withUnsafeMutableBufferPointer {
+                try dataset.read(window, into: buffer, checkingEmptiness: skipEmpty, missing: $0)
+            }
+            return TileRead(bytes: bytes, empty: empty, missing: mask.contains(1) ? mask : nil)
         }
     }
 }

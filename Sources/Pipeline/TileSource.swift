@@ -27,8 +27,13 @@ public struct TileRead: Sendable {
     /// It holds no data (all missing, or one value in every band) and may be skipped;
     /// only sources asked to look (`skip_empty`) say so.
     public var empty: Bool
+    /// Per pixel of the window (row-major), 1 where the raster holds no data (the dataset
+    /// mask, or outside the raster); nil when none is missing or the source was not asked.
+    public var missing: [UInt8]?
 
-    public init(bytes: Int, empty: Bool = false) { (self.bytes, self.empty) = (bytes, empty) }
+    public init(bytes: Int, empty: Bool = false, missing: [UInt8]? = nil) {
+        (self.bytes, self.empty, self.missing) = (bytes, empty, missing)
+    }
 }
 
 /// The shape of one tile: channels x height x width.

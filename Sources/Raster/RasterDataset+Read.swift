@@ -23,16 +23,30 @@ extension RasterDataset {
     /// inside the raster missing by the dataset mask, or every band one value there (a
     /// no-data collar, a blank scan). Decided from what the read already holds (the
     /// stored samples, the floats; only an alpha band or internal mask is read besides).
-    public func read(_ window: Window, into buffer: UnsafeMutableBufferPointer<Float>, checkingEmptiness: Bool)
-        throws(RasterError) -> (bytes: Int, empty: Bool)
-    {
+    /// `missing`, when given (window-sized, zeroed), gets 1 for every pixel the dataset
+    /// mask marks missing or outside the raster.
+    public func read(
+        _ window: Window, into buffer: UnsafeMutableBufferPointer<Float>, checkingEmptiness: Bool,
+        missing marks: UnsafeMutableBufferPointer<UInt8>? = nil
+    ) throws(RasterError) -> (bytes: Int, empty: Bool) {
         let plane = window.width * window.height
         precondition(buffer.count >= plane * info.bands.count, "buffer too small for \(window)")
+        precondition(marks.map { $0.count == plane } ?? true, "a missing-pixel mask of the window's size")
         guard let inside = window.clipped(toWidth: info.width, height: info.height) else {
             buffer.update(repeating: 0)
+            marks?.update(repeating: 1)
             return (0, true)
         }
-        if inside != window { buffer.update(repeating: 0) }
+        if inside != window {
+            buffer.update(repeating: 0)
+            if let marks {
+                marks.update(repeating: 1)
+                for row in 0..<inside.height {
+                    let start = (inside.rowOff - window.rowOff + row) * window.width + inside.colOff - window.colOff
+                    marks[start..<(start + inside.width)].update(repeating: 0)
+                }
+            }
+        }
 
         // GDAL reads the stored type band-sequentially (its fastest path, as rasterio's);
         // converting to floats here is cheaper than asking GDAL for Float32 with strides.
@@ -48,7 +62,13 @@ extension RasterDataset {
             }
         }
         let bytes = inside.area * info.bytesPerPixel
-        let valid = missing == .zero || checkingEmptiness ? try datasetMask(inside, samples: samples, window: window) : nil
+        let valid = missing == .zero || checkingEmptiness || marks != nil ? try datasetMask(inside, samples: samples, window: window) : nil
+        if let marks, let valid {
+            for row in 0..<inside.height {
+                let start = (inside.rowOff - window.rowOff + row) * window.width + inside.colOff - window.colOff
+                for col in 0..<inside.width where valid[row * inside.width + col] == 0 { marks[start + col] = 1 }
+            }
+        }
         if missing == .zero, let valid {
             for b in info.bands.indices {
                 let channel = buffer.baseAddress! + b * plane + origin

@@ -3,8 +3,9 @@ import Raster
 import Tiling
 
 /// A segmentation's final results from every rank's part: the class raster (a COG in
-/// the input's grid and CRS, see ``ClassRasterWriter``) and `<output>.classes.csv`, each
-/// class's pixels and area in the CRS's units. Tiles are placed one at a time, their
+/// the input's grid and CRS, see ``ClassRasterWriter``; pixels without data, in the
+/// input or in no tile, are its nodata) and `<output>.classes.csv`, each class's pixels
+/// and area in the CRS's units. Tiles are placed one at a time, their
 /// cells read from the parts' pixel files: memory holds one cell, never the raster.
 enum SegmentationResults {
     static func write(_ parts: ResultsParts, to output: String, raster: RasterContext?, labels: [String]?) throws -> Int {
@@ -31,13 +32,13 @@ enum SegmentationResults {
                     throw ResultsError.writeFailed(path: output, reason: "\(part): tile \(tile)'s cell lies outside the \(raster.width)x\(raster.height) raster")
                 }
                 let ids = try SegmentationPart.ids(of: cell, part: part)
-                for id in ids {
+                for id in ids where id != ClassMap.missing {
                     guard Int(id) < classes else {
                         throw ResultsError.writeFailed(path: output, reason: "\(part): tile \(tile) holds class id \(id) of \(classes) classes")
                     }
                     counts[Int(id)] += 1
                 }
-                try writer.write(cell.window, ids: ids)
+                try writer.write(cell.window, ids: ids.map { $0 == ClassMap.missing ? UInt16(writer.nodata) : $0 })
             }
         }
         try writer.finish()

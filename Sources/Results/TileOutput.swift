@@ -13,6 +13,9 @@ public enum TileOutput: Sendable, Equatable {
 
 /// A class id per pixel, row-major over a tile's window.
 public struct ClassMap: Sendable, Equatable {
+    /// The id of a pixel the raster holds no data for (the class raster's nodata).
+    public static let missing = UInt16.max
+
     public var width: Int
     public var height: Int
     public var ids: [UInt16]

@@ -94,7 +94,7 @@ struct ResNet50CommandTests {
             (["model=none", "output=x.csv"], 2, "output=x.csv: model=none computes no results"),
             (["model=resnet50", "image_path=\(try TestSupport.neonCrop)", "bands=[1,2]"], 2, "resnet50 takes 3 bands"),
             (["model=resnet50", "precision=64"], 2, "precision=64: mgpr computes in 32 or 16 bits"),
-            (["model=resnet2"], 2, "model=resnet2: valid values are fasterrcnn, retinanet, resnet50, none"),
+            (["model=resnet2"], 2, "model=resnet2: valid values are fasterrcnn, retinanet, resnet50, deeplabv3, fcn, unet, none"),
         ]
         for (arguments, status, message) in cases {
             let result = try TestSupport.run(mgpr, arguments + ["dummy_dataset_count=1", "run_dir=\(directory.path)/run"], in: directory)

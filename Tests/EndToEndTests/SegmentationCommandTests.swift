@@ -25,6 +25,8 @@ struct SegmentationCommandTests {
         var crs: String, transform: [Double], nodata: Double?, dtype: String
         var layout: String?, overviews: [Int], colormap: [Int]?
         var ids: [Int]
+        /// rasterio's dataset_mask(): 0 where the raster holds no data.
+        var mask: [Int]
     }
 
     static func read(_ path: String) throws -> ClassRaster {
@@ -38,7 +40,7 @@ struct SegmentationCommandTests {
                 print(json.dumps({"width": ds.width, "height": ds.height, "crs": ds.crs.to_string(),
                     "transform": list(ds.transform)[:6], "nodata": ds.nodata, "dtype": ds.dtypes[0],
                     "layout": ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"), "overviews": ds.overviews(1),
-                    "colormap": colour, "ids": ds.read(1).ravel().tolist()}))
+                    "colormap": colour, "ids": ds.read(1).ravel().tolist(), "mask": ds.dataset_mask().ravel().tolist()}))
             """
         let result = try TestSupport.run(TestSupport.systemPython, ["-c", script, path])
         try #require(result.status == 0, "rasterio: \(result.stderr)")
@@ -72,10 +74,15 @@ struct SegmentationCommandTests {
         return process
     }
 
-    func expectMatches(_ raster: ClassRaster, model: String) throws {
+    /// The reference's classes where the input holds data, nodata where it does not.
+    func expectMatches(_ raster: ClassRaster, model: String, input: String? = nil) throws {
         let (ids, margin) = try Self.reference(model)
         try #require(raster.ids.count == ids.count)
-        let differing = ids.indices.filter { raster.ids[$0] != ids[$0] }
+        let inputMask = try Self.read(try input ?? TestSupport.neonCrop).mask
+        let missing = inputMask.indices.filter { inputMask[$0] == 0 }
+        #expect(missing.allSatisfy { raster.ids[$0] == Int(raster.nodata ?? -1) }, "\(model): a pixel without data got a class")
+        #expect(raster.ids.indices.allSatisfy { inputMask[$0] == 0 || raster.ids[$0] != Int(raster.nodata ?? -1) })
+        let differing = ids.indices.filter { inputMask[$0] != 0 && raster.ids[$0] != ids[$0] }
         #expect(Double(differing.count) <= 0.001 * Double(ids.count), "\(model): \(differing.count) of \(ids.count) pixels differ")
         #expect(differing.allSatisfy { margin[$0] < 1e-3 }, "\(model): a pixel differs that is no near-tie")
         #expect(Set(ids).count >= 3, "\(model): the reference has too few classes to compare")
@@ -107,6 +114,11 @@ struct SegmentationCommandTests {
             #expect(pixels == raster.ids.filter { $0 == id }.count, "class \(id)")
             #expect(abs(Double(row[3])! - Double(pixels) * 0.01) < 1e-6 * max(1, Double(pixels)))
         }
+        // The crop's nodata (255 in every band, rasterio's dataset mask) stays nodata, uncounted.
+        let missing = input.mask.filter { $0 == 0 }.count
+        #expect(missing > 0, "the crop has pixels without data to check")
+        #expect(raster.ids.filter { $0 == 255 }.count == missing)
+        #expect(rows.map { Int($0[2])! }.reduce(0, +) == 160_000 - missing)
     }
 
     @Test("model=deeplabv3 over 9 windows is torchvision's, with the class names in the raster and classes.csv")
@@ -147,7 +159,7 @@ struct SegmentationCommandTests {
         let result = try run(common + ["mean=[0.485,0.456,0.406,0.45]", "std=[0.229,0.224,0.225,0.225]", "output=\(output)",
                                        "run_dir=\(directory.path)/run"], in: directory)
         #expect(result.status == 0, "\(result.stderr)")
-        try expectMatches(try Self.read(output), model: "unet_resnet50_rgbn")
+        try expectMatches(try Self.read(output), model: "unet_resnet50_rgbn", input: image)
     }
 
     @Test("two ranks write parts that gather into the one-rank raster; mgpr merge does it again; altered pixels are named")

@@ -76,6 +76,31 @@ struct RasterReadTests {
         #expect(changed == 3 * 461, "nodata=zero changed \(changed) samples")
     }
 
+    @Test("missing-pixel marks: the pixels white in every band and those past the raster's edge, whatever nodata= reads",
+          arguments: MissingPixels.allCases)
+    func missingMarks(missing: MissingPixels) throws {
+        let dataset = try RasterDataset(path: try TestSupport.neonCrop, bands: [1, 2, 3], missing: missing)
+        let whole = Window(colOff: 0, rowOff: 0, width: 400, height: 400)
+        var kept = [Float](repeating: .nan, count: 3 * whole.area)
+        let stored = try RasterDataset(path: try TestSupport.neonCrop, bands: [1, 2, 3], missing: .keep)
+        try kept.withUnsafeMutableBufferPointer { _ = try stored.read(whole, into: $0) }
+        let white = Set((0..<whole.area).filter { p in (0..<3).allSatisfy { kept[$0 * whole.area + p] == 1 } })
+        // A window reaching 100 px past the right and bottom edges.
+        let window = Window(colOff: 200, rowOff: 200, width: 300, height: 300)
+        var values = [Float](repeating: .nan, count: 3 * window.area), marks = [UInt8](repeating: 0, count: window.area)
+        try values.withUnsafeMutableBufferPointer { v in
+            try marks.withUnsafeMutableBufferPointer { _ = try dataset.read(window, into: v, checkingEmptiness: false, missing: $0) }
+        }
+        for y in 0..<300 {
+            for x in 0..<300 {
+                let (col, row) = (200 + x, 200 + y)
+                let expected: UInt8 = col >= 400 || row >= 400 || white.contains(row * 400 + col) ? 1 : 0
+                if marks[y * 300 + x] != expected { Issue.record("pixel (\(col), \(row)): marked \(marks[y * 300 + x])"); return }
+            }
+        }
+        #expect(marks.contains(0) && white.contains { $0 / 400 >= 200 && $0 % 400 >= 200 }, "something of each kind to check")
+    }
+
     @Test("bands are read in the order given")
     func bandOrder() throws {
         try compare(try TestSupport.neonCrop, bands: [3, 1])

@@ -18,9 +18,11 @@ extension PredictionRun {
         case .keep: .keep
         case .zero: .zero
         }
-        let source = try RasterTileSource(
+        var source = try RasterTileSource(
             path: config.imagePath, bands: config.bands, tileSize: config.tileSize, overlap: config.overlap, layout: config.tiling,
             missing: missing, skipEmpty: config.skipEmpty)
+        // A class raster says where the input holds no data.
+        source.marksMissing = config.model.task == .segmentation
         let raster = source.raster
         var types: [String] = []
         for type in raster.sampleTypes.map(\.rawValue) where !types.contains(type) { types.append(type) }

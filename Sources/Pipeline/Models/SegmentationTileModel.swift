@@ -36,7 +36,14 @@ public final class SegmentationTileModel: TileModel {
         if logits.count < out.count { logits = HostBuffer(count: out.count) }
         try plan.run(input: batch.pixels, outputs: [logits])
         return logits.withUnsafeBufferPointer { logits in
-            (0..<n).map { .segmentation(Self.argmax(logits, image: $0, shape: out)) }
+            (0..<n).map { i in
+                var map = Self.argmax(logits, image: i, shape: out)
+                // Where the raster holds no data the class raster says so, whatever the network made of it.
+                if i < batch.missing.count, let missing = batch.missing[i] {
+                    for p in missing.indices where missing[p] != 0 { map.ids[p] = ClassMap.missing }
+                }
+                return .segmentation(map)
+            }
         }
     }
 
