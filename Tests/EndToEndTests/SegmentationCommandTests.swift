@@ -232,6 +232,12 @@ struct SegmentationCommandTests {
                                              "tile_size=200", "run_dir=\(directory.path)/odd"])
         #expect(odd.status != 0)
         #expect(odd.stderr.contains("multiple of 32"), "\(odd.stderr)")
+        let dummy = try TestSupport.run(mgpr, ["model=unet", "dummy_dataset_count=2", "tile_size=64", "run_dir=\(directory.path)/dummy"])
+        #expect(dummy.status != 0)
+        #expect(dummy.stderr.contains("dummy tiles have none"), "\(dummy.stderr)")
+        let timing = try TestSupport.run(mgpr, ["model=unet", "dummy_dataset_count=2", "tile_size=64", "batch_size=2", "output=none",
+                                                "dummy_dataset_delay=0", "run_dir=\(directory.path)/timing"])
+        #expect(timing.status == 0, "on dummy tiles with output=none the model is timed: \(timing.stderr)")
         let csv = try TestSupport.run(mgpr, ["model=unet", "image_path=\(image)", "output=\(directory.path)/x.csv",
                                              "tile_size=192", "run_dir=\(directory.path)/csv"])
         #expect(csv.status != 0)

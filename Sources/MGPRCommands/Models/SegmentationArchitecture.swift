@@ -42,12 +42,6 @@ extension SegmentationArchitecture {
 
     static func setup(_ loaded: LoadedSegmentation, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) throws -> ModelSetup.Prepared {
         let network = loaded.network
-        if config.useFakeData, config.output?.lowercased() != "none" {
-            throw ConfigError.invalidValue(
-                key: "image_path", value: "null",
-                reason: "\(config.model.rawValue) writes a class raster in the input raster's grid, and dummy tiles have none: "
-                    + "give image_path=RASTER (use_fake_data=false), or output=none to time the model on dummy tiles")
-        }
         guard tileShape.channels == network.inChannels else {
             throw ConfigError.invalidValue(
                 key: "bands", value: "\(config.bands)",

@@ -121,6 +121,12 @@ struct PredictionRun {
         log.info("GPU available: \(devices.onGPU ? "True (cuda)" : "False"), used: \(devices.onGPU ? "True" : "False")")
         let cores = CPUCores.current()
         let source = try makeSource()
+        if config.model.task == .segmentation, !(source is RasterTileSource), config.output?.lowercased() != "none" {
+            throw ConfigError.invalidValue(
+                key: "image_path", value: "null",
+                reason: "\(config.model.rawValue) writes a class raster in the input raster's grid, and dummy tiles have none: "
+                    + "give image_path=RASTER (use_fake_data=false), or output=none to time the model on dummy tiles")
+        }
         try MemoryEstimate.check(config, tileShape: source.tileShape, tiles: source.count, physical: ProcessMemory.physicalBytes)
         let prepareModel = try ModelSetup.check(config, tileShape: source.tileShape, devices: devices, log: log)
         return Checked(
