@@ -70,6 +70,7 @@ public struct ConfigKey: Sendable {
             switch value {
             case .string(let s): word = s
             case .int, .double: word = shown
+            case .bool(let b) where options.contains("true"): word = b ? "true" : "false"
             default: throw .wrongType(key: name, value: shown, expected: "one of \(options.joined(separator: ", "))")
             }
             guard options.contains(word) else {

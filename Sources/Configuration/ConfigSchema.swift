@@ -49,6 +49,13 @@ public enum ConfigSchema {
             "segmentation: per-band mean the model was trained with, on pixels scaled to [0, 1] (default: ImageNet's for 3 bands)"),
         ConfigKey("std", .optionalNumberList(above: 0), .null,
             "segmentation: per-band standard deviation, as mean (default: ImageNet's for 3 bands)"),
+        ConfigKey("stitch", .choice(["center", "blend"]), .string("center"),
+            "segmentation: center: each pixel from the window where it lies farthest from an edge; blend: the windows' "
+                + "softmax outputs weighted by a tent falling towards their edges (keeps each window's probabilities in "
+                + "run_dir until the gather: 2 bytes per class per pixel, deflated)"),
+        ConfigKey("probabilities", .choice(["false", "true", "float"]), .string("false"),
+            "segmentation: also write <output>.probabilities.tif, a band per class: true: UInt8, probability x 254 "
+                + "(nodata 255); float: Float32 (nodata NaN)"),
         ConfigKey("output", .optionalText, .null,
             "results file: .gpkg, .geojson or .csv for detectors, .csv for resnet50, .tif for segmentation; none: results are not kept "
                 + "(default: a file in run_dir)"),

@@ -59,6 +59,9 @@ public struct RunConfig: Sendable, Equatable {
     public var claimLease: Double
     /// `mean` and `std`: a segmentation model's input normalisation, per band; nil: ImageNet's.
     public var mean: [Double]?
+    /// A segmentation's `stitch` and `probabilities`.
+    public var stitch: Stitch
+    public var probabilities: ProbabilityOutput
     public var std: [Double]?
     public var logInterval: Int
     /// Seconds without a progress line after which one is printed anyway (0: never).
@@ -179,6 +182,8 @@ public struct RunConfig: Sendable, Equatable {
         share = string("share").flatMap(ShareMode.init(rawValue:))
         claimLease = double("claim_lease")
         mean = numbers("mean")
+        stitch = string("stitch").flatMap(Stitch.init(rawValue:)) ?? .center
+        probabilities = string("probabilities").flatMap(ProbabilityOutput.init(setting:)) ?? .none
         std = numbers("std")
         logInterval = int("log_interval")
         logIntervalSeconds = double("log_interval_s")
@@ -238,6 +243,7 @@ public struct RunConfig: Sendable, Equatable {
             left.formUnion(["preset", "score_threshold", "nms_threshold", "detections_per_tile", "min_size", "max_size", "bn_eps",
                             "images_per_pass", "merge", "merge_iou"])
         }
+        if model.task != .segmentation { left.formUnion(["mean", "std", "stitch", "probabilities"]) }
         if model == .none { left.formUnion(["weights", "precision", "cpu_threads", "tf32", "output"]) }
         if accelerator == .cpu { left.insert("tf32") }
         return ConfigSchema.runKeys.filter { !left.contains($0.name) || settings.explicit.contains($0.name) }

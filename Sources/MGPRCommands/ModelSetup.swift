@@ -25,8 +25,8 @@ struct ModelSetup {
         var path: String
         var append: Bool
         var output: String?
-        /// The raster region each tile's result fills (a segmentation's); nil without a raster.
-        var cell: (@Sendable (TileInfo) -> Window)?
+        /// Where each tile's pixels go and what is kept of them (a segmentation's); nil without a raster.
+        var segmentation: SegmentationLayout?
     }
 
     /// A model checked and loaded, made into its setup once the run knows its part file.
@@ -97,7 +97,7 @@ struct ModelSetup {
         model: @escaping InferenceRun.ModelFactory, format: PartFormat, segmentationClasses: Int? = nil
     ) -> Prepared {
         Prepared(segmentationClasses: segmentationClasses) { part in
-            let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append, cell: part.cell) }
+            let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append, segmentation: part.segmentation) }
             return ModelSetup(
                 makeModel: model,
                 handleOutputs: { batch, outputs in try sink?.write(batch.tiles, outputs) },

@@ -14,32 +14,17 @@ public final class ClassRasterWriter {
     /// The id of pixels nothing was predicted for: the largest the type holds.
     public let nodata: Int
     public let wide: Bool
-    private let scratch: String
-    private var handle: GDALDatasetH?
+    private let file: ScratchGeoTIFF
 
     /// - Parameters:
     ///   - classes: ids 0..<classes are written; `names` (as many, or nil) name them.
     public init(path: String, width: Int, height: Int, classes: Int, names: [String]?, georeference: Georeference) throws(RasterError) {
-        GDAL.ensureInitialized()
         (self.path, self.width, self.height) = (path, width, height)
         wide = classes > 255
         nodata = wide ? 65535 : 255
         guard classes <= 65535 else { throw .createFailed(path: path, reason: "\(classes) classes do not fit in 16 bits (65535 at most)") }
-        scratch = path + ".partial.tif"
-        guard let driver = GDALGetDriverByName("GTiff") else { throw .createFailed(path: path, reason: "GDAL has no GTiff driver") }
-        let options = GDALOptions([
-            ("TILED", "YES"), ("BLOCKXSIZE", "512"), ("BLOCKYSIZE", "512"), ("COMPRESS", "DEFLATE"), ("BIGTIFF", "IF_SAFER"),
-        ])
-        guard let handle = GDALCreate(driver, scratch, Int32(width), Int32(height), 1, wide ? GDT_UInt16 : GDT_Byte, options.list) else {
-            throw .createFailed(path: scratch, reason: GDAL.takeLastError() ?? "GDALCreate failed")
-        }
-        self.handle = handle
-        var transform = georeference.transform.array
-        try GDAL.check(GDALSetGeoTransform(handle, &transform)) { .createFailed(path: scratch, reason: $0) }
-        if let wkt = georeference.crsWKT {
-            try GDAL.check(GDALSetProjection(handle, wkt)) { .createFailed(path: scratch, reason: $0) }
-        }
-        let band = GDALGetRasterBand(handle, 1)
+        file = try ScratchGeoTIFF(path: path, width: width, height: height, bands: 1, type: wide ? GDT_UInt16 : GDT_Byte, georeference: georeference)
+        let band = file.band(1), scratch = file.scratch
         try GDAL.check(GDALSetRasterNoDataValue(band, Double(nodata))) { .createFailed(path: scratch, reason: $0) }
         // Blocks never written read back as nodata.
         try GDAL.check(GDALFillRaster(band, Double(nodata), 0)) { .createFailed(path: scratch, reason: $0) }
@@ -61,74 +46,22 @@ public final class ClassRasterWriter {
         }
     }
 
-    deinit {
-        if let handle {
-            GDALClose(handle)
-            unlink(scratch)
-        }
-    }
-
     /// Writes `ids` (row-major, window.width x window.height) into `window`.
     public func write(_ window: Window, ids: [UInt16]) throws(RasterError) {
-        guard let handle else { preconditionFailure("write after finish") }
         precondition(ids.count == window.area)
-        let band = GDALGetRasterBand(handle, 1)
-        let status: CPLErr
         if wide {
-            var values = ids
-            status = GDALRasterIO(band, GF_Write, Int32(window.colOff), Int32(window.rowOff), Int32(window.width), Int32(window.height),
-                                  &values, Int32(window.width), Int32(window.height), GDT_UInt16, 0, 0)
+            try file.write(band: 1, window, ids, type: GDT_UInt16)
         } else {
-            var bytes = ids.map { UInt8(truncatingIfNeeded: $0) }
-            status = GDALRasterIO(band, GF_Write, Int32(window.colOff), Int32(window.rowOff), Int32(window.width), Int32(window.height),
-                                  &bytes, Int32(window.width), Int32(window.height), GDT_Byte, 0, 0)
+            try file.write(band: 1, window, ids.map { UInt8(truncatingIfNeeded: $0) }, type: GDT_Byte)
         }
-        try GDAL.check(status) { .writeFailed(path: scratch, reason: $0) }
     }
 
-    /// Closes the scratch GeoTIFF and writes the Cloud-Optimised GeoTIFF at `path`
-    /// (DEFLATE, 512 px blocks, overviews by mode), then removes the scratch file.
-    public func finish() throws(RasterError) {
-        guard let handle else { return }
-        self.handle = nil
-        GDALFlushCache(handle)
-        if let message = GDAL.takeLastError() {
-            GDALClose(handle)
-            unlink(scratch)
-            throw .writeFailed(path: scratch, reason: message)
-        }
-        defer {
-            GDALClose(handle)
-            unlink(scratch)
-        }
-        let arguments = ["-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BLOCKSIZE=512", "-co", "RESAMPLING=MODE",
-                         "-co", "OVERVIEWS=AUTO", "-co", "BIGTIFF=IF_SAFER", "-co", "NUM_THREADS=ALL_CPUS"]
-        var list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        for argument in arguments { list = CSLAddString(list, argument) }
-        defer { CSLDestroy(list) }
-        guard let options = GDALTranslateOptionsNew(list, nil) else {
-            throw .writeFailed(path: path, reason: GDAL.takeLastError() ?? "GDALTranslateOptionsNew failed")
-        }
-        defer { GDALTranslateOptionsFree(options) }
-        let partial = path + ".partial"
-        var failed: Int32 = 0
-        guard let written = GDALTranslate(partial, handle, options, &failed), failed == 0 else {
-            unlink(partial)
-            throw .writeFailed(path: path, reason: GDAL.takeLastError() ?? "GDALTranslate to a COG failed")
-        }
-        GDALClose(written)
-        if let message = GDAL.takeLastError() {
-            unlink(partial)
-            throw .writeFailed(path: path, reason: message)
-        }
-        // Category names live in the GeoTIFF's .aux.xml: carried beside the final name.
-        if rename(partial, path) != 0 { throw .writeFailed(path: path, reason: String(cString: strerror(errno))) }
-        if access(partial + ".aux.xml", F_OK) == 0 { rename(partial + ".aux.xml", path + ".aux.xml") }
-    }
+    /// Writes the Cloud-Optimised GeoTIFF at `path` (overviews by the mode of the classes).
+    public func finish() throws(RasterError) { try file.finish(resampling: "MODE") }
 
     /// A colour per class: twelve well-separated hues first (ColorBrewer's "Paired"
     /// order, dark and light), then hues spaced by the golden angle.
-    static func colour(_ id: Int) -> (Int, Int, Int) {
+    public static func colour(_ id: Int) -> (Int, Int, Int) {
         let paired = [
             (31, 120, 180), (51, 160, 44), (227, 26, 28), (255, 127, 0), (106, 61, 154), (177, 89, 40),
             (166, 206, 227), (178, 223, 138), (251, 154, 153), (253, 191, 111), (202, 178, 214), (255, 255, 153),
@@ -145,6 +78,36 @@ public final class ClassRasterWriter {
         default: (1, 0, x)
         }
         return (Int(40 + 180 * r), Int(40 + 180 * g), Int(40 + 180 * b))
+    }
+}
+
+/// A class raster read whole at `width` x `height` (GDAL takes its overviews, made by
+/// the mode) as RGBA in its own colour table, nodata clear: the picture a report lays
+/// over the input's.
+public enum ClassRasterPicture {
+    public static func read(path: String, width: Int, height: Int, opacity: UInt8) throws(RasterError) -> [[UInt8]] {
+        GDAL.ensureInitialized()
+        guard let handle = GDALOpenEx(path, UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), nil, nil, nil) else {
+            throw .unreadable(path: path, reason: GDAL.takeLastError() ?? "GDAL could not open it")
+        }
+        defer { GDALClose(handle) }
+        let band = GDALGetRasterBand(handle, 1)
+        let full = Window(colOff: 0, rowOff: 0, width: Int(GDALGetRasterXSize(handle)), height: Int(GDALGetRasterYSize(handle)))
+        var ids = [UInt16](repeating: 0, count: width * height)
+        let status = GDALRasterIO(band, GF_Read, 0, 0, Int32(full.width), Int32(full.height), &ids, Int32(width), Int32(height), GDT_UInt16, 0, 0)
+        try GDAL.check(status) { .readFailed(path: path, window: full, reason: $0) }
+        var hasNodata: Int32 = 0
+        let nodata = GDALGetRasterNoDataValue(band, &hasNodata)
+        let table = GDALGetRasterColorTable(band)
+        var rgba = [[UInt8]](repeating: [UInt8](repeating: 0, count: ids.count), count: 4)
+        for (p, id) in ids.enumerated() where hasNodata == 0 || Double(id) != nodata {
+            var colour = ClassRasterWriter.colour(Int(id))
+            if let table, let entry = GDALGetColorEntry(table, Int32(id))?.pointee {
+                colour = (Int(entry.c1), Int(entry.c2), Int(entry.c3))
+            }
+            (rgba[0][p], rgba[1][p], rgba[2][p], rgba[3][p]) = (UInt8(colour.0), UInt8(colour.1), UInt8(colour.2), opacity)
+        }
+        return rgba
     }
 }
 

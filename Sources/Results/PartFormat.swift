@@ -40,14 +40,14 @@ public enum PartFormat: Sendable, Equatable {
     }
 
     /// A writer of this format's part at `path`, continuing it when `append` (a resume);
-    /// `cell` is the raster region each tile fills (a segmentation's).
-    public func sink(path: String, append: Bool, cell: (@Sendable (TileInfo) -> Window)?) throws -> any ResultsSink {
+    /// `segmentation` is where each tile's pixels go and what is kept of them (a segmentation's).
+    public func sink(path: String, append: Bool, segmentation: SegmentationLayout?) throws -> any ResultsSink {
         switch self {
         case .classification: return try ClassificationPart(path: path, append: append)
         case .detection: return try DetectionPart(path: path, append: append)
         case .segmentation:
-            guard let cell else { preconditionFailure("a segmentation part needs the raster's grid") }
-            return try SegmentationPart(path: path, append: append, cell: cell)
+            guard let segmentation else { preconditionFailure("a segmentation part needs the raster's grid") }
+            return try SegmentationPart(path: path, append: append, layout: segmentation)
         }
     }
 }

@@ -18,6 +18,14 @@ public struct RasterContext: Codable, Sendable {
     public var tiling: TileLayout?
     /// A segmentation's classes (its raster's palette and id type); absent for other tasks.
     public var classes: Int?
+    /// A segmentation's `stitch` and `probabilities`; absent: `center`, none.
+    public var stitch: Stitch?
+    public var probabilities: ProbabilityOutput?
+
+    /// How a segmentation's parts were written, for the gather.
+    public var segmentation: SegmentationLayout {
+        SegmentationLayout(grid: grid, stitch: stitch ?? .center, probabilities: probabilities ?? ProbabilityOutput.none)
+    }
 
     /// The run's tile grid over this raster.
     public var grid: TileGrid {
@@ -25,7 +33,7 @@ public struct RasterContext: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case width, height, geotransform, overlap, merge, tiling, classes
+        case width, height, geotransform, overlap, merge, tiling, classes, stitch, probabilities
         case imagePath = "image_path"
         case crsWKT = "crs_wkt"
         case tileSize = "tile_size"
@@ -34,9 +42,10 @@ public struct RasterContext: Codable, Sendable {
 
     public init(
         imagePath: String, width: Int, height: Int, geotransform: [Double], crsWKT: String?, tileSize: Int, overlap: Int,
-        mergeIoU: Double, merge: MergeMode = .seams, tiling: TileLayout = .spread, classes: Int? = nil
+        mergeIoU: Double, merge: MergeMode = .seams, tiling: TileLayout = .spread, classes: Int? = nil,
+        stitch: Stitch? = nil, probabilities: ProbabilityOutput? = nil
     ) {
-        self.classes = classes
+        (self.classes, self.stitch, self.probabilities) = (classes, stitch, probabilities)
         (self.imagePath, self.width, self.height, self.geotransform, self.crsWKT) = (imagePath, width, height, geotransform, crsWKT)
         (self.tileSize, self.overlap, self.mergeIoU, self.merge, self.tiling) = (tileSize, overlap, mergeIoU, merge, tiling)
     }

@@ -68,6 +68,26 @@ public struct TileGrid: Hashable, Sendable {
         return Window(colOff: c0, rowOff: r0, width: c1 - c0, height: r1 - r0)
     }
 
+    /// The tiles whose cells share pixels with `window`, and those pixels: where a
+    /// window's output lands in its neighbours' cells.
+    public func cells(overlapping window: Window) -> [(index: Int, pixels: Window)] {
+        func overlapping(_ offsets: [Int], length: Int, from start: Int, to end: Int) -> [(Int, Int, Int)] {
+            offsets.indices.compactMap { i in
+                let (c0, c1) = Self.cellBounds(offsets, i, tile: tileSize, length: length)
+                return c1 > start && c0 < end ? (i, c0, c1) : nil
+            }
+        }
+        let columns = overlapping(columnOffsets, length: rasterWidth, from: window.colOff, to: window.colEnd)
+        let rows = overlapping(rowOffsets, length: rasterHeight, from: window.rowOff, to: window.rowEnd)
+        return rows.flatMap { row, r0, r1 in
+            columns.compactMap { column, c0, c1 in
+                Window(colOff: c0, rowOff: r0, width: c1 - c0, height: r1 - r0).intersection(window).map {
+                    (row * self.columns + column, $0)
+                }
+            }
+        }
+    }
+
     /// Along one axis: from the middle of the overlap with the previous tile (or 0) to
     /// the middle of the overlap with the next (or the raster's end).
     private static func cellBounds(_ offsets: [Int], _ i: Int, tile: Int, length: Int) -> (Int, Int) {

@@ -224,6 +224,119 @@ struct SegmentationCommandTests {
         #expect(try Self.read(output).ids == (try Self.read(whole).ids))
     }
 
+    /// What rasterio reads of a probability raster: every band, as stored, and how it is described.
+    struct Bands: Decodable {
+        var count: Int, dtype: String, layout: String?
+        var scales: [Double], nodata: Double?, descriptions: [String?]
+        /// Band after band, row-major; NaN read as nil.
+        var values: [Double?]
+    }
+
+    static func readBands(_ path: String) throws -> Bands {
+        let script = """
+            import json, math, sys, rasterio
+            with rasterio.open(sys.argv[1]) as ds:
+                values = [None if math.isnan(v) else v for v in ds.read().astype(float).ravel().tolist()]
+                print(json.dumps({"count": ds.count, "dtype": ds.dtypes[0], "scales": list(ds.scales),
+                    "layout": ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"),
+                    "nodata": None if ds.nodata is None or math.isnan(ds.nodata) else ds.nodata,
+                    "descriptions": list(ds.descriptions), "values": values}))
+            """
+        let result = try TestSupport.run(TestSupport.systemPython, ["-c", script, path])
+        try #require(result.status == 0, "rasterio: \(result.stderr)")
+        return try JSONDecoder().decode(Bands.self, from: Data(result.stdout.utf8))
+    }
+
+    static func float64s(_ name: String) throws -> [Double] {
+        try Data(contentsOf: fixtures.appendingPathComponent("cases/\(name)")).withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+    }
+
+    /// `probabilities` against the reference's (a plane per class over the 400 px crop),
+    /// within `tolerance`; NaN exactly where the input holds no data.
+    func expectProbabilities(_ bands: Bands, _ reference: [Double], scale: Double, tolerance: Double, mask: [Int]) {
+        #expect(bands.values.count == reference.count)
+        var worst = 0.0
+        for (i, value) in bands.values.enumerated() {
+            let missing = mask[i % mask.count] == 0
+            guard let value, !missing else {
+                #expect(missing && value == nil, "pixel \(i % mask.count) of band \(i / mask.count): \(String(describing: value))")
+                continue
+            }
+            worst = max(worst, abs(value * scale - reference[i]))
+        }
+        #expect(worst <= tolerance, "largest probability error \(worst)")
+    }
+
+    @Test("probabilities=true and probabilities=float write a band per class beside the classes, the chosen window's softmax")
+    func probabilities() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = try TestSupport.neonCrop, unet = try weights("unet_resnet34.pth")
+        let mask = try Self.read(image).mask
+        let reference = try Self.float64s("unet_resnet34.stitched.probabilities.f64")
+        for (setting, type) in [("true", "uint8"), ("float", "float32")] {
+            let output = directory.appendingPathComponent("\(setting).tif").path
+            let result = try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(output)", "probabilities=\(setting)",
+                                  "label_names=[a,b,c,d,e]", "run_dir=\(directory.path)/\(setting)"], in: directory)
+            #expect(result.status == 0, "\(result.stderr)")
+            try expectMatches(try Self.read(output), model: "unet_resnet34")
+            let bands = try Self.readBands(directory.appendingPathComponent("\(setting).probabilities.tif").path)
+            #expect((bands.count, bands.dtype, bands.layout) == (5, type, "COG"))
+            #expect(bands.descriptions == ["a", "b", "c", "d", "e"])
+            if setting == "true" {
+                // Stored as round(p x 254): half a step, and float32 softmax's own error.
+                #expect(bands.nodata == 255 && bands.scales.allSatisfy { abs($0 - 1 / 254) < 1e-12 }, "\(bands.scales)")
+                expectProbabilities(bands, reference, scale: 1 / 254, tolerance: 0.5 / 254 + 2e-4, mask: mask)
+            } else {
+                expectProbabilities(bands, reference, scale: 1, tolerance: 2e-4, mask: mask)
+            }
+        }
+    }
+
+    @Test("stitch=blend over two ranks is the reference's tent-weighted blend of the 9 windows' softmax; merge does it again")
+    func blend() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        let image = try TestSupport.neonCrop, unet = try weights("unet_resnet34.pth")
+        let ids = try Data(contentsOf: Self.fixtures.appendingPathComponent("cases/unet_resnet34.blended.classes.u8")).map(Int.init)
+        let margin = try Data(contentsOf: Self.fixtures.appendingPathComponent("cases/unet_resnet34.blended.margin.f32"))
+            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let stitched = try Self.reference("unet_resnet34").ids
+        let mask = try Self.read(image).mask
+        func expectBlended(_ raster: ClassRaster, near: Float) {
+            let differing = ids.indices.filter { mask[$0] != 0 && raster.ids[$0] != ids[$0] }
+            #expect(Double(differing.count) <= 0.001 * Double(ids.count), "\(differing.count) of \(ids.count) pixels differ")
+            #expect(differing.allSatisfy { margin[$0] < near }, "a pixel differs that is no near-tie")
+            #expect(mask.indices.allSatisfy { (mask[$0] == 0) == (raster.ids[$0] == 255) })
+        }
+        let unlike = ids.indices.filter { mask[$0] != 0 && ids[$0] != stitched[$0] }.count
+        #expect(unlike >= 100, "the blend should differ from the centre rule somewhere to be tested: \(unlike) pixels")
+
+        // Float32 probabilities, windows shared by two ranks: neighbours' pieces cross parts.
+        let output = directory.appendingPathComponent("blend.tif").path
+        let processes = try [1, 0].map { rank in
+            try start(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(output)", "stitch=blend",
+                       "probabilities=float", "run_dir=\(directory.path)/ranks"],
+                      environment: ["RANK": "\(rank)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(rank)"])
+        }
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let raster = try Self.read(output)
+        expectBlended(raster, near: 1e-3)
+        let bands = try Self.readBands(directory.appendingPathComponent("blend.probabilities.tif").path)
+        expectProbabilities(bands, try Self.float64s("unet_resnet34.blended.probabilities.f64"), scale: 1, tolerance: 2e-4, mask: mask)
+        let merged = directory.appendingPathComponent("merged.tif").path
+        let merge = try TestSupport.run(mgpr, ["merge", "run_dir=\(directory.path)/ranks", "output=\(merged)"])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        #expect(try Self.read(merged).ids == raster.ids)
+
+        // Without probabilities the windows' are kept as Float16: the same classes away from near-ties.
+        let half = directory.appendingPathComponent("half.tif").path
+        let result = try run(["model=unet", "weights=\(unet)", "image_path=\(image)", "output=\(half)", "stitch=blend",
+                              "run_dir=\(directory.path)/half"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        expectBlended(try Self.read(half), near: 2e-3)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("half.probabilities.tif").path))
+    }
+
     @Test("bad settings are named before any tile is read")
     func refusals() throws {
         let directory = try TestSupport.temporaryDirectory()

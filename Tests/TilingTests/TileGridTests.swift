@@ -51,6 +51,27 @@ struct TileGridTests {
         }
     }
 
+    @Test("the cells a window reaches into split the window's pixels in the raster once each, each piece in its cell", arguments: [
+        (400, 192, 48), (1436, 512, 50), (780, 400, 50), (300, 1024, 0), (3000, 500, 300),
+    ])
+    func cellsOverlappingWindow(length: Int, tile: Int, overlap: Int) {
+        let grid = TileGrid(rasterWidth: length, rasterHeight: length / 2 + 1, tileSize: tile, overlap: overlap)
+        var reached = 0
+        for i in 0..<grid.count {
+            let window = grid.window(at: i)
+            let pieces = grid.cells(overlapping: window)
+            #expect(pieces.contains { $0.index == i && $0.pixels == grid.nearestCell(at: i) }, "tile \(i)'s own cell")
+            for piece in pieces {
+                #expect(grid.nearestCell(at: piece.index).intersection(piece.pixels) == piece.pixels)
+                #expect(window.intersection(piece.pixels) == piece.pixels)
+            }
+            let inRaster = window.clipped(toWidth: grid.rasterWidth, height: grid.rasterHeight)!.area
+            #expect(pieces.map(\.pixels.area).reduce(0, +) == inRaster, "tile \(i)'s pieces cover its window once")
+            reached += pieces.count - 1
+        }
+        #expect(grid.count == 1 || reached > 0, "overlapping windows reach into their neighbours' cells")
+    }
+
     @Test("tiles are numbered row-major")
     func rowMajor() {
         let grid = TileGrid(rasterWidth: 3000, rasterHeight: 2000, tileSize: 1024)

@@ -56,10 +56,11 @@ extension SegmentationArchitecture {
         }
         let normalization = try Self.normalization(config, bands: network.inChannels)
         let (batchSize, weights) = (config.batchSize, loaded.weights)
+        let keepsProbabilities = config.stitch == .blend || config.probabilities != .none
         let model: InferenceRun.ModelFactory = { device in
             let model = SegmentationTileModel(
                 backend: devices.backends[device], weights: weights, precision: devices.precision, network: network,
-                normalization: normalization)
+                normalization: normalization, keepsProbabilities: keepsProbabilities)
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }

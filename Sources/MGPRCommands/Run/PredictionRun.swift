@@ -166,10 +166,11 @@ struct PredictionRun {
     /// the summary continues the earlier attempts'.
     private func predict(_ tiles: RankTiles, _ checked: Checked, _ claimed: Claimed) throws -> Predicted {
         let (devices, source, layout, output) = (checked.devices, checked.source, claimed.layout, claimed.output)
-        var cell: (@Sendable (TileInfo) -> Window)?
-        if let grid = (source as? RasterTileSource)?.grid { cell = { grid.nearestCell(at: $0.index) } }
+        let segmentation = (source as? RasterTileSource).map {
+            SegmentationLayout(grid: $0.grid, stitch: config.stitch, probabilities: config.probabilities)
+        }
         let model = try checked.prepareModel(ModelSetup.PartFile(
-            path: layout.results(context.rank), append: claimed.resume, output: output, cell: cell))
+            path: layout.results(context.rank), append: claimed.resume, output: output, segmentation: segmentation))
         let journal = try Journal(path: layout.journal(context.rank))
         let rank = context.rank, distributed = context.isDistributed
         let feed: any TileFeed = tiles.claims.map { [log] claims in
@@ -341,7 +342,9 @@ struct PredictionRun {
             imagePath: PathText.absolute(raster.path, from: FileManager.default.currentDirectoryPath), width: raster.width, height: raster.height,
             geotransform: raster.georeference.transform.array, crsWKT: raster.georeference.crsWKT, tileSize: config.tileSize,
             overlap: config.overlap, mergeIoU: config.mergeIoU, merge: config.merge, tiling: config.tiling,
-            classes: checked.prepareModel.segmentationClasses)
+            classes: checked.prepareModel.segmentationClasses,
+            stitch: checked.prepareModel.segmentationClasses == nil ? nil : config.stitch,
+            probabilities: checked.prepareModel.segmentationClasses == nil ? nil : config.probabilities)
     }
 
     /// SIGUSR1 under SLURM is the warning before the time limit: rank 0 asks SLURM to

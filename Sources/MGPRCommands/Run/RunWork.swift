@@ -40,6 +40,13 @@ enum RunWork {
                 ("merge", config.merge.rawValue),
             ] { fields[key] = value }
         }
+        if config.model.task == .segmentation {
+            // What each part holds (probabilities, neighbours' pieces) and what made its pixels.
+            fields["stitch"] = config.stitch.rawValue
+            fields["probabilities"] = config.probabilities.rawValue
+            fields["mean"] = config.mean.map { "\($0)" } ?? "default"
+            fields["std"] = config.std.map { "\($0)" } ?? "default"
+        }
         return WorkIdentity(fields)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import Models
 import Results
@@ -15,13 +16,16 @@ public final class SegmentationTileModel: TileModel {
     private let precision: Precision
     private let network: any SegmentationNetwork
     private let normalization: Normalization
+    private let keepsProbabilities: Bool
     private var plans: [PlanKey: any Plan] = [:]
     private var logits = HostBuffer(count: 0)
 
     public init(
-        backend: any Backend, weights: WeightStore, precision: Precision, network: any SegmentationNetwork, normalization: Normalization
+        backend: any Backend, weights: WeightStore, precision: Precision, network: any SegmentationNetwork, normalization: Normalization,
+        keepsProbabilities: Bool = false
     ) {
         (self.backend, self.weights, self.precision, self.network, self.normalization) = (backend, weights, precision, network, normalization)
+        self.keepsProbabilities = keepsProbabilities
     }
 
     public var deviceBytes: Int { plans.values.reduce(0) { $0 + $1.memoryBytes } + logits.byteCount }
@@ -38,6 +42,7 @@ public final class SegmentationTileModel: TileModel {
         return logits.withUnsafeBufferPointer { logits in
             (0..<n).map { i in
                 var map = Self.argmax(logits, image: i, shape: out)
+                if keepsProbabilities { map.probabilities = Self.softmax(logits, image: i, shape: out) }
                 // Where the raster holds no data the class raster says so, whatever the network made of it.
                 if i < batch.missing.count, let missing = batch.missing[i] {
                     for p in missing.indices where missing[p] != 0 { map.ids[p] = ClassMap.missing }
@@ -77,5 +82,29 @@ public final class SegmentationTileModel: TileModel {
             }
         }
         return ClassMap(width: shape.w, height: shape.h, ids: ids)
+    }
+
+    /// Per pixel of one image of NCHW logits, the softmax over classes, in the same
+    /// layout (the largest logit subtracted first, so no exponent overflows).
+    static func softmax(_ logits: UnsafeBufferPointer<Float>, image: Int, shape: Shape4) -> [Float] {
+        let plane = shape.h * shape.w
+        let base = image * shape.c * plane
+        var largest = [Float](logits[base..<(base + plane)])
+        for c in 1..<max(shape.c, 1) {
+            let channel = base + c * plane
+            for p in 0..<plane { largest[p] = max(largest[p], logits[channel + p]) }
+        }
+        var out = [Float](repeating: 0, count: shape.c * plane)
+        var sum = [Float](repeating: 0, count: plane)
+        for c in 0..<shape.c {
+            let channel = base + c * plane
+            for p in 0..<plane {
+                let e = exp(logits[channel + p] - largest[p])
+                out[c * plane + p] = e
+                sum[p] += e
+            }
+        }
+        for c in 0..<shape.c { for p in 0..<plane { out[c * plane + p] /= sum[p] } }
+        return out
     }
 }

@@ -36,7 +36,14 @@ Writes to OUT_DIR:
       which the pixel lies farthest from that window's nearer edge, ties to the later
       window; the pixel takes that window pair's class.
       .classes.u8 [400, 400] row-major; .margin.f32 [400, 400]: the chosen window's
-      top-two logit gap at the pixel over that window's largest |logit|
+      top-two logit gap at the pixel over that window's largest |logit|;
+      .probabilities.f64 [classes, 400, 400]: the chosen window's softmax
+  cases/<model>.blended.* the same 9 windows blended (stitch=blend): each pixel's
+      probabilities the mean of every covering window's softmax weighted by
+      min(i + 1, 192 - i) along each axis of the window (i: the pixel's offset in it),
+      the class their argmax.
+      .classes.u8 [400, 400]; .probabilities.f64 [classes, 400, 400]; .margin.f32
+      [400, 400]: the top-two blended probability gap
   manifest.json
       models (weights, classes, bands, normalisation, class shares on the probes) and
       cases (shapes, torch float32 against float64: pixel agreement of the argmax, max
@@ -311,6 +318,25 @@ def stitch(per_window):
     return stitched
 
 
+def tent(length):
+    """A window's blend weight along one axis: the distance to its nearer edge, the edge pixel 1."""
+    i = np.arange(length)
+    return np.minimum(i + 1, length - i).astype(np.float64)
+
+
+def blend(probabilities):
+    """[9, C, H, W] per-window softmax (row-major windows) -> [C, 400, 400]: each pixel the
+    mean of every window's that covers it, weighted by tent(y) * tent(x) in the window."""
+    weight = tent(TILE)[:, None] * tent(TILE)[None, :]
+    total = np.zeros((probabilities.shape[1], SIZE, SIZE))
+    weights = np.zeros((SIZE, SIZE))
+    for iy, oy in enumerate(OFFSETS):
+        for ix, ox in enumerate(OFFSETS):
+            total[:, oy:oy + TILE, ox:ox + TILE] += weight * probabilities[iy * len(OFFSETS) + ix]
+            weights[oy:oy + TILE, ox:ox + TILE] += weight
+    return total / weights
+
+
 manifest = {"models": model_info, "cases": [],
             "stitched": {"tile": TILE, "offsets": OFFSETS, "windows": "row-major: (row offset, col offset)",
                          "rule": "per axis, the window in which the pixel lies farthest from that window's "
@@ -337,6 +363,22 @@ for (name, case), x in inputs.items():
         margin = stitch(near_tie_gaps(l64).numpy().astype(np.float32))
         classes64.tofile(os.path.join(out, "cases", f"{name}.stitched.classes.u8"))
         margin.tofile(os.path.join(out, "cases", f"{name}.stitched.margin.f32"))
+        p64 = torch.softmax(l64, 1).numpy()
+        np.stack([stitch(p64[:, c]) for c in range(classes)]).tofile(
+            os.path.join(out, "cases", f"{name}.stitched.probabilities.f64"))
+        blended64 = blend(p64)
+        blended_classes = blended64.argmax(0).astype(np.uint8)
+        top2 = np.sort(blended64, axis=0)[-2:]
+        blended_classes.tofile(os.path.join(out, "cases", f"{name}.blended.classes.u8"))
+        blended64.tofile(os.path.join(out, "cases", f"{name}.blended.probabilities.f64"))
+        (top2[1] - top2[0]).astype(np.float32).tofile(os.path.join(out, "cases", f"{name}.blended.margin.f32"))
+        blended32 = blend(torch.softmax(l32, 1).numpy().astype(np.float64)).argmax(0)
+        blend_counts = np.bincount(blended_classes.flatten(), minlength=classes)
+        assert blend_counts.min() > 0, (name, blend_counts)
+        entry["blended"] = {"torch_f32_pixel_disagreements": int((blended32 != blended_classes).sum()),
+                            "near_ties": int((top2[1] - top2[0] < 1e-3).sum()),
+                            "pixels_unlike_stitched": int((blended_classes != classes64).sum()),
+                            "class_share": (blend_counts / blend_counts.sum()).tolist()}
         counts = np.bincount(classes64.flatten(), minlength=classes)
         entry.update(shape=[1, x.shape[1], SIZE, SIZE], windows_shape=list(x.shape),
                      source="rgbn.tif" if x.shape[1] == 4 else os.path.basename(neon),
