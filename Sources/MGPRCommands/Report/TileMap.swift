@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import Raster
 import Results
@@ -75,6 +76,7 @@ struct TileMap {
     func html() -> String {
         let (picture, problem) = thumbnail()
         let colors = tiles()
+        if let classes = classRaster() { return segmentation(picture: picture, problem: problem, classes: classes, colors: colors) }
         let overlay = grid.count <= Self.drawnCellLimit ? cells(colors) : pixels(colors)
         var html = problem.map { "<p>\(SVGChart.escape($0))</p>" } ?? ""
         html += "<div class=\"map\">\(picture)\(overlay)</div>"
@@ -82,6 +84,51 @@ struct TileMap {
         if raster.overlap > 0 { caption += ", overlapping by at least \(raster.overlap) px" }
         caption += grid.count > 1 ? "; each cell is the part of the raster nearest its tile's centre." : "."
         return html + "<p class=\"key\">\(caption)</p>" + legend(used: colors.map(\.color))
+    }
+
+    /// A segmentation's class raster, once gathered: the path and its classes table.
+    private func classRaster() -> (path: String, table: String?)? {
+        guard report.resultsFormat == .segmentation, let path = report.resultsWritten?.path,
+              FileManager.default.fileExists(atPath: path) else { return nil }
+        let table = (path as NSString).deletingPathExtension + ".classes.csv"
+        return (path, try? String(contentsOfFile: table, encoding: .utf8))
+    }
+
+    /// The class raster over the input's picture in its own palette (nodata clear), the
+    /// tiles not done or skipped outlined on top, and a legend of the classes with their
+    /// share of the pixels from `classes.csv`.
+    private func segmentation(picture: String, problem: String?, classes: (path: String, table: String?), colors: [(color: Color, title: String)]) -> String {
+        var html = problem.map { "<p>\(SVGChart.escape($0))</p>" } ?? ""
+        let scale = min(1, 900 / Double(max(grid.rasterWidth, grid.rasterHeight)))
+        let width = max(1, Int(Double(grid.rasterWidth) * scale)), height = max(1, Int(Double(grid.rasterHeight) * scale))
+        var overlay = ""
+        do {
+            let rgba = try ClassRasterPicture.read(path: classes.path, width: width, height: height, opacity: 170)
+            let png = try PNGImage.encode(bands: rgba, width: width, height: height)
+            overlay = "<img class=\"tiles\" alt=\"classes\" src=\"data:image/png;base64,\(png.base64EncodedString())\"/>"
+        } catch {
+            html += "<p>\(SVGChart.escape("The class raster \(classes.path) could not be read for a picture: \(error)"))</p>"
+        }
+        // Only tiles that need attention are drawn over the classes.
+        let attention = colors.map { $0.color == Self.notDone || $0.color == Self.skipped ? $0 : (color: Color(0), title: "") }
+        let outlines = grid.count <= Self.drawnCellLimit && attention.contains { !$0.title.isEmpty } ? cells(attention, only: true) : ""
+        html += "<div class=\"map\">\(picture)\(overlay)\(outlines)</div>"
+        html += "<p class=\"key\">Classes of \(SVGChart.escape(classes.path)) over the raster"
+            + (raster.stitch == .blend ? " (windows blended)" : ", each pixel from the window it lies farthest inside") + ".</p>"
+        var items: [String] = []
+        // class,name,pixels,area,fraction: the id first and the fraction last, whatever a name holds.
+        for line in (classes.table ?? "").split(separator: "\n").dropFirst() {
+            guard let id = line.split(separator: ",").first.flatMap({ Int($0) }),
+                  let fraction = line.split(separator: ",").last.flatMap({ Double($0) }) else { continue }
+            let (r, g, b) = ClassRasterWriter.colour(id)
+            items.append(String(format: "<span class=\"swatch\" style=\"background:#%02x%02x%02x\"></span>", r, g, b)
+                         + SVGChart.escape("\(report.className(id)) (\(String(format: "%.1f", fraction * 100))%)"))
+        }
+        let states = Set(attention.filter { !$0.title.isEmpty }.map(\.color.css))
+        for (color, text) in [(Self.skipped, "skipped (no data)"), (Self.notDone, "not done")] where states.contains(color.css) {
+            items.append("<span class=\"swatch\" style=\"background:\(color.css)\"></span>\(text)")
+        }
+        return html + "<p class=\"key\">" + items.joined(separator: " ") + "</p>"
     }
 
     /// The legend: only colours the map uses, each with what it means.
@@ -113,13 +160,13 @@ struct TileMap {
     /// a number reads true over any picture, where a colour can blend into it.
     static let labelledCellLimit = 400
 
-    private func cells(_ colors: [(color: Color, title: String)]) -> String {
+    private func cells(_ colors: [(color: Color, title: String)], only: Bool = false) -> String {
         let smallest = (0..<grid.count).map { grid.nearestCell(at: $0) }.map { min($0.width, $0.height) }.min() ?? 1
         let stroke = min(Double(max(grid.rasterWidth, grid.rasterHeight)) / 200, Double(smallest) / 12)
         let fontSize = Double(smallest) / 5
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(grid.rasterWidth) \(grid.rasterHeight)\" "
             + "preserveAspectRatio=\"none\" class=\"cells\">"
-        for (tile, paint) in colors.enumerated() {
+        for (tile, paint) in colors.enumerated() where !only || !paint.title.isEmpty {
             let cell = grid.nearestCell(at: tile)
             svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\" stroke=\"%@\" stroke-width=\"%.1f\">",
                           Double(cell.colOff) + stroke / 2, Double(cell.rowOff) + stroke / 2, max(Double(cell.width) - stroke, 0),
