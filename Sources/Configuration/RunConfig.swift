@@ -194,6 +194,14 @@ public struct RunConfig: Sendable, Equatable {
         testImageOrigin = (origin.first ?? 0, origin.last ?? 0)
         testImagePixelSize = double("test_image_pixel_size")
 
+        // A segmentation's keys changed for another task would silently do nothing.
+        if model.task != .segmentation, model != .none {
+            for key in ["stitch", "probabilities", "mean", "std"] where settings[key] != ConfigSchema.key(named: key)?.defaultValue {
+                throw .invalidValue(
+                    key: key, value: { if case .string(let s) = settings[key] { s } else { settings[key].yaml } }(), reason: "applies to segmentation models "
+                        + "(\(ModelName.allCases.filter { $0.task == .segmentation }.map(\.rawValue).joined(separator: ", "))), not \(model.rawValue)")
+            }
+        }
         // Each reader is a thread with its own file handle and prefetched batches, and each
         // CPU thread an OpenMP worker: far past the cores they only cost memory, and a
         // mistyped count would start thousands of threads that never make progress.

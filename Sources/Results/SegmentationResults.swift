@@ -52,7 +52,7 @@ enum SegmentationResults {
                 }
                 var probabilities = try SegmentationPart.probabilities(of: own.piece, classes: classes, part: own.part)
                 if layout.stitch == .blend {
-                    try blend(&probabilities, ids: &ids, own: own, neighbours: pieces.neighbours[cell] ?? [], classes: classes, output: output)
+                    try blend(&probabilities, ids: &ids, own: own, neighbours: pieces.neighbours[cell] ?? [], classes: classes)
                 }
                 let area = piece.region.area
                 for p in 0..<area where ids[p] == ClassMap.missing {
@@ -105,40 +105,44 @@ enum SegmentationResults {
 
     /// `stitch=blend` over one cell: each pixel's probabilities become the mean of every
     /// window's that covers it, weighted by ``tent(_:_:)`` in both directions, and its
-    /// class the largest of them (the first of equal ones). Pixels without data keep
-    /// their mark.
+    /// class the largest of them (the first of equal ones). Pixels no neighbour reaches
+    /// keep their own window's, and pixels without data their mark.
     static func blend(
-        _ probabilities: inout [Float], ids: inout [UInt16], own: Located, neighbours: [Located], classes: Int, output: String
+        _ probabilities: inout [Float], ids: inout [UInt16], own: Located, neighbours: [Located], classes: Int
     ) throws {
         let cell = own.piece.region, area = cell.area
         var sum = [Float](repeating: 0, count: area * classes)
         var weights = [Float](repeating: 0, count: area)
-        func add(_ values: [Float], _ piece: SegmentationPart.Piece) {
-            let region = piece.region, window = piece.window
+        func weight(_ window: Window, x: Int, y: Int) -> Float {
+            tent(y - window.rowOff, window.height) * tent(x - window.colOff, window.width)
+        }
+        for neighbour in neighbours {
+            let values = try SegmentationPart.probabilities(of: neighbour.piece, classes: classes, part: neighbour.part)
+            let region = neighbour.piece.region
             for y in region.rowOff..<region.rowEnd {
-                let wy = tent(y - window.rowOff, window.height)
                 for x in region.colOff..<region.colEnd {
-                    let weight = wy * tent(x - window.colOff, window.width)
+                    let w = weight(neighbour.piece.window, x: x, y: y)
                     let p = (y - cell.rowOff) * cell.width + (x - cell.colOff)
                     let q = (y - region.rowOff) * region.width + (x - region.colOff)
-                    weights[p] += weight
-                    for c in 0..<classes { sum[c * area + p] += weight * values[c * region.area + q] }
+                    weights[p] += w
+                    for c in 0..<classes { sum[c * area + p] += w * values[c * region.area + q] }
                 }
             }
         }
-        add(probabilities, own.piece)
-        for neighbour in neighbours {
-            add(try SegmentationPart.probabilities(of: neighbour.piece, classes: classes, part: neighbour.part), neighbour.piece)
-        }
-        for p in 0..<area {
-            var best = 0
-            for c in 0..<classes {
-                sum[c * area + p] /= weights[p]
-                if sum[c * area + p] > sum[best * area + p] { best = c }
+        for y in cell.rowOff..<cell.rowEnd {
+            for x in cell.colOff..<cell.colEnd {
+                let p = (y - cell.rowOff) * cell.width + (x - cell.colOff)
+                guard weights[p] > 0 else { continue }
+                let w = weight(own.piece.window, x: x, y: y), total = weights[p] + w
+                var best = 0
+                for c in 0..<classes {
+                    let blended = (sum[c * area + p] + w * probabilities[c * area + p]) / total
+                    probabilities[c * area + p] = blended
+                    if blended > probabilities[best * area + p] { best = c }
+                }
+                if ids[p] != ClassMap.missing { ids[p] = UInt16(best) }
             }
-            if ids[p] != ClassMap.missing { ids[p] = UInt16(best) }
         }
-        probabilities = sum
     }
 
     /// A window's blend weight at offset `i` of `length` along one axis: the distance

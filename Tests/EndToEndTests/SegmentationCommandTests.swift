@@ -359,5 +359,8 @@ struct SegmentationCommandTests {
                                                "tile_size=192", "run_dir=\(directory.path)/wrong"])
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("encoder.conv1.weight"), "\(wrong.stderr)")
+        let other = try TestSupport.run(mgpr, ["model=resnet50", "stitch=blend", "dummy_dataset_count=1", "run_dir=\(directory.path)/other"])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("stitch=blend: applies to segmentation models (deeplabv3, fcn, unet), not resnet50"), "\(other.stderr)")
     }
 }
