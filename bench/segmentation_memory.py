@@ -49,7 +49,7 @@ try:
         start = time.time()
         child = subprocess.Popen([mgpr, "model=unet", f"image_path={raster}", f"tile_size={tile}", f"overlap={overlap}",
                                   "skip_empty=true", "stitch=blend", "probabilities=true", "precision=32", "batch_size=4",
-                                  f"output={output}", f"run_dir={run_dir}"], stderr=subprocess.DEVNULL)
+                                  f"output={output}", f"run_dir={run_dir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:

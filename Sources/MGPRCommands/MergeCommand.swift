@@ -2,6 +2,7 @@ import Cluster
 import Configuration
 import Foundation
 import Platform
+import Raster
 import Results
 import Tiling
 
@@ -13,6 +14,7 @@ struct MergeCommand {
     let log = Log()
 
     func run() throws -> Int32 {
+        GDALLibrary.capCacheForRun()
         guard let root = config.runDir else {
             throw ConfigError.invalidValue(key: "run_dir", value: "null", reason: "mgpr merge needs the run directory to merge")
         }

@@ -110,4 +110,15 @@ extension GDALLibrary {
         GDAL.ensureInitialized()
         GDALSetCacheMax64(GIntBig(bytes))
     }
+
+    /// The block cache a run keeps unless `GDAL_CACHEMAX` says otherwise: GDAL's own
+    /// default is 5% of the machine's memory (25 GB on a 512 GB node), which a run that
+    /// reads each window once and writes a raster block by block would fill for nothing.
+    public static let runCacheBytes = 256 << 20
+
+    /// Caps the block cache at ``runCacheBytes`` unless the user set `GDAL_CACHEMAX`.
+    public static func capCacheForRun() {
+        guard getenv("GDAL_CACHEMAX") == nil else { return }
+        setCacheMax(bytes: runCacheBytes)
+    }
 }

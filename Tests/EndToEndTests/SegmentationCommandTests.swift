@@ -135,6 +135,13 @@ struct SegmentationCommandTests {
         for name in names { #expect(aux.contains("<Category>\(name)</Category>"), "\(aux)") }
         let table = try String(contentsOfFile: directory.appendingPathComponent("classes.classes.csv").path, encoding: .utf8)
         #expect(CSVRows.parse(table).dropFirst().map { $0[1] } == names)
+        // The report lays the classes over the picture, each named with its share in the legend.
+        let report = try String(contentsOfFile: directory.appendingPathComponent("run/report.html").path, encoding: .utf8)
+        #expect(report.contains("alt=\"classes\" src=\"data:image/png;base64,"))
+        for row in CSVRows.parse(table).dropFirst() {
+            let share = String(format: "%.1f", Double(row[4])! * 100)
+            #expect(report.contains("\(row[1]) (class \(row[0])) (\(share)%)"), "legend entry for \(row[1])")
+        }
     }
 
     @Test("model=fcn over 9 windows is torchvision's")

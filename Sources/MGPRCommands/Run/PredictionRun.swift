@@ -51,6 +51,7 @@ struct PredictionRun {
     /// Returns the exit status (0, or ``PredictCommand/interruptedStatus``).
     func run() throws -> Int32 {
         let start = Date()
+        GDALLibrary.capCacheForRun()
         let checked = try check()
         let claimed = try claim(checked)
         defer { withExtendedLifetime(claimed.lock) {} }
