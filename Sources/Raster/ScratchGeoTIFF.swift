@@ -54,18 +54,6 @@ final class ScratchGeoTIFF {
         try GDAL.check(status) { .writeFailed(path: scratch, reason: $0) }
     }
 
-    /// Halvings until the raster fits one 512 px block, as the COG driver's own overviews.
-    static func overviewLevels(width: Int, height: Int) -> [Int32] {
-        var levels: [Int32] = []
-        var factor = 2, side = max(width, height)
-        while side > 512 {
-            levels.append(Int32(factor))
-            side = (side + 1) / 2
-            factor *= 2
-        }
-        return levels
-    }
-
     /// Closes the scratch GeoTIFF and writes the Cloud-Optimised GeoTIFF at `path`,
     /// overviews made by `resampling` (a GDAL name), then removes the scratch file.
     func finish(resampling: String) throws(RasterError) {
@@ -81,16 +69,8 @@ final class ScratchGeoTIFF {
             GDALClose(handle)
             unlink(scratch)
         }
-        // Overviews built here, in the scratch file whose bands are stored apart, go band by
-        // band; the COG driver's own would hold a strip of every band at once, memory that
-        // grows with the raster's width times its bands.
-        var levels = Self.overviewLevels(width: Int(GDALGetRasterXSize(handle)), height: Int(GDALGetRasterYSize(handle)))
-        if !levels.isEmpty {
-            let status = GDALBuildOverviews(handle, resampling, Int32(levels.count), &levels, 0, nil, nil, nil)
-            try GDAL.check(status) { .writeFailed(path: scratch, reason: $0) }
-        }
         let arguments = ["-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BLOCKSIZE=512", "-co", "RESAMPLING=\(resampling)",
-                         "-co", "OVERVIEWS=FORCE_USE_EXISTING", "-co", "BIGTIFF=IF_SAFER", "-co", "NUM_THREADS=ALL_CPUS"]
+                         "-co", "OVERVIEWS=AUTO", "-co", "BIGTIFF=IF_SAFER", "-co", "NUM_THREADS=ALL_CPUS"]
         var list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         for argument in arguments { list = CSLAddString(list, argument) }
         defer { CSLDestroy(list) }
