@@ -26,8 +26,6 @@ public final class ClassRasterWriter {
         file = try ScratchGeoTIFF(path: path, width: width, height: height, bands: 1, type: wide ? GDT_UInt16 : GDT_Byte, georeference: georeference)
         let band = file.band(1), scratch = file.scratch
         try GDAL.check(GDALSetRasterNoDataValue(band, Double(nodata))) { .createFailed(path: scratch, reason: $0) }
-        // Blocks never written read back as nodata.
-        try GDAL.check(GDALFillRaster(band, Double(nodata), 0)) { .createFailed(path: scratch, reason: $0) }
         if !wide {
             let table = GDALCreateColorTable(GPI_RGB)
             defer { GDALDestroyColorTable(table) }

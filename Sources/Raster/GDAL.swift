@@ -111,6 +111,12 @@ extension GDALLibrary {
         GDALSetCacheMax64(GIntBig(bytes))
     }
 
+    /// GDAL's process-wide block cache limit now.
+    public static var cacheMaxBytes: Int {
+        GDAL.ensureInitialized()
+        return Int(GDALGetCacheMax64())
+    }
+
     /// The block cache a run keeps unless `GDAL_CACHEMAX` says otherwise: GDAL's own
     /// default is 5% of the machine's memory (25 GB on a 512 GB node), which a run that
     /// reads each window once and writes a raster block by block would fill for nothing.

@@ -25,7 +25,6 @@ public final class ProbabilityRasterWriter {
             let band = file.band(c + 1)
             let nodata = float ? Double.nan : 255
             try GDAL.check(GDALSetRasterNoDataValue(band, nodata)) { .createFailed(path: scratch, reason: $0) }
-            try GDAL.check(GDALFillRaster(band, nodata, 0)) { .createFailed(path: scratch, reason: $0) }
             if !float {
                 try GDAL.check(GDALSetRasterScale(band, 1 / Double(Self.byteScale))) { .createFailed(path: scratch, reason: $0) }
                 try GDAL.check(GDALSetRasterOffset(band, 0)) { .createFailed(path: scratch, reason: $0) }

@@ -4,7 +4,8 @@ import Tiling
 
 /// A raster written window by window into a tiled GeoTIFF beside `path`, then made a
 /// Cloud-Optimised GeoTIFF at `path` (DEFLATE, 512 px blocks, overviews) in one pass,
-/// so memory stays at GDAL's bounded block cache whatever the raster's size. The
+/// so memory stays at GDAL's bounded block cache whatever the raster's size. Bands and
+/// tags are set before the first write. The
 /// scratch file goes when the COG is written or the writer is dropped.
 final class ScratchGeoTIFF {
     let path: String
@@ -19,6 +20,10 @@ final class ScratchGeoTIFF {
         let options = GDALOptions([
             ("TILED", "YES"), ("BLOCKXSIZE", "512"), ("BLOCKYSIZE", "512"), ("COMPRESS", "DEFLATE"), ("BIGTIFF", "IF_SAFER"),
             ("INTERLEAVE", "BAND"),
+            // Blocks never written are never stored and read back as the nodata value: no
+            // fill pass, and nothing is flushed before the writer has set its tags (a
+            // palette set after a block reached the file is refused).
+            ("SPARSE_OK", "TRUE"),
         ])
         guard let handle = GDALCreate(driver, scratch, Int32(width), Int32(height), Int32(bands), type, options.list) else {
             throw .createFailed(path: scratch, reason: GDAL.takeLastError() ?? "GDALCreate failed")
