@@ -16,6 +16,7 @@ sides = [int(s) for s in os.environ.get("SIDES", "3000 30000").split()]
 data = int(os.environ.get("DATA", "512"))
 tile = int(os.environ.get("TILE", "256"))
 overlap = int(os.environ.get("OVERLAP", "32"))
+probabilities = os.environ.get("PROBABILITIES", "true")
 mgpr = os.path.abspath(".build/release/mgpr")
 crop = os.path.abspath(".fixtures/OSBS_029.tif")
 
@@ -48,7 +49,7 @@ try:
         output = os.path.join(work, f"classes{side}.tif")
         start = time.time()
         child = subprocess.Popen([mgpr, "model=unet", f"image_path={raster}", f"tile_size={tile}", f"overlap={overlap}",
-                                  "skip_empty=true", "stitch=blend", "probabilities=true", "precision=32", "batch_size=4",
+                                  "skip_empty=true", "stitch=blend", f"probabilities={probabilities}", "precision=32", "batch_size=4",
                                   f"output={output}", f"run_dir={run_dir}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -57,11 +58,12 @@ try:
         seconds = time.time() - start
         peak = usage.ru_maxrss
         summary = json.load(open(os.path.join(run_dir, "summary.json")))
-        size = sum(os.path.getsize(p) for p in [output, output.replace(".tif", ".probabilities.tif")])
+        written = [p for p in [output, output.replace(".tif", ".probabilities.tif")] if os.path.exists(p)]
+        size = sum(os.path.getsize(p) for p in written)
         print(f"{side} | {summary.get('tiles')} | {summary.get('skipped_tiles', 0)} | "
               f"{peak / 1024:.0f} | {seconds:.0f} | {size / 1e6:.1f}", flush=True)
         shutil.rmtree(run_dir)
-        for p in [raster, output, output.replace(".tif", ".probabilities.tif")]:
+        for p in [raster] + written:
             os.remove(p)
 finally:
     shutil.rmtree(work, ignore_errors=True)
