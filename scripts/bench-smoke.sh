@@ -21,6 +21,7 @@ run fasterrcnn env SIZE=1024 BATCHES=1 bench/fasterrcnn.sh
 run retinanet env TILES=400 BATCHES=1 COUNT=1 bench/retinanet.sh
 run ranks env RANKS="1 2" PER_RANK=32 DELAY=0.002 bench/ranks.sh
 run segmentation env SIZES=64 BATCHES=1 SECONDS_PER_POINT=0.2 bench/segmentation.sh
+run segmentation-memory env SIDES="600 1200" DATA=256 TILE=128 OVERLAP=16 bench/segmentation-memory.sh
 # DeepForest's own stack is a 3 GB virtualenv (PyPI's torch is the CUDA build): made only
 # where it is already cached, so the test command never downloads it.
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/mgpr/deepforest-venv-2.1.0-torch-2.15.0"
