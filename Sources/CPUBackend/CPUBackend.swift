@@ -1,8 +1,9 @@
 import Engine
 import Weights
 
-/// Runs graphs on the CPU with oneDNN: NHWC activations, weights packed once into the
-/// layout each convolution prefers, BatchNorm folded, bias/ReLU/residual fused as
+/// Runs graphs on the CPU with oneDNN: activations in the layout oneDNN prefers (blocked
+/// in float32 on AVX-512, NHWC in bf16; see ``CPUPrimitives``), weights packed once into
+/// the layout each convolution prefers, BatchNorm folded, bias/ReLU/residual fused as
 /// post-ops, one arena planned by lifetimes, a user-managed scratchpad.
 public struct CPUBackend: Backend {
     /// OpenMP threads each plan runs with.

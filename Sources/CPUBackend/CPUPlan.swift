@@ -105,20 +105,39 @@ final class CPUPlan: Plan {
             writes.append([])
         }
 
-        var descs: [DNNLMemoryDesc] = []
-        for id in shapes.indices {
-            descs.append(
-                linearOutputs.contains(id)
-                    ? try DNNLMemoryDesc([shapes[id].n, shapes[id].c], .f32, dnnl_nc)
-                    : try DNNLMemoryDesc(shapes[id].dims, types[id], dnnl_nhwc))
-        }
-
         // Lifetimes in steps; a residual's output shares its buffer (the sum post-op
         // accumulates in place), so they are planned as one.
         var root = Array(shapes.indices)
         for op in graph.ops {
             if case .convolution(let c) = op, let r = c.residual { root[c.output.id] = root[r.id] }
         }
+
+        // The primitives in order, each value's layout chosen as its writer is made; the
+        // host kernels read and write plain NHWC.
+        var plainRoots = Set<Int>()
+        for op in graph.ops {
+            switch op {
+            case .groupNorm(let g): plainRoots.insert(root[g.input.id])
+            case .resize(let r): plainRoots.insert(root[r.input.id])
+            default: break
+            }
+        }
+        let primitives = try CPUPrimitives(
+            engine: engine, shapes: shapes, types: types, root: root, plainRoots: plainRoots, linearOutputs: linearOutputs,
+            copies: Dictionary(uniqueKeysWithValues: shadowOf.map { ($1, $0) }), type: type)
+        var built: [Int: (DNNLPrimitive, [(Int32, PrimitiveArgument)])] = [:]
+        for (k, op) in graph.ops.enumerated() {
+            switch op {
+            case .groupNorm, .resize:
+                _ = try primitives.layout(op.inputs[0].id)
+                try primitives.setPlain(op.output.id)
+            case .concat(let c): built[k] = try primitives.concat(opInputs[k]!, into: c.output.id)
+            default: built[k] = try primitives.build(op, input: opInputs[k]![0], weights: weights)
+            }
+        }
+        var descs: [DNNLMemoryDesc] = []
+        for id in shapes.indices { descs.append(try primitives.layout(id)) }
+
         let (first, last) = ArenaPlanner.lifetimes(reads: reads, writes: writes, root: root)
         let roots = Array(Set(root).filter { last[$0] >= 0 }).sorted()
         let requests = roots.map { r -> ArenaPlanner.Request in
@@ -131,8 +150,10 @@ final class CPUPlan: Plan {
         for id in shapes.indices where last[root[id]] >= 0 {
             valueMemory[id] = try DNNLMemory(descs[id], engine, pointer: arena.baseAddress! + offsetOf[root[id]]!)
         }
+        memories = primitives.ownMemories
+        weightBytes = primitives.weightBytes
 
-        // Primitives, step by step. The caller's input and outputs are NCHW float32.
+        // The steps in order. The caller's input and outputs are NCHW float32.
         inputMemory = try DNNLMemory(try DNNLMemoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
         enum Pending {
             case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
@@ -142,10 +163,11 @@ final class CPUPlan: Plan {
         for step in logical {
             switch step {
             case .input:
-                pending.append(.primitive(try reorder(inputMemory.desc, descs[graph.input.id]),
+                pending.append(.primitive(try primitives.reorder(inputMemory.desc, descs[graph.input.id]),
                                 [(DNNL_ARG_FROM, inputMemory), (DNNL_ARG_TO, valueMemory[graph.input.id]!)]))
             case .convert(let from, let to):
-                pending.append(.primitive(try reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
+                pending.append(.primitive(
+                    try primitives.reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
             case .op(let k):
                 switch graph.ops[k] {
                 case .groupNorm(let g):
@@ -157,13 +179,14 @@ final class CPUPlan: Plan {
                     pending.append(.kernel(ResizeKernel(
                         r, from: shapes[r.input.id], to: shapes[r.output.id], input: valueMemory[r.input.id]!.pointer!,
                         output: valueMemory[r.output.id]!.pointer!, threads: threads)))
-                case .concat(let c):
-                    let sources = opInputs[k]!.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0), valueMemory[$1]!) }
-                    pending.append(.primitive(
-                        try concat(opInputs[k]!, into: c.output.id, descs: descs), sources + [(DNNL_ARG_DST, valueMemory[c.output.id]!)]))
                 default:
-                    let (primitive, args) = try build(graph.ops[k], input: opInputs[k]![0], weights: weights, descs: descs, types: types)
-                    pending.append(.primitive(primitive, args))
+                    let (primitive, arguments) = built[k]!
+                    pending.append(.primitive(primitive, arguments.map { argument in
+                        switch argument.1 {
+                        case .value(let id): (argument.0, valueMemory[id]!)
+                        case .memory(let memory): (argument.0, memory)
+                        }
+                    }))
                 }
             case .output(let id):
                 let user = try DNNLMemory(try DNNLMemoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
@@ -173,7 +196,8 @@ final class CPUPlan: Plan {
                     outputCopies.append((UnsafeRawPointer(valueMemory[id]!.pointer!), shapes[id].count * 4))
                 } else {
                     outputCopies.append(nil)
-                    pending.append(.primitive(try reorder(descs[id], user.desc), [(DNNL_ARG_FROM, valueMemory[id]!), (DNNL_ARG_TO, user)]))
+                    pending.append(.primitive(
+                        try primitives.reorder(descs[id], user.desc), [(DNNL_ARG_FROM, valueMemory[id]!), (DNNL_ARG_TO, user)]))
                 }
             }
         }
@@ -254,147 +278,6 @@ final class CPUPlan: Plan {
         try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
         for (i, copy) in outputCopies.enumerated() {
             if let copy { UnsafeMutableRawPointer(outputs[i]).copyMemory(from: copy.source, byteCount: copy.bytes) }
-        }
-    }
-
-    // MARK: - Building primitives
-
-    private func reorder(_ from: DNNLMemoryDesc, _ to: DNNLMemoryDesc) throws(EngineError) -> DNNLPrimitive {
-        let attributes = try DNNLAttributes()
-        var pd: dnnl_primitive_desc_t?
-        try DNNL.check(
-            dnnl_reorder_primitive_desc_create(&pd, from.handle, engine.engine, to.handle, engine.engine, attributes.handle),
-            "dnnl_reorder_primitive_desc_create")
-        return try DNNLPrimitive(descriptor: pd!)
-    }
-
-    /// `torch.cat(dim=1)` of `inputs` (all in one type) into `output`.
-    private func concat(_ inputs: [Int], into output: Int, descs: [DNNLMemoryDesc]) throws(EngineError) -> DNNLPrimitive {
-        let attributes = try DNNLAttributes()
-        let sources: [const_dnnl_memory_desc_t?] = inputs.map { descs[$0].handle }
-        var pd: dnnl_primitive_desc_t?
-        try DNNL.check(
-            dnnl_concat_primitive_desc_create(
-                &pd, engine.engine, descs[output].handle, Int32(inputs.count), 1, sources, attributes.handle),
-            "concat")
-        return try DNNLPrimitive(descriptor: pd!)
-    }
-
-    /// Runs a one-off reorder now (packing weights).
-    private func pack(_ values: [Float], dims: [Int], tag: dnnl_format_tag_t, into desc: DNNLMemoryDesc) throws -> DNNLMemory {
-        var values = values
-        let packed = try DNNLMemory(desc, engine, pointer: nil)
-        try values.withUnsafeMutableBytes { raw in
-            let user = try DNNLMemory(try DNNLMemoryDesc(dims, .f32, tag), engine, pointer: raw.baseAddress!)
-            var plainAttr: dnnl_primitive_attr_t?
-            try DNNL.check(dnnl_primitive_attr_create(&plainAttr), "dnnl_primitive_attr_create")
-            defer { dnnl_primitive_attr_destroy(plainAttr) }
-            var pd: dnnl_primitive_desc_t?
-            try DNNL.check(
-                dnnl_reorder_primitive_desc_create(&pd, user.desc.handle, engine.engine, desc.handle, engine.engine, plainAttr),
-                "reorder (weights)")
-            let primitive = try DNNLPrimitive(descriptor: pd!)
-            var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed.handle)]
-            try DNNL.check(dnnl_primitive_execute(primitive.primitive, engine.stream, 2, &args), "dnnl_primitive_execute (weights)")
-            try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
-        }
-        memories.append(packed)
-        weightBytes += packed.byteCount
-        return packed
-    }
-
-    private func biasMemory(_ bias: [Float]) throws -> DNNLMemory {
-        let memory = try DNNLMemory(try DNNLMemoryDesc([bias.count], .f32, dnnl_a), engine, pointer: nil)
-        bias.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        memories.append(memory)
-        weightBytes += memory.byteCount
-        return memory
-    }
-
-    /// The primitive for one op; `input` is the value it reads (a bf16 shadow of the
-    /// graph's input value where one was made). Weights take the type of what they meet.
-    private func build(
-        _ op: Graph.Op, input: Int, weights: WeightStore, descs: [DNNLMemoryDesc], types: [ElementType]
-    ) throws -> (DNNLPrimitive, [(Int32, DNNLMemory)]) {
-        switch op {
-        case .convolution(let c):
-            let inChannels = descs[input].dims[1], out = descs[c.output.id].dims[1]
-            let weightDims = [out, inChannels, c.kernel.h, c.kernel.w]
-            let folded = BatchNormFolding.fold(
-                weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: out,
-                batchNorm: c.batchNorm, weights: weights)
-            let wAny = try DNNLMemoryDesc(weightDims, types[input], dnnl_format_tag_any)
-            let bias = try DNNLMemoryDesc([out], .f32, dnnl_a)
-            let strides: [Int64] = [Int64(c.stride), Int64(c.stride)]
-            let dilates: [Int64] = [Int64(c.dilation - 1), Int64(c.dilation - 1)]
-            let pad: [Int64] = [Int64(c.padding), Int64(c.padding)]
-            let attributes = try DNNLAttributes(sum: c.residual != nil, relu: c.relu)
-            var pd: dnnl_primitive_desc_t?
-            try DNNL.check(
-                dnnl_convolution_forward_primitive_desc_create(
-                    &pd, engine.engine, dnnl_forward_inference, dnnl_convolution_direct, descs[input].handle, wAny.handle,
-                    bias.handle, descs[c.output.id].handle, strides, dilates, pad, pad, attributes.handle),
-                "convolution \(c.weight)")
-            let primitive = try DNNLPrimitive(descriptor: pd!)
-            let packed = try pack(folded.weight, dims: weightDims, tag: dnnl_oihw, into: try primitive.query(dnnl_query_weights_md))
-            return (primitive, [
-                (DNNL_ARG_SRC, valueMemory[input]!), (DNNL_ARG_WEIGHTS, packed),
-                (DNNL_ARG_BIAS, try biasMemory(folded.bias)), (DNNL_ARG_DST, valueMemory[c.output.id]!),
-            ])
-
-        case .pool(let p):
-            let strides: [Int64] = [Int64(p.stride), Int64(p.stride)], kernel: [Int64] = [Int64(p.kernel.h), Int64(p.kernel.w)]
-            let pad: [Int64] = [Int64(p.padding), Int64(p.padding)], dilation: [Int64] = [0, 0]
-            let algorithm = p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding
-            let attributes = try DNNLAttributes()
-            var pd: dnnl_primitive_desc_t?
-            try DNNL.check(
-                dnnl_pooling_forward_primitive_desc_create(
-                    &pd, engine.engine, dnnl_forward_inference, algorithm, descs[p.input.id].handle,
-                    descs[p.output.id].handle, strides, kernel, dilation, pad, pad, attributes.handle),
-                "pooling")
-            return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[p.input.id]!), (DNNL_ARG_DST, valueMemory[p.output.id]!)])
-
-        case .groupNorm, .resize, .concat:
-            preconditionFailure("\(op) is built on its own")
-
-        case .upsample(let u):
-            let factors: [Float] = [Float(u.factor), Float(u.factor)]
-            let attributes = try DNNLAttributes()
-            var pd: dnnl_primitive_desc_t?
-            try DNNL.check(
-                dnnl_resampling_forward_primitive_desc_create(
-                    &pd, engine.engine, dnnl_forward_inference, dnnl_resampling_nearest, factors, descs[u.input.id].handle,
-                    descs[u.output.id].handle, attributes.handle),
-                "resampling")
-            return (try DNNLPrimitive(descriptor: pd!), [(DNNL_ARG_SRC, valueMemory[u.input.id]!), (DNNL_ARG_DST, valueMemory[u.output.id]!)])
-
-        case .linear(let l):
-            let src = descs[l.input.id], dst = descs[l.output.id]
-            // A [N, features] input (another linear layer's output) takes [out, in] weights;
-            // a feature map takes [out, c, h, w], PyTorch's flattening order in oihw.
-            let srcDims = src.dims
-            let flat = srcDims.count == 2
-            let out = dst.dims[1]
-            let weightDims = flat ? [out, srcDims[1]] : [out, srcDims[1], srcDims[2], srcDims[3]]
-            let wAny = try DNNLMemoryDesc(weightDims, types[input], dnnl_format_tag_any)
-            let bias = try DNNLMemoryDesc([out], .f32, dnnl_a)
-            let attributes = try DNNLAttributes(relu: l.relu)
-            var pd: dnnl_primitive_desc_t?
-            try DNNL.check(
-                dnnl_inner_product_forward_primitive_desc_create(
-                    &pd, engine.engine, dnnl_forward_inference, src.handle, wAny.handle, bias.handle, dst.handle,
-                    attributes.handle),
-                "inner product \(l.weight)")
-            let primitive = try DNNLPrimitive(descriptor: pd!)
-            let packed = try pack(
-                weights[l.weight]!.values, dims: weightDims, tag: flat ? dnnl_ab : dnnl_oihw,
-                into: try primitive.query(dnnl_query_weights_md))
-            let biasValues = l.bias.map { weights[$0]!.values } ?? [Float](repeating: 0, count: out)
-            return (primitive, [
-                (DNNL_ARG_SRC, valueMemory[l.input.id]!), (DNNL_ARG_WEIGHTS, packed),
-                (DNNL_ARG_BIAS, try biasMemory(biasValues)), (DNNL_ARG_DST, valueMemory[l.output.id]!),
-            ])
         }
     }
 }

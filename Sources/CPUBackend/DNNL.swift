@@ -74,6 +74,16 @@ final class DNNLMemoryDesc {
 
     var byteCount: Int { dnnl_memory_desc_get_size(handle) }
 
+    var type: ElementType {
+        var type = dnnl_data_type_undef
+        _ = dnnl_memory_desc_query(handle, dnnl_query_data_type, &type)
+        switch type {
+        case dnnl_bf16: return .bf16
+        case dnnl_f16: return .f16
+        default: return .f32
+        }
+    }
+
     var dims: [Int] {
         var count: Int32 = 0
         var dims: UnsafeRawPointer?
