@@ -30,6 +30,13 @@ if [ -e "$venv/.complete" ]; then
 else
     echo "bench smoke: deepforest skipped: its virtualenv ($venv) is made by running bench/deepforest.sh once (3 GB)" >&2
 fi
+# Likewise OpenVINO, ONNX Runtime and current PyTorch (bench/cpu-peers.sh).
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/mgpr/cpu-peers-venv-torch-2.15.0-ort-1.32.0-ov-2026.4.1"
+if [ -e "$venv/.complete" ]; then
+    run cpu-peers env ROWS=resnet50-224-1 ROUNDS=1 SECONDS_PER_POINT=0.2 bench/cpu-peers.sh
+else
+    echo "bench smoke: cpu-peers skipped: its virtualenv ($venv) is made by running bench/cpu-peers.sh once (3 GB)" >&2
+fi
 if [ "$(id -u)" -eq 0 ]; then
     run scaling env COUNT=64 DELAY=0.001 REPEATS=1 WORKERS=1 bench/scaling.sh
 else
