@@ -22,15 +22,14 @@ NMS); static shapes. Each measurement is its own process, so its peak RSS is its
 row's runtimes take turns (ROUNDS rounds, SECONDS_PER_POINT seconds each after warm-up)
 and each cell is the median. tiles/s is what to compare; "x OV" is mgpr over OpenVINO.
 
-The % column is of the machine's attainable FLOP peak: in f32, the measured rate of a
-4096 px float32 matrix product (numpy's BLAS, THREADS threads); in bf16, that times the
-ratio of bf16 to f32 FLOP per cycle. The nominal peak, cores x nominal GHz x FLOP per
-cycle per core, is printed beside it: 2 FMA units x 16 f32 lanes x 2 on Intel AVX-512
-(64), 2 x 8 x 2 on AMD Zen 4, which runs AVX-512 on 256-bit units, and on AVX2 (32);
-bf16 doubles them (AVX512-BF16's dot products), AMX gives 1024. It undercounts a CPU
-that boosts above its nominal clock, hence the measured one. FLOPs are 2 x multiply-adds
-of every convolution and linear layer, counted from the model at the size its network
-sees (a detector's 1024 px tile is resized to 800).
+The % column is of the machine's FLOP peak, measured: bench/fma_peak.c, compiled here
+(cc -O3 -march=native -fopenmp), runs independent float32 fused multiply-adds on
+registers at the widest vector the CPU has on THREADS threads. bf16's peak is twice that
+with AVX512-BF16 (each dot product instruction does two multiply-adds per float32 lane)
+and 16x with AMX. The nominal peak, cores x nominal GHz x FLOP per cycle, is printed
+beside it; it undercounts a CPU that boosts above its nominal clock. FLOPs are 2 x
+multiply-adds of every convolution and linear layer, counted from the model at the size
+its network sees (a detector's 1024 px tile is resized to 800).
 Run: bench/cpu-peers.sh
 """
 import json
@@ -245,14 +244,10 @@ def main():
         versions = subprocess.run(
             [python, "-c", "import torch, onnxruntime, openvino; print(f'torch {torch.__version__}, onnxruntime "
              "{onnxruntime.__version__}, openvino {openvino.__version__}')"], check=True, capture_output=True, text=True).stdout.strip()
-        gemm = subprocess.run([python, "-c", GEMM], check=True, capture_output=True, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENBLAS_NUM_THREADS": str(THREADS)})
-        nominal = nominal_peak()
-        measured = float(gemm.stdout)
-        peak = {"f32": measured, "bf16": measured * nominal["bf16"] / nominal["f32"]}
+        peak = measured_peak(work)
         print(f"{versions}; {THREADS} threads; {ROUNDS} rounds of {SECONDS:g} s, medians; tiles/s (% of peak), peak RSS MB")
-        print(f"peak: {peak['f32']:.0f} GFLOP/s f32 measured (a 4096 px float32 matrix product), {peak['bf16']:.0f} bf16; "
-              f"nominal {nominal['f32']:.0f} f32, {nominal['bf16']:.0f} bf16 ({nominal['rule']})")
+        print(f"peak: {peak['f32']:.0f} GFLOP/s f32 measured ({peak['bits']}-bit FMA on {THREADS} threads), {peak['bf16']:.0f} "
+              f"bf16; nominal {nominal_peak()}")
         runtimes = ["mgpr", "openvino", "onnxruntime", "pytorch"]
         print(f"{'row':<18} {'prec':<5} | " + " | ".join(f"{r:>22}" for r in runtimes) + " | x OV")
         for row in ROWS:
@@ -286,29 +281,26 @@ def main():
                       flush=True)
 
 
-GEMM = """
-import time, numpy as np
-a = np.random.rand(4096, 4096).astype(np.float32); b = np.random.rand(4096, 4096).astype(np.float32)
-a @ b
-start, runs = time.perf_counter(), 0
-while runs < 3 or time.perf_counter() - start < 3:
-    a @ b; runs += 1
-print(2 * 4096 ** 3 * runs / (time.perf_counter() - start) / 1e9)
-"""
+def measured_peak(work):
+    """GFLOP/s of bench/fma_peak.c on THREADS threads, f32 and bf16, and its vector width."""
+    binary = os.path.join(work, "fma_peak")
+    subprocess.run(["cc", "-O3", "-march=native", "-fopenmp", os.path.join(ROOT, "bench/fma_peak.c"), "-o", binary], check=True)
+    out = subprocess.run([binary, str(500_000_000 // 16)], check=True, capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": str(THREADS)}).stdout.split()
+    f32 = float(out[0])
+    flags = cpu_flags()
+    return {"f32": f32, "bf16": f32 * (16 if "amx_bf16" in flags else 2 if "avx512_bf16" in flags else 1), "bits": out[1]}
 
 
 def nominal_peak():
+    """cores x nominal GHz x f32 FLOP per cycle per core, as text."""
     text = open("/proc/cpuinfo").read()
     ghz = float(next(l for l in text.splitlines() if l.startswith("cpu MHz")).split(":")[1]) / 1000
-    flags = cpu_flags()
-    amd = "AuthenticAMD" in text
-    if "avx512f" in flags:
-        per_cycle, rule = (32, "AMD Zen 4: 2 x 256-bit FMA") if amd else (64, "AVX-512: 2 x 512-bit FMA")
+    if "avx512f" in cpu_flags():
+        per_cycle, rule = (32, "Zen 4 runs AVX-512 on 2 x 256-bit FMA") if "AuthenticAMD" in text else (64, "2 x 512-bit FMA")
     else:
-        per_cycle, rule = 32, "AVX2: 2 x 256-bit FMA"
-    bf16 = 1024 if "amx_bf16" in flags else 2 * per_cycle
-    return {"f32": THREADS * ghz * per_cycle, "bf16": THREADS * ghz * bf16,
-            "rule": f"{THREADS} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle, {rule}"}
+        per_cycle, rule = 32, "2 x 256-bit FMA"
+    return f"{THREADS * ghz * per_cycle:.0f} f32 ({THREADS} x {ghz:.2f} GHz x {per_cycle} FLOP/cycle, {rule})"
 
 
 if __name__ == "__main__":
