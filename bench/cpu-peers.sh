@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-swift build -c release --product mgpr --product mgpr-test-image >&2
+swift build -c release --product mgpr >&2
+swift build -c release --product mgpr-test-image >&2
 
 TORCH=2.15.0 TORCHVISION=0.29.2 ONNXRUNTIME=1.32.0 OPENVINO=2026.4.1 ONNX=1.23.2
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/mgpr/cpu-peers-venv-torch-$TORCH-ort-$ONNXRUNTIME-ov-$OPENVINO"
