@@ -110,6 +110,10 @@ reference retinanet Tests/ModelTests/reference/make_retinanet.py $seeded scripts
 # From retinanet's tree model (its weights in .fixtures/retinanet), so keyed by its scripts too.
 reference deepforest_periodic Tests/ModelTests/reference/make_deepforest_periodic.py \
     Tests/ModelTests/reference/make_retinanet.py $seeded scripts/reference/seeded_retinanet.py
+# PyTorch's bf16 autocast on fasterrcnn's and retinanet's weights and tiles, so keyed by their scripts too.
+reference bf16_detections Tests/ModelTests/reference/make_bf16_detections.py \
+    Tests/ModelTests/reference/make_fasterrcnn.py Tests/ModelTests/reference/make_retinanet.py \
+    $seeded scripts/reference/seeded_retinanet.py
 reference weights Tests/WeightsTests/reference/make_weights.py
 # torchvision's DeepLabV3 and FCN and smp's Unet; keyed by smp's pinned versions too.
 reference segmentation Tests/ModelTests/reference/make_segmentation.py $seeded .fixtures/smp/version
