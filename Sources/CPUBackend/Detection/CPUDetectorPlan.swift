@@ -8,6 +8,8 @@ import Weights
 final class CPUDetectorPlan: DetectorPlan {
     private let program: DetectorProgram
     private let plans: [CPUPlan]
+    /// Threads for the host steps that split their work (as the networks' OpenMP threads).
+    private let threads: Int
     /// Each network's input and output buffers.
     private let networkBuffers: [(input: Int, outputs: [Int])]
     /// One allocation per buffer of the program.
@@ -16,6 +18,7 @@ final class CPUDetectorPlan: DetectorPlan {
 
     init(program: DetectorProgram, backend: CPUBackend, weights: WeightStore, precision: Precision) throws {
         self.program = program
+        threads = backend.threads
         plans = try program.networks.map { try backend.plan($0, weights: weights, precision: precision) }
         var io = program.networks.map { _ in (input: 0, outputs: [Int]()) }
         for (id, info) in program.buffers.enumerated() {
@@ -75,15 +78,16 @@ final class CPUDetectorPlan: DetectorPlan {
         case .classCandidates(let c): HostDetectionSteps.classCandidates(c, images: program.images, buffers)
         case .nms(let n): HostDetectionSteps.nms(n, images: program.images, buffers)
         case .gatherBoxes(let g): HostDetectionSteps.gatherBoxes(g, images: program.images, buffers)
-        case .roiAlign(let r): HostDetectionSteps.roiAlign(r, buffers)
+        case .roiAlign(let r): HostDetectionSteps.roiAlign(r, buffers, threads: threads)
         case .boxCandidates(let c): HostDetectionSteps.boxCandidates(c, buffers)
         case .gatherDetections(let g): HostDetectionSteps.gatherDetections(g, images: program.images, buffers)
         }
     }
 }
 
-/// A program's buffers in host memory, typed as the steps read them.
-struct HostBuffers {
+/// A program's buffers in host memory, typed as the steps read them. Sendable without
+/// checks: a step that splits its work between threads gives each its own rows to write.
+struct HostBuffers: @unchecked Sendable {
     let memory: [UnsafeMutableRawPointer]
     func floats(_ b: DetectorProgram.Buffer) -> UnsafeMutablePointer<Float> { memory[b.id].assumingMemoryBound(to: Float.self) }
     func ints(_ b: DetectorProgram.Buffer) -> UnsafeMutablePointer<Int32> { memory[b.id].assumingMemoryBound(to: Int32.self) }

@@ -112,9 +112,17 @@ enum HostDetectionSteps {
         }
     }
 
-    static func roiAlign(_ s: DetectionStep.MultiScaleRoIAlign, _ b: HostBuffers) {
+    /// The rows split between `threads` threads: each row is its own box, written alone.
+    static func roiAlign(_ s: DetectionStep.MultiScaleRoIAlign, _ b: HostBuffers, threads: Int) {
+        let chunks = max(1, min(threads, s.rows))
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            roiAlign(s, b, rows: (chunk * s.rows / chunks)..<((chunk + 1) * s.rows / chunks))
+        }
+    }
+
+    private static func roiAlign(_ s: DetectionStep.MultiScaleRoIAlign, _ b: HostBuffers, rows: Range<Int>) {
         let binSize = s.channels * 49, proposals = b.floats(s.boxes), counts = b.ints(s.counts), out = b.floats(s.into)
-        for r in 0..<s.rows {
+        for r in rows {
             let row = s.firstRow + r, image = row / s.rowsPerImage, target = out + r * binSize
             guard row % s.rowsPerImage < Int(counts[image]) else { target.update(repeating: 0, count: binSize); continue }
             let box = box(at: row, proposals)

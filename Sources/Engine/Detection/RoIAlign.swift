@@ -10,32 +10,39 @@ public enum RoIAlign {
         let startW = box.x1 * spatialScale, startH = box.y1 * spatialScale
         let roiW = max(box.x2 * spatialScale - startW, 1), roiH = max(box.y2 * spatialScale - startH, 1)
         let binH = roiH / Float(size), binW = roiW / Float(size)
-        let gridH = samplingRatio, gridW = samplingRatio
-        let count = Float(gridH * gridW)
-        // Sample positions and weights are the same for every channel: compute them once.
-        var samples: [(offset: (Int, Int, Int, Int), weight: (Float, Float, Float, Float))] = []
-        samples.reserveCapacity(size * size * gridH * gridW)
-        for ph in 0..<size {
-            for pw in 0..<size {
-                for iy in 0..<gridH {
-                    let y = startH + Float(ph) * binH + (Float(iy) + 0.5) * binH / Float(gridH)
-                    for ix in 0..<gridW {
-                        let x = startW + Float(pw) * binW + (Float(ix) + 0.5) * binW / Float(gridW)
-                        samples.append(bilinear(y: y, x: x, height: height, width: width))
+        let grid = samplingRatio, perBin = grid * grid, bins = size * size
+        let count = Float(perBin)
+        // Sample positions and weights are the same for every channel: computed once, four
+        // neighbours per sample, into tables the channel loop reads without checks.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * bins * perBin) { offsets in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * bins * perBin) { weights in
+                let o = offsets.baseAddress!, w = weights.baseAddress!
+                var s = 0
+                for ph in 0..<size {
+                    for pw in 0..<size {
+                        for iy in 0..<grid {
+                            let y = startH + Float(ph) * binH + (Float(iy) + 0.5) * binH / Float(grid)
+                            for ix in 0..<grid {
+                                let x = startW + Float(pw) * binW + (Float(ix) + 0.5) * binW / Float(grid)
+                                let (offset, weight) = bilinear(y: y, x: x, height: height, width: width)
+                                (o[s], o[s + 1], o[s + 2], o[s + 3]) = offset
+                                (w[s], w[s + 1], w[s + 2], w[s + 3]) = weight
+                                s += 4
+                            }
+                        }
                     }
                 }
-            }
-        }
-        let plane = height * width, perBin = gridH * gridW
-        for c in 0..<channels {
-            let map = features + c * plane
-            for bin in 0..<(size * size) {
-                var sum: Float = 0
-                for s in (bin * perBin)..<((bin + 1) * perBin) {
-                    let (o, w) = samples[s]
-                    sum += w.0 * map[o.0] + w.1 * map[o.1] + w.2 * map[o.2] + w.3 * map[o.3]
+                let plane = height * width
+                for c in 0..<channels {
+                    let map = features + c * plane, target = out + c * bins
+                    for bin in 0..<bins {
+                        var sum: Float = 0
+                        for s in stride(from: 4 * bin * perBin, to: 4 * (bin + 1) * perBin, by: 4) {
+                            sum += w[s] * map[o[s]] + w[s + 1] * map[o[s + 1]] + w[s + 2] * map[o[s + 2]] + w[s + 3] * map[o[s + 3]]
+                        }
+                        target[bin] = sum / count
+                    }
                 }
-                out[c * size * size + bin] = sum / count
             }
         }
     }
