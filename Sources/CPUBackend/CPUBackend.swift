@@ -31,8 +31,9 @@ public struct CPUBackend: Backend {
         try plan(graph, weights: weights, precision: precision)
     }
 
-    func plan(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> CPUPlan {
-        try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads)
+    func plan(_ graph: Graph, weights: WeightStore, precision: Precision, channelsLastOutputs: Set<Int> = []) throws -> CPUPlan {
+        try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads,
+                    channelsLastOutputs: channelsLastOutputs)
     }
 
     public func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {

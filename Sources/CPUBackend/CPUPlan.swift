@@ -32,7 +32,9 @@ final class CPUPlan: Plan {
 
     var memoryBytes: Int { arena.count + scratchpad.count + weightBytes }
 
-    init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int) throws {
+    /// `channelsLastOutputs`: the indices of the graph's outputs to write NHWC rather than
+    /// NCHW (for host steps that read them so).
+    init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int, channelsLastOutputs: Set<Int> = []) throws {
         self.threads = threads
         // oneDNN sizes each primitive's work split when it is created, from the calling
         // thread's OpenMP team size, and runs it with that many threads whatever the team
@@ -153,7 +155,8 @@ final class CPUPlan: Plan {
         memories = primitives.ownMemories
         weightBytes = primitives.weightBytes
 
-        // The steps in order. The caller's input and outputs are NCHW float32.
+        // The steps in order. The caller's input and outputs are NCHW float32 (outputs NHWC
+        // where asked).
         inputMemory = try DNNLMemory(try DNNLMemoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
         enum Pending {
             case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
@@ -189,7 +192,8 @@ final class CPUPlan: Plan {
                     }))
                 }
             case .output(let id):
-                let user = try DNNLMemory(try DNNLMemoryDesc(shapes[id].dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+                let tag = channelsLastOutputs.contains(outputMemories.count) ? dnnl_nhwc : dnnl_nchw
+                let user = try DNNLMemory(try DNNLMemoryDesc(shapes[id].dims, .f32, tag), engine, pointer: arena.baseAddress!)
                 outputMemories.append(user)
                 if linearOutputs.contains(id) {
                     // [N, features] float32 is already NCHW [N, features, 1, 1]: a copy suffices.

@@ -79,6 +79,23 @@ struct DetectionOpsTests {
         #expect(expected[0..<perBox].contains { $0 != 0 })
     }
 
+    @Test("RoIAlign from an NHWC map gives the NCHW map's floats exactly, for the same boxes")
+    func roiAlignChannelsLast() throws {
+        let c = try Self.load("roi_align")
+        let shape = Self.integers(c, "shape"), features = Self.numbers(c, "features").map(Float.init)
+        let (channels, height, width) = (shape[0], shape[1], shape[2])
+        let channelsLast = (0..<(height * width)).flatMap { p in (0..<channels).map { features[$0 * height * width + p] } }
+        let scale = Float(Self.numbers(c, ["spatial_scale"]).first!), perBox = channels * 49
+        for box in Self.boxes(Self.numbers(c, "boxes")) {
+            var planar = [Float](repeating: .nan, count: perBox), interleaved = planar
+            RoIAlign.pool(features, channels: channels, height: height, width: width, box: box, spatialScale: scale,
+                          size: 7, samplingRatio: 2, into: &planar)
+            RoIAlign.poolChannelsLast(channelsLast, channels: channels, height: height, width: width, box: box, spatialScale: scale,
+                                      size: 7, samplingRatio: 2, into: &interleaved)
+            #expect(planar.map(\.bitPattern) == interleaved.map(\.bitPattern), "box \(box)")
+        }
+    }
+
     @Test("BoxCoder decodes as torchvision, clamping dw and dh at log(1000 / 16)")
     func boxCoder() throws {
         let c = try Self.load("box_coder")

@@ -19,13 +19,25 @@ final class CPUDetectorPlan: DetectorPlan {
     init(program: DetectorProgram, backend: CPUBackend, weights: WeightStore, precision: Precision) throws {
         self.program = program
         threads = backend.threads
-        plans = try program.networks.map { try backend.plan($0, weights: weights, precision: precision) }
+        // The feature maps RoIAlign reads come NHWC: each sample's neighbours are then
+        // contiguous channels (HostDetectionSteps.roiAlign).
+        let pooled = Set(program.steps.flatMap { step -> [Int] in
+            guard case .roiAlign(let r) = step else { return [] }
+            return r.levels.map(\.features.id)
+        })
         var io = program.networks.map { _ in (input: 0, outputs: [Int]()) }
+        var channelsLast = program.networks.map { _ in Set<Int>() }
         for (id, info) in program.buffers.enumerated() {
             if case .networkInput(let k) = info.storage { io[k].input = id }
-            if case .networkOutput(let k, _) = info.storage { io[k].outputs.append(id) }
+            if case .networkOutput(let k, let j) = info.storage {
+                io[k].outputs.append(id)
+                if pooled.contains(id) { channelsLast[k].insert(j) }
+            }
         }
         networkBuffers = io
+        plans = try program.networks.indices.map { k in
+            try backend.plan(program.networks[k], weights: weights, precision: precision, channelsLastOutputs: channelsLast[k])
+        }
         memory = program.buffers.map { info in
             let pointer = UnsafeMutableRawPointer.allocate(byteCount: info.byteCount, alignment: 64)
             pointer.initializeMemory(as: UInt8.self, repeating: 0, count: info.byteCount)

@@ -7,15 +7,60 @@ public enum RoIAlign {
         _ features: UnsafePointer<Float>, channels: Int, height: Int, width: Int, box: Box, spatialScale: Float,
         size: Int, samplingRatio: Int, into out: UnsafeMutablePointer<Float>
     ) {
+        let bins = size * size, perBin = samplingRatio * samplingRatio, count = Float(perBin)
+        withSamples(box: box, height: height, width: width, spatialScale: spatialScale, size: size, grid: samplingRatio) { o, w in
+            let plane = height * width
+            for c in 0..<channels {
+                let map = features + c * plane, target = out + c * bins
+                for bin in 0..<bins {
+                    var sum: Float = 0
+                    for s in stride(from: 4 * bin * perBin, to: 4 * (bin + 1) * perBin, by: 4) {
+                        sum += w[s] * map[o[s]] + w[s + 1] * map[o[s + 1]] + w[s + 2] * map[o[s + 2]] + w[s + 3] * map[o[s + 3]]
+                    }
+                    target[bin] = sum / count
+                }
+            }
+        }
+    }
+
+    /// ``pool(_:channels:height:width:box:spatialScale:size:samplingRatio:into:)`` from an
+    /// NHWC feature map, with the same sums in the same order (so the same floats, in the
+    /// same NCHW `out`): a sample's neighbours are then each `channels` contiguous floats,
+    /// summed for every channel at once.
+    public static func poolChannelsLast(
+        _ features: UnsafePointer<Float>, channels: Int, height: Int, width: Int, box: Box, spatialScale: Float,
+        size: Int, samplingRatio: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let bins = size * size, perBin = samplingRatio * samplingRatio, count = Float(perBin)
+        withSamples(box: box, height: height, width: width, spatialScale: spatialScale, size: size, grid: samplingRatio) { o, w in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: channels) { sums in
+                let sum = sums.baseAddress!
+                for bin in 0..<bins {
+                    sum.update(repeating: 0, count: channels)
+                    for s in stride(from: 4 * bin * perBin, to: 4 * (bin + 1) * perBin, by: 4) {
+                        let a = features + o[s] * channels, b = features + o[s + 1] * channels
+                        let c = features + o[s + 2] * channels, d = features + o[s + 3] * channels
+                        let (wa, wb, wc, wd) = (w[s], w[s + 1], w[s + 2], w[s + 3])
+                        for k in 0..<channels { sum[k] += wa * a[k] + wb * b[k] + wc * c[k] + wd * d[k] }
+                    }
+                    for k in 0..<channels { out[k * bins + bin] = sum[k] / count }
+                }
+            }
+        }
+    }
+
+    /// Each bin's samples, four neighbours each (pixel offsets and weights, bin-major):
+    /// the same for every channel, so computed once per box, into tables read unchecked.
+    private static func withSamples(
+        box: Box, height: Int, width: Int, spatialScale: Float, size: Int, grid: Int,
+        _ body: (UnsafePointer<Int>, UnsafePointer<Float>) -> Void
+    ) {
         let startW = box.x1 * spatialScale, startH = box.y1 * spatialScale
         let roiW = max(box.x2 * spatialScale - startW, 1), roiH = max(box.y2 * spatialScale - startH, 1)
         let binH = roiH / Float(size), binW = roiW / Float(size)
-        let grid = samplingRatio, perBin = grid * grid, bins = size * size
-        let count = Float(perBin)
-        // Sample positions and weights are the same for every channel: computed once, four
-        // neighbours per sample, into tables the channel loop reads without checks.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * bins * perBin) { offsets in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * bins * perBin) { weights in
+        let entries = 4 * size * size * grid * grid
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: entries) { offsets in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: entries) { weights in
                 let o = offsets.baseAddress!, w = weights.baseAddress!
                 var s = 0
                 for ph in 0..<size {
@@ -32,17 +77,7 @@ public enum RoIAlign {
                         }
                     }
                 }
-                let plane = height * width
-                for c in 0..<channels {
-                    let map = features + c * plane, target = out + c * bins
-                    for bin in 0..<bins {
-                        var sum: Float = 0
-                        for s in stride(from: 4 * bin * perBin, to: 4 * (bin + 1) * perBin, by: 4) {
-                            sum += w[s] * map[o[s]] + w[s + 1] * map[o[s + 1]] + w[s + 2] * map[o[s + 2]] + w[s + 3] * map[o[s + 3]]
-                        }
-                        target[bin] = sum / count
-                    }
-                }
+                body(o, w)
             }
         }
     }
