@@ -31,9 +31,10 @@ public struct CPUBackend: Backend {
         try plan(graph, weights: weights, precision: precision)
     }
 
-    func plan(_ graph: Graph, weights: WeightStore, precision: Precision, channelsLastOutputs: Set<Int> = []) throws -> CPUPlan {
+    func plan(_ graph: Graph, weights: WeightStore, precision: Precision, channelsLastOutputs: Set<Int> = [],
+              channelsLastInput: Bool = false) throws -> CPUPlan {
         try CPUPlan(graph: graph, weights: weights, type: precision == .f16 ? .bf16 : precision.elementType, threads: threads,
-                    channelsLastOutputs: channelsLastOutputs)
+                    channelsLastOutputs: channelsLastOutputs, channelsLastInput: channelsLastInput)
     }
 
     public func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {

@@ -33,8 +33,10 @@ final class CPUPlan: Plan {
     var memoryBytes: Int { arena.count + scratchpad.count + weightBytes }
 
     /// `channelsLastOutputs`: the indices of the graph's outputs to write NHWC rather than
-    /// NCHW (for host steps that read them so).
-    init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int, channelsLastOutputs: Set<Int> = []) throws {
+    /// NCHW, and `channelsLastInput` to read the input so (for host steps that work so).
+    init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int,
+         channelsLastOutputs: Set<Int> = [], channelsLastInput: Bool = false) throws {
+        precondition(!channelsLastInput || graph.inputScaling == nil, "input scaling reads NCHW")
         self.threads = threads
         // oneDNN sizes each primitive's work split when it is created, from the calling
         // thread's OpenMP team size, and runs it with that many threads whatever the team
@@ -155,9 +157,10 @@ final class CPUPlan: Plan {
         memories = primitives.ownMemories
         weightBytes = primitives.weightBytes
 
-        // The steps in order. The caller's input and outputs are NCHW float32 (outputs NHWC
-        // where asked).
-        inputMemory = try DNNLMemory(try DNNLMemoryDesc(inputShape.dims, .f32, dnnl_nchw), engine, pointer: arena.baseAddress!)
+        // The steps in order. The caller's input and outputs are NCHW float32 (NHWC where
+        // asked).
+        inputMemory = try DNNLMemory(
+            try DNNLMemoryDesc(inputShape.dims, .f32, channelsLastInput ? dnnl_nhwc : dnnl_nchw), engine, pointer: arena.baseAddress!)
         enum Pending {
             case primitive(DNNLPrimitive, [(Int32, DNNLMemory)])
             case kernel(any HostKernel)

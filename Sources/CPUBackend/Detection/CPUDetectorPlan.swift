@@ -19,12 +19,14 @@ final class CPUDetectorPlan: DetectorPlan {
     init(program: DetectorProgram, backend: CPUBackend, weights: WeightStore, precision: Precision) throws {
         self.program = program
         threads = backend.threads
-        // The feature maps RoIAlign reads come NHWC: each sample's neighbours are then
-        // contiguous channels (HostDetectionSteps.roiAlign).
-        let pooled = Set(program.steps.flatMap { step -> [Int] in
-            guard case .roiAlign(let r) = step else { return [] }
-            return r.levels.map(\.features.id)
-        })
+        // RoIAlign works channels-last (HostDetectionSteps.roiAlign): the feature maps it
+        // reads come NHWC, each sample's neighbours then contiguous channels, and the
+        // network it writes for (the box head) reads NHWC.
+        let roiAligns = program.steps.compactMap { step -> DetectionStep.MultiScaleRoIAlign? in
+            guard case .roiAlign(let r) = step else { return nil }
+            return r
+        }
+        let pooled = Set(roiAligns.flatMap { $0.levels.map(\.features.id) }), pooledInto = Set(roiAligns.map(\.into.id))
         var io = program.networks.map { _ in (input: 0, outputs: [Int]()) }
         var channelsLast = program.networks.map { _ in Set<Int>() }
         for (id, info) in program.buffers.enumerated() {
@@ -36,7 +38,8 @@ final class CPUDetectorPlan: DetectorPlan {
         }
         networkBuffers = io
         plans = try program.networks.indices.map { k in
-            try backend.plan(program.networks[k], weights: weights, precision: precision, channelsLastOutputs: channelsLast[k])
+            try backend.plan(program.networks[k], weights: weights, precision: precision, channelsLastOutputs: channelsLast[k],
+                             channelsLastInput: pooledInto.contains(io[k].input))
         }
         memory = program.buffers.map { info in
             let pointer = UnsafeMutableRawPointer.allocate(byteCount: info.byteCount, alignment: 64)

@@ -129,7 +129,7 @@ enum HostDetectionSteps {
             let k = (4 + log2f(box.area.squareRoot() / 224) + 1e-6).rounded(.down)
             let level = s.levels[Int(min(max(k, 2), 5)) - 2]
             let plane = s.channels * level.height * level.width
-            RoIAlign.poolChannelsLast(  // CPUDetectorPlan has the levels written NHWC
+            RoIAlign.poolChannelsLast(  // NHWC in and out: CPUDetectorPlan has its plans so
                 b.floats(level.features) + image * plane, channels: s.channels, height: level.height, width: level.width, box: box,
                 spatialScale: level.scale, size: 7, samplingRatio: 2, into: target)
         }

@@ -24,9 +24,9 @@ public enum RoIAlign {
     }
 
     /// ``pool(_:channels:height:width:box:spatialScale:size:samplingRatio:into:)`` from an
-    /// NHWC feature map, with the same sums in the same order (so the same floats, in the
-    /// same NCHW `out`): a sample's neighbours are then each `channels` contiguous floats,
-    /// summed for every channel at once.
+    /// NHWC feature map into `size x size x channels` floats (NHWC too), with the same sums
+    /// in the same order, so the same floats: a sample's neighbours are then each
+    /// `channels` contiguous floats, summed for every channel at once.
     public static func poolChannelsLast(
         _ features: UnsafePointer<Float>, channels: Int, height: Int, width: Int, box: Box, spatialScale: Float,
         size: Int, samplingRatio: Int, into out: UnsafeMutablePointer<Float>
@@ -43,7 +43,8 @@ public enum RoIAlign {
                         let (wa, wb, wc, wd) = (w[s], w[s + 1], w[s + 2], w[s + 3])
                         for k in 0..<channels { sum[k] += wa * a[k] + wb * b[k] + wc * c[k] + wd * d[k] }
                     }
-                    for k in 0..<channels { out[k * bins + bin] = sum[k] / count }
+                    let target = out + bin * channels
+                    for k in 0..<channels { target[k] = sum[k] / count }
                 }
             }
         }
