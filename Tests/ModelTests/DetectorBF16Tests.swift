@@ -11,12 +11,15 @@ import Weights
 /// (reference/make_bf16_detections.py, which records autocast's figures):
 /// - network outputs (pyramid levels, the heads' raw outputs): the median of |bf16 -
 ///   float64| over the output's largest |float64| at most 1.1 x autocast's;
-/// - detections, matched as that script does: missed and extra ones at most autocast's
-///   plus three binomial standard deviations of its count. The seeded test networks are
-///   tuned on a cancellation (their classifiers' last layers) so that float32 separates
-///   scores finely; bf16's rounding reshuffles which near-threshold boxes survive, for
-///   autocast too (it misses 53-89 of them), so a count is only held to within its noise.
-///   A broken bf16 path, losing all of them, is far outside it.
+/// - detections, matched as that script does: missed and extra ones, summed over the four
+///   detectors, at most autocast's sum plus three binomial standard deviations of it. The
+///   seeded test networks are tuned on a cancellation (their classifiers' last layers) so
+///   that float32 separates scores finely; bf16's rounding reshuffles which
+///   near-threshold boxes survive, for autocast too (it misses 53-89 of them per
+///   detector). Per detector that is a coin toss: moving mgpr's residual sums from
+///   float32 to bf16 moved every continuous error above by about 1% and the four missed
+///   counts by -3, -14, +4 and +7. So counts are held to within their noise, summed; a
+///   broken bf16 path, losing all of them, is far outside it.
 @Suite("Detectors in bf16 stay as close to float64 as PyTorch's autocast", .serialized)
 struct DetectorBF16Tests {
     static var fixtures: URL { TestSupport.packageRoot.appendingPathComponent(".fixtures") }
@@ -30,11 +33,10 @@ struct DetectorBF16Tests {
             (boxError, scoreError) = (recorded["box_error"] as! Double, recorded["score_error"] as! Double)
         }
 
-        /// A count of `total` no further above `theirs` than three binomial standard
-        /// deviations of `theirs` (at least one).
-        static func bar(_ theirs: Int, of total: Int) -> Double {
-            let p = min(1, Double(theirs) / Double(total))
-            return Double(theirs) + 3 * max(1, (Double(total) * p * (1 - p)).squareRoot())
+        /// The binomial variance of a count `k` of `total` (at least 1).
+        static func variance(_ k: Int, of total: Int) -> Double {
+            let p = min(1, Double(k) / Double(total))
+            return max(1, Double(total) * p * (1 - p))
         }
 
         /// As make_bf16_detections.py's match: float64 detections by descending score each
@@ -122,22 +124,28 @@ struct DetectorBF16Tests {
         }
     }
 
-    @Test("detections: missed and extra ones within a count's noise of autocast's", .needsNativeBF16,
-          arguments: ["fasterrcnn", "retinanet_v1_91", "retinanet_v2_91", "retinanet_v1_tree"])
-    func detections(name: String) throws {
-        let entry = try Self.entry(name)
-        let (folder, tileCase) = (entry["fixture"] as! String, entry["case"] as! String)
-        let directory = Self.fixtures.appendingPathComponent(folder)
-        let tile = try Reference.input(directory, case: tileCase, "tile")
-        let expected = try FasterRCNNTests.expected(fixtures: directory, case: tileCase)[0]
-        try #require(expected.count >= 20, "\(name): the float64 reference should hold many detections, has \(expected.count)")
-        let found = try Self.detector(name).detect(HostBuffer(tile), count: 1, channels: 3, height: 400, width: 400)[0]
-
-        let mine = Figures(found: found, expected: expected)
-        let torch = Figures(entry["torch_bf16"] as! [String: Any])
-        let report = "mgpr bf16: \(mine); PyTorch's bf16 autocast: \(torch); of \(expected.count) float64 detections"
-        #expect(mine.matched > 0, "\(name): \(report)")
-        #expect(Double(mine.missed) <= Figures.bar(torch.missed, of: expected.count), "\(name) missed: \(report)")
-        #expect(Double(mine.extra) <= Figures.bar(torch.extra, of: max(expected.count, torch.extra)), "\(name) extra: \(report)")
+    @Test("detections: missed and extra ones, over the four detectors, within a count's noise of autocast's", .needsNativeBF16)
+    func detections() throws {
+        var report: [String] = []
+        var mine = (missed: 0, extra: 0), theirs = (missed: 0, extra: 0), variance = (missed: 0.0, extra: 0.0)
+        for name in ["fasterrcnn", "retinanet_v1_91", "retinanet_v2_91", "retinanet_v1_tree"] {
+            let entry = try Self.entry(name)
+            let (folder, tileCase) = (entry["fixture"] as! String, entry["case"] as! String)
+            let directory = Self.fixtures.appendingPathComponent(folder)
+            let tile = try Reference.input(directory, case: tileCase, "tile")
+            let expected = try FasterRCNNTests.expected(fixtures: directory, case: tileCase)[0]
+            try #require(expected.count >= 20, "\(name): the float64 reference should hold many detections, has \(expected.count)")
+            let found = try Self.detector(name).detect(HostBuffer(tile), count: 1, channels: 3, height: 400, width: 400)[0]
+            let ours = Figures(found: found, expected: expected), torch = Figures(entry["torch_bf16"] as! [String: Any])
+            report.append("\(name), of \(expected.count): mgpr bf16 \(ours); PyTorch's autocast \(torch)")
+            #expect(ours.matched > 0, "\(name): nothing found")
+            mine = (mine.missed + ours.missed, mine.extra + ours.extra)
+            theirs = (theirs.missed + torch.missed, theirs.extra + torch.extra)
+            variance.missed += Figures.variance(torch.missed, of: expected.count)
+            variance.extra += Figures.variance(torch.extra, of: max(expected.count, torch.extra))
+        }
+        let text = report.joined(separator: "\n")
+        #expect(Double(mine.missed) <= Double(theirs.missed) + 3 * variance.missed.squareRoot(), "missed:\n\(text)")
+        #expect(Double(mine.extra) <= Double(theirs.extra) + 3 * variance.extra.squareRoot(), "extra:\n\(text)")
     }
 }
