@@ -41,6 +41,11 @@ final class CPUPrimitives {
     /// Packed weights and biases, kept alive with the plan.
     private(set) var ownMemories: [DNNLMemory] = []
     private(set) var weightBytes = 0
+    /// A convolution's packed weights and bias by the keys they are made from. Networks
+    /// that run one convolution on several maps (RetinaNet's heads, on five pyramid
+    /// levels) keep one copy where the primitives chose one layout: RetinaNet's float32
+    /// weights take 130 MB rather than 235.
+    private var packedConvolutions: [String: [(weights: DNNLMemory, bias: DNNLMemory)]] = [:]
 
     init(
         engine: DNNLEngine, shapes: [Shape4], types: [ElementType], root: [Int], plainRoots: Set<Int>, linearOutputs: Set<Int>,
@@ -134,9 +139,6 @@ final class CPUPrimitives {
         case .convolution(let c):
             let out = shapes[c.output.id].c, inChannels = shapes[input].c
             let weightDims = [out, inChannels, c.kernel.h, c.kernel.w]
-            let folded = BatchNormFolding.fold(
-                weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: out,
-                batchNorm: c.batchNorm, weights: weights)
             let source = try requestSource(input)
             // A residual's sum post-op accumulates in the residual's buffer, so in its layout.
             let destination = try c.residual.map { r throws(EngineError) in try layout(r.id) } ?? request(c.output.id)
@@ -156,10 +158,10 @@ final class CPUPrimitives {
             let primitive = try DNNLPrimitive(descriptor: pd!)
             try settle(input, primitive, dnnl_query_src_md)
             if let r = c.residual { layouts[c.output.id] = try layout(r.id) } else { try settle(c.output.id, primitive, dnnl_query_dst_md) }
-            let packed = try pack(folded.weight, dims: weightDims, tag: dnnl_oihw, into: try primitive.query(dnnl_query_weights_md))
+            let packed = try packedConvolution(c, dims: weightDims, into: try primitive.query(dnnl_query_weights_md), weights: weights)
             return (primitive, [
-                (DNNL_ARG_SRC, .value(input)), (DNNL_ARG_WEIGHTS, .memory(packed)),
-                (DNNL_ARG_BIAS, .memory(try biasMemory(folded.bias))), (DNNL_ARG_DST, .value(c.output.id)),
+                (DNNL_ARG_SRC, .value(input)), (DNNL_ARG_WEIGHTS, .memory(packed.weights)),
+                (DNNL_ARG_BIAS, .memory(packed.bias)), (DNNL_ARG_DST, .value(c.output.id)),
             ])
 
         case .pool(let p):
@@ -258,12 +260,30 @@ final class CPUPrimitives {
         return try DNNLPrimitive(descriptor: pd!)
     }
 
+    /// A convolution's weights (BatchNorm folded in) packed in the layout its primitive
+    /// chose, and its bias: made once for every convolution that reads the same keys.
+    private func packedConvolution(
+        _ c: Graph.Convolution, dims: [Int], into layout: DNNLMemoryDesc, weights: WeightStore
+    ) throws -> (weights: DNNLMemory, bias: DNNLMemory) {
+        let key = [c.weight, c.bias ?? "", c.batchNorm.map { "\($0.prefix) \($0.eps)" } ?? ""].joined(separator: "|")
+        if let made = packedConvolutions[key]?.first(where: { dnnl_memory_desc_equal($0.weights.desc.handle, layout.handle) != 0 }) {
+            return made
+        }
+        let folded = BatchNormFolding.fold(
+            weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: dims[0],
+            batchNorm: c.batchNorm, weights: weights)
+        let made = (weights: try pack(folded.weight, dims: dims, tag: dnnl_oihw, into: layout), bias: try biasMemory(folded.bias))
+        packedConvolutions[key, default: []].append(made)
+        return made
+    }
+
     /// Runs a one-off reorder now (packing weights).
     private func pack(_ values: [Float], dims: [Int], tag: dnnl_format_tag_t, into desc: DNNLMemoryDesc) throws -> DNNLMemory {
-        var values = values
         let packed = try DNNLMemory(desc, engine, pointer: nil)
-        try values.withUnsafeMutableBytes { raw in
-            let user = try DNNLMemory(try DNNLMemoryDesc(dims, .f32, tag), engine, pointer: raw.baseAddress!)
+        // Read in place (a reorder never writes its source): a mutable copy would be a
+        // third transient copy of the layer's weights.
+        try values.withUnsafeBytes { raw in
+            let user = try DNNLMemory(try DNNLMemoryDesc(dims, .f32, tag), engine, pointer: UnsafeMutableRawPointer(mutating: raw.baseAddress!))
             var plainAttr: dnnl_primitive_attr_t?
             try DNNL.check(dnnl_primitive_attr_create(&plainAttr), "dnnl_primitive_attr_create")
             defer { dnnl_primitive_attr_destroy(plainAttr) }

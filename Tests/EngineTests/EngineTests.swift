@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Weights
 @testable import CPUBackend
@@ -77,5 +78,48 @@ struct EngineTests {
         let out = HostBuffer([0])
         try plan.run(input: HostBuffer(input), outputs: [out])
         #expect(out.array == [0 + 20 + 800 + 10000 + 0.5])
+    }
+}
+
+@Suite("Plan memory")
+struct PlanMemoryTests {
+    /// A convolution of 16 channels run on a map and on its max-pooled half, with
+    /// `first` and `second` the keys each reads.
+    static func twoMaps(first: String, second: String) -> Graph {
+        var b = GraphBuilder(input: Shape4(n: 1, c: 16, h: 32, w: 32))
+        let x = b.graph.input
+        let half = b.pool(.max, x, kernel: 2, stride: 2)
+        b.markOutput(b.conv(x, weight: "\(first).weight", outChannels: 16, kernel: 3, padding: 1, bias: "\(first).bias", relu: true))
+        b.markOutput(b.conv(half, weight: "\(second).weight", outChannels: 16, kernel: 3, padding: 1, bias: "\(second).bias", relu: true))
+        return b.graph
+    }
+
+    @Test("a convolution run on several maps keeps one packed copy of its weights, and computes as two copies do",
+          arguments: [Precision.f32, .bf16])
+    func sharedWeights(precision: Precision) throws {
+        try #require(precision == .f32 || DNNL.hasNativeBF16, "bf16 needs native bf16 (AVX512-BF16 or AMX)")
+        // Fixed values spread over [-0.1, 0.1] (no generator needed to repeat them).
+        func spread(_ count: Int, salt: Double) -> [Float] { (0..<count).map { Float(0.1 * sin(Double($0) * 12.9898 + salt)) } }
+        let (weight, bias) = (spread(16 * 16 * 9, salt: 1), spread(16, salt: 2))
+        var tensors: [String: HostTensor] = [:]
+        for key in ["shared", "first", "second"] {
+            tensors["\(key).weight"] = HostTensor(shape: [16, 16, 3, 3], values: weight)
+            tensors["\(key).bias"] = HostTensor(shape: [16], values: bias)
+        }
+        let weights = WeightStore(path: "test", tensors: tensors)
+        let backend = CPUBackend(threads: 1)
+        let shared = try backend.plan(Self.twoMaps(first: "shared", second: "shared"), weights: weights, precision: precision)
+        let separate = try backend.plan(Self.twoMaps(first: "first", second: "second"), weights: weights, precision: precision)
+        let packed = 16 * 16 * 9 * (precision == .f32 ? 4 : 2)
+        #expect(separate.memoryBytes - shared.memoryBytes >= packed, "one packed copy fewer")
+
+        let input = HostBuffer(spread(16 * 32 * 32, salt: 3).map { $0 * 10 + 1 })
+        let outputs = [(shared, [HostBuffer(count: 16 * 32 * 32), HostBuffer(count: 16 * 16 * 16)]),
+                       (separate, [HostBuffer(count: 16 * 32 * 32), HostBuffer(count: 16 * 16 * 16)])]
+        for (plan, buffers) in outputs { try plan.run(input: input, outputs: buffers) }
+        for k in 0..<2 {
+            #expect(outputs[0].1[k].array == outputs[1].1[k].array, "output \(k)")
+            #expect(outputs[0].1[k].array.contains { $0 > 0 }, "output \(k) should not be all zeros")
+        }
     }
 }
