@@ -24,6 +24,8 @@ struct Devices: Sendable {
     /// work on the last one's results) overlaps the other's compute; one on a CPU, whose
     /// threads are all the plan's already.
     var lanes: Int { onGPU ? 2 : 1 }
+    /// The models a run makes, each with its own plans: one per lane of each device.
+    var models: Int { count * lanes }
 
     static func choose(_ config: RunConfig, context: RankContext, log: Log) throws -> Devices {
         var reason: String?

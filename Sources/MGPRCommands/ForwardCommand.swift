@@ -100,10 +100,12 @@ struct ForwardCommand {
         var fasterRCNNWeights: WeightStore?
         if config.model == .retinanet {
             let loaded = try RetinaNetArchitecture.load(config, log: log)
-            detector = RetinaNetArchitecture.detector(config, backend: backend, loaded: loaded, precision: precision)
+            detector = RetinaNetArchitecture.detector(
+                config, backend: backend, network: loaded.network, weights: WeightSupply(loaded.weights), precision: precision)
         } else {
             let loaded = try FasterRCNNArchitecture.load(config, log: log)
-            detector = FasterRCNNArchitecture.detector(config, backend: backend, loaded: loaded, precision: precision)
+            detector = FasterRCNNArchitecture.detector(
+                config, backend: backend, classes: loaded.classes, weights: WeightSupply(loaded.weights), precision: precision)
             fasterRCNNWeights = loaded.weights
         }
         var rows = [Float](repeating: -1, count: n * limit * 6)

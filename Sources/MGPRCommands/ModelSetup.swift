@@ -77,13 +77,27 @@ struct ModelSetup {
         return seeded()
     }
 
+    /// `store` for a run's `users` models to compile their plans from: let go once each has
+    /// made its plans, then loaded again (by `load`, quietly) for a plan made later,
+    /// provided the weights file is still the one the run started with.
+    static func supply(
+        _ store: WeightStore, _ config: RunConfig, users: Int,
+        load: @escaping @Sendable (_ config: RunConfig, _ log: Log) throws -> WeightStore
+    ) -> WeightSupply {
+        let stamp = config.weights.flatMap(WeightsDigest.stamp(of:))
+        return WeightSupply(store, users: users) {
+            if let path = config.weights, WeightsDigest.stamp(of: path) != stamp { throw WeightsError.changedDuringRun(path: path) }
+            return try load(config, Log(name: "mgpr", quiet: true))
+        }
+    }
+
     /// A detector's setup: detections to this rank's part as batches finish.
     static func detector(
-        _ config: RunConfig, tileShape: TileShape, description: String, devices: Devices,
+        _ config: RunConfig, tileShape: TileShape, description: String, devices: Devices, weights: WeightSupply,
         make: @escaping @Sendable (_ backend: any Backend, _ precision: Precision) -> any Detector
     ) -> Prepared {
         let batchSize = config.batchSize
-        return prepared(config, description: description, devices: devices, model: { device in
+        return prepared(config, description: description, devices: devices, weights: weights, model: { device in
             let model = DetectorTileModel(make(devices.backends[device], devices.precision))
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
@@ -91,12 +105,18 @@ struct ModelSetup {
     }
 
     /// A model's setup once its weights are checked: results to this rank's part (when
-    /// kept) as batches finish, closed at the end.
+    /// kept) as batches finish, closed at the end. The models tell `weights` when their
+    /// plans are made, so it can let the tensors go.
     static func prepared(
-        _ config: RunConfig, description: String, devices: Devices,
-        model: @escaping InferenceRun.ModelFactory, format: PartFormat, segmentationClasses: Int? = nil
+        _ config: RunConfig, description: String, devices: Devices, weights: WeightSupply,
+        model makeModel: @escaping InferenceRun.ModelFactory, format: PartFormat, segmentationClasses: Int? = nil
     ) -> Prepared {
-        Prepared(segmentationClasses: segmentationClasses) { part in
+        let model: InferenceRun.ModelFactory = { device in
+            let model = try makeModel(device)
+            if weights.madePlans() { ProcessTuning.returnFreedMemory() }
+            return model
+        }
+        return Prepared(segmentationClasses: segmentationClasses) { part in
             let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append, segmentation: part.segmentation) }
             return ModelSetup(
                 makeModel: model,

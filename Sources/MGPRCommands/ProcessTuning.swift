@@ -11,4 +11,11 @@ enum ProcessTuning {
         _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, 256 << 20)
     }
+
+    /// Hands the heap's free pages back to the system. Freed allocations under the mmap
+    /// threshold stay with the process, whatever their total, and count in its memory
+    /// until reused: after a large release (the weights' tensors) this gives them back.
+    static func returnFreedMemory() {
+        _ = malloc_trim(0)
+    }
 }

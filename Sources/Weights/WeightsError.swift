@@ -10,6 +10,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case missingKey(path: String, key: String)
     case unexpectedKey(path: String, key: String)
     case shapeMismatch(path: String, key: String, expected: [Int], found: [Int])
+    /// Read again during a run (to compile a plan for a new shape), the file was not the one first read.
+    case changedDuringRun(path: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             "weights \(path) hold '\(key)', which the model does not have (do the weights belong to this model?)"
         case .shapeMismatch(let path, let key, let expected, let found):
             "weights \(path): '\(key)' has shape \(found) but the model needs \(expected)"
+        case .changedDuringRun(let path):
+            "weights \(path) changed during the run, which needed to read them again; put back the file the run started with "
+                + "and run again (it resumes), or start a new run (another run_dir) with the new weights"
         }
     }
 }

@@ -1,6 +1,7 @@
 import CPUBackend
 import Engine
 import Foundation
+import Synchronization
 @testable import Models
 import Testing
 import TestSupport
@@ -97,6 +98,31 @@ struct RetinaNetTests {
             #expect(Double(matched) >= 0.99 * Double(theirs.count), "\(name) tile \(tile): found \(matched) of \(theirs.count); mgpr gave \(mine.count)")
             #expect(Double(extra) <= 0.01 * Double(theirs.count), "\(name) tile \(tile): \(extra) extra detections")
         }
+    }
+
+    @Test("a detector that let its weights go loads them again for a pass of a new size, and detects as one that kept them")
+    func weightsLoadedAgain() throws {
+        let tile = try Reference.input(Self.fixtures, case: "v1_91.neon_tile", "tile")
+        let (store, network) = try Self.weights("v1_91.pth")
+        var settings = DetectorSettings()
+        (settings.scoreThreshold, settings.nmsThreshold, settings.detectionsPerImage, settings.imagesPerPass) = (0.05, 0.5, 300, 2)
+        let backend = CPUBackend(threads: 2)
+        let kept = try RetinaNet(network: network, backend: backend, weights: store, precision: .f32, settings: settings)
+            .detect(HostBuffer(tile), count: 1, channels: 3, height: 400, width: 400)
+
+        final class Loads: Sendable { let count = Atomic<Int>(0) }
+        let loads = Loads()
+        let supply = WeightSupply(store, users: 1) {
+            loads.count.add(1, ordering: .relaxed)
+            return try Self.weights("v1_91.pth").0
+        }
+        let detector = RetinaNet(network: network, backend: backend, weights: supply, precision: .f32, settings: settings)
+        try detector.prepare(count: 2, height: 400, width: 400)  // a pass of two tiles
+        #expect(supply.madePlans() && !supply.isHeld)
+        let found = try detector.detect(HostBuffer(tile), count: 1, channels: 3, height: 400, width: 400)  // a pass of one
+        #expect(loads.count.load(ordering: .relaxed) == 1)
+        #expect(kept[0].count >= 20, "the tile should give many detections, gives \(kept[0].count)")
+        #expect(found == kept)
     }
 
     @Test("anchors: torchvision's sizes (32, 40, 50, ...) and ratio-major order")

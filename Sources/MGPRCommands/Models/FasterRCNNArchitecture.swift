@@ -25,15 +25,18 @@ enum FasterRCNNArchitecture: DetectorArchitecture {
 
     static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
         noteResize(config, tileShape: tileShape, log: log)
-        return ModelSetup.detector(config, tileShape: tileShape, description: counted(loaded.classes, "class", plural: "classes"), devices: devices) {
-            backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
+        let classes = loaded.classes
+        let weights = ModelSetup.supply(loaded.weights, config, users: devices.models) { try load($0, log: $1).weights }
+        return ModelSetup.detector(
+            config, tileShape: tileShape, description: counted(classes, "class", plural: "classes"), devices: devices, weights: weights
+        ) { backend, precision in
+            detector(config, backend: backend, classes: classes, weights: weights, precision: precision)
         }
     }
 
-    static func detector(_ config: RunConfig, backend: any Backend, loaded: Loaded, precision: Precision) -> any Detector {
+    static func detector(_ config: RunConfig, backend: any Backend, classes: Int, weights: WeightSupply, precision: Precision) -> any Detector {
         FasterRCNN(
-            backend: backend, weights: loaded.weights, precision: precision, classes: loaded.classes,
-            settings: DetectorSettings(config, on: backend.deviceKind))
+            backend: backend, weights: weights, precision: precision, classes: classes, settings: DetectorSettings(config, on: backend.deviceKind))
     }
 }
 

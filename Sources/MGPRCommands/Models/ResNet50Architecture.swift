@@ -24,7 +24,8 @@ enum ResNet50Architecture: Architecture {
     }
 
     static func setup(_ loaded: Loaded, _ config: RunConfig, tileShape: TileShape, devices: Devices, log: Log) -> ModelSetup.Prepared {
-        let batchSize = config.batchSize, (weights, classes) = (loaded.weights, loaded.classes)
+        let batchSize = config.batchSize, classes = loaded.classes
+        let weights = ModelSetup.supply(loaded.weights, config, users: devices.models) { try load($0, log: $1).weights }
         let model: InferenceRun.ModelFactory = { device in
             let model = ClassifierTileModel(
                 backend: devices.backends[device], weights: weights, precision: devices.precision, classes: classes,
@@ -33,7 +34,7 @@ enum ResNet50Architecture: Architecture {
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
-        return ModelSetup.prepared(config, description: counted(classes, "class", plural: "classes"), devices: devices, model: model, format: .classification)
+        return ModelSetup.prepared(config, description: counted(classes, "class", plural: "classes"), devices: devices, weights: weights, model: model, format: .classification)
     }
 
     /// About 200 bytes per input pixel: its first stages' 64- and 256-channel maps.

@@ -36,14 +36,16 @@ enum RetinaNetArchitecture: DetectorArchitecture {
         let network = loaded.network
         let variant = network.p6FromC5 || network.groupNormHead ? "v2" : "v1"
         let classes = config.labelNames.map { "classes \(DisplayText.names($0))" } ?? counted(network.classes, "class", plural: "classes")
-        return ModelSetup.detector(config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices) {
-            backend, precision in detector(config, backend: backend, loaded: loaded, precision: precision)
+        let weights = ModelSetup.supply(loaded.weights, config, users: devices.models) { try load($0, log: $1).weights }
+        return ModelSetup.detector(config, tileShape: tileShape, description: "\(variant), \(classes)", devices: devices, weights: weights) {
+            backend, precision in detector(config, backend: backend, network: network, weights: weights, precision: precision)
         }
     }
 
-    static func detector(_ config: RunConfig, backend: any Backend, loaded: Loaded, precision: Precision) -> any Detector {
+    static func detector(
+        _ config: RunConfig, backend: any Backend, network: RetinaNetNetwork, weights: WeightSupply, precision: Precision
+    ) -> any Detector {
         RetinaNet(
-            network: loaded.network, backend: backend, weights: loaded.weights, precision: precision,
-            settings: DetectorSettings(config, on: backend.deviceKind))
+            network: network, backend: backend, weights: weights, precision: precision, settings: DetectorSettings(config, on: backend.deviceKind))
     }
 }

@@ -10,7 +10,7 @@ import Weights
 /// class raster in the input's grid. The network is read from its weights (backbone or
 /// encoder depth, bands, classes); the input is normalised with `mean`/`std`, ImageNet's
 /// by default for three bands.
-protocol SegmentationArchitecture: Architecture where Loaded == LoadedSegmentation {
+protocol SegmentationArchitecture: Architecture, SendableMetatype where Loaded == LoadedSegmentation {
     /// The network the weights describe, or nil when they hold another.
     static func network(in weights: WeightStore) -> (any SegmentationNetwork)?
     /// Seeded weights for `bands` input bands, for timing runs without a file.
@@ -55,7 +55,8 @@ extension SegmentationArchitecture {
                     + "(its skips join maps halved five times)")
         }
         let normalization = try Self.normalization(config, bands: network.inChannels)
-        let (batchSize, weights) = (config.batchSize, loaded.weights)
+        let batchSize = config.batchSize
+        let weights = ModelSetup.supply(loaded.weights, config, users: devices.models) { try load($0, log: $1).weights }
         let keepsProbabilities = config.stitch == .blend || config.probabilities != .none
         let model: InferenceRun.ModelFactory = { device in
             let model = SegmentationTileModel(
@@ -65,7 +66,7 @@ extension SegmentationArchitecture {
             return model
         }
         return ModelSetup.prepared(
-            config, description: network.description, devices: devices, model: model, format: .segmentation,
+            config, description: network.description, devices: devices, weights: weights, model: model, format: .segmentation,
             segmentationClasses: network.classes)
     }
 

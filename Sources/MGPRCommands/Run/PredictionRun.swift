@@ -179,7 +179,7 @@ struct PredictionRun {
         } ?? PlannedTiles(tiles.plan)
         let loader = try Loader(
             source: source, feed: feed, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
-            consumers: devices.count * devices.lanes, memoryBudget: config.loaderMemoryBytes,
+            consumers: devices.models, memoryBudget: config.loaderMemoryBytes,
             hostMemory: devices.backends[0].hostMemory)
         let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
         let how = "on \(deviceCount) with \(counted(config.workers, "worker"))"

@@ -40,7 +40,7 @@ final class DetectorPasses {
     }
 
     private let backend: any Backend
-    private let weights: WeightStore
+    private let weights: WeightSupply
     private let precision: Precision
     private let imagesPerPass: Int
     private let limit: Int
@@ -49,7 +49,7 @@ final class DetectorPasses {
     private var passes: [PlanKey: Pass] = [:]
     private(set) var times = (network: 0.0, copy: 0.0)
 
-    init(backend: any Backend, weights: WeightStore, precision: Precision, settings: DetectorSettings,
+    init(backend: any Backend, weights: WeightSupply, precision: Precision, settings: DetectorSettings,
          describe: @escaping (Int, Int, Int) -> DetectorProgram) {
         (self.backend, self.weights, self.precision, self.describe) = (backend, weights, precision, describe)
         (imagesPerPass, limit) = (max(1, settings.imagesPerPass), settings.detectionsPerImage)
@@ -81,7 +81,7 @@ final class DetectorPasses {
     private func pass(images: Int, height: Int, width: Int) throws -> Pass {
         let key = PlanKey(input: Shape4(n: images, c: 3, h: height, w: width), precision: precision)
         if let pass = passes[key] { return pass }
-        let plan = try backend.compile(describe(images, height, width), weights: weights, precision: precision)
+        let plan = try backend.compile(describe(images, height, width), weights: try weights.store(), precision: precision)
         let pass = Pass(plan: plan, images: images, limit: limit)
         passes[key] = pass
         return pass

@@ -12,14 +12,18 @@ public final class FasterRCNN: Detector {
     public let settings: DetectorSettings
     public let classes: Int
     private let backend: any Backend
-    private let weights: WeightStore
+    private let weights: WeightSupply
     private let precision: Precision
     private let passes: DetectorPasses
 
     /// The classes the weights were trained for (`roi_heads.box_predictor.cls_score.weight` is [classes, 1024]).
     public static func classes(in weights: WeightStore) -> Int? { weights["roi_heads.box_predictor.cls_score.weight"]?.shape.first }
 
-    public init(backend: any Backend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings) {
+    public convenience init(backend: any Backend, weights: WeightStore, precision: Precision, classes: Int, settings: DetectorSettings) {
+        self.init(backend: backend, weights: WeightSupply(weights), precision: precision, classes: classes, settings: settings)
+    }
+
+    public init(backend: any Backend, weights: WeightSupply, precision: Precision, classes: Int, settings: DetectorSettings) {
         (self.backend, self.weights, self.precision, self.classes, self.settings) = (backend, weights, precision, classes, settings)
         passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width in
             Self.program(classes: classes, settings: settings, images: images, height: height, width: width)
@@ -68,7 +72,7 @@ public final class FasterRCNN: Detector {
         }
         program.outputs = [gather.into, gather.kept.counts]
         let boxes = HostBuffer(count: count * rows * 4), counts = HostBuffer(count: count)
-        try backend.compile(program, weights: weights, precision: precision).run(input: images, offset: 0, outputs: [boxes, counts])
+        try backend.compile(program, weights: try weights.store(), precision: precision).run(input: images, offset: 0, outputs: [boxes, counts])
         let values = boxes.array
         let found = counts.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
         return (0..<count).map { i in

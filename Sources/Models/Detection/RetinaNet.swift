@@ -12,7 +12,13 @@ public final class RetinaNet: Detector {
     public let settings: DetectorSettings
     private let passes: DetectorPasses
 
-    public init(network: RetinaNetNetwork, backend: any Backend, weights: WeightStore, precision: Precision, settings: DetectorSettings) {
+    public convenience init(
+        network: RetinaNetNetwork, backend: any Backend, weights: WeightStore, precision: Precision, settings: DetectorSettings
+    ) {
+        self.init(network: network, backend: backend, weights: WeightSupply(weights), precision: precision, settings: settings)
+    }
+
+    public init(network: RetinaNetNetwork, backend: any Backend, weights: WeightSupply, precision: Precision, settings: DetectorSettings) {
         (self.network, self.settings) = (network, settings)
         passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width in
             Self.program(network: network, settings: settings, images: images, height: height, width: width)

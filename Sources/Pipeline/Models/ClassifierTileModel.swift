@@ -17,7 +17,7 @@ public final class ClassifierTileModel: TileModel {
     public typealias GraphBuilder = @Sendable (_ batch: Int, _ height: Int, _ width: Int) -> Graph
 
     private let backend: any Backend
-    private let weights: WeightStore
+    private let weights: WeightSupply
     private let precision: Precision
     private let makeGraph: GraphBuilder
     private let normalization: Normalization
@@ -25,8 +25,17 @@ public final class ClassifierTileModel: TileModel {
     private var plans: [PlanKey: any Plan] = [:]
     private var logits = HostBuffer(count: 0)
 
-    public init(
+    public convenience init(
         backend: any Backend, weights: WeightStore, precision: Precision, classes: Int,
+        normalization: Normalization, graph: @escaping GraphBuilder
+    ) {
+        self.init(
+            backend: backend, weights: WeightSupply(weights), precision: precision, classes: classes, normalization: normalization,
+            graph: graph)
+    }
+
+    public init(
+        backend: any Backend, weights: WeightSupply, precision: Precision, classes: Int,
         normalization: Normalization, graph: @escaping GraphBuilder
     ) {
         self.backend = backend
@@ -63,7 +72,7 @@ public final class ClassifierTileModel: TileModel {
         let key = PlanKey(input: input, precision: precision)
         if let plan = plans[key] { return plan }
         let graph = makeGraph(input.n, input.h, input.w).normalizingInput(mean: normalization.mean, std: normalization.std)
-        let plan = try backend.compile(graph, weights: weights, precision: precision)
+        let plan = try backend.compile(graph, weights: try weights.store(), precision: precision)
         plans[key] = plan
         return plan
     }

@@ -12,7 +12,7 @@ import Weights
 /// padded with zeros, so a tile's result never depends on how many tiles shared its batch.
 public final class SegmentationTileModel: TileModel {
     private let backend: any Backend
-    private let weights: WeightStore
+    private let weights: WeightSupply
     private let precision: Precision
     private let network: any SegmentationNetwork
     private let normalization: Normalization
@@ -20,8 +20,17 @@ public final class SegmentationTileModel: TileModel {
     private var plans: [PlanKey: any Plan] = [:]
     private var logits = HostBuffer(count: 0)
 
-    public init(
+    public convenience init(
         backend: any Backend, weights: WeightStore, precision: Precision, network: any SegmentationNetwork, normalization: Normalization,
+        keepsProbabilities: Bool = false
+    ) {
+        self.init(
+            backend: backend, weights: WeightSupply(weights), precision: precision, network: network, normalization: normalization,
+            keepsProbabilities: keepsProbabilities)
+    }
+
+    public init(
+        backend: any Backend, weights: WeightSupply, precision: Precision, network: any SegmentationNetwork, normalization: Normalization,
         keepsProbabilities: Bool = false
     ) {
         (self.backend, self.weights, self.precision, self.network, self.normalization) = (backend, weights, precision, network, normalization)
@@ -62,7 +71,7 @@ public final class SegmentationTileModel: TileModel {
         if let plan = plans[key] { return plan }
         let graph = network.graph(batch: input.n, height: input.h, width: input.w)
             .normalizingInput(mean: normalization.mean, std: normalization.std)
-        let plan = try backend.compile(graph, weights: weights, precision: precision)
+        let plan = try backend.compile(graph, weights: try weights.store(), precision: precision)
         plans[key] = plan
         return plan
     }
