@@ -8,8 +8,10 @@ choose). Every runtime gets the same seeded weights (torch.manual_seed(0)), the 
 (a 2048 px image from mgpr-test-image, read as float /255; mgpr's classifier rows run on
 its dummy tiles, as a classifier's time does not depend on the pixels) and THREADS threads:
   mgpr         the `mgpr` command on the weights' .pth: tiles / the device's busy seconds
-               from summary.json (normalisation and network; for detectors also the
-               transform, proposals, RoIAlign and post-processing);
+               (normalisation and network; for detectors also the transform, proposals,
+               RoIAlign and post-processing) from the run's per-batch metrics, its first
+               batch left out as the peers leave out their two warm-up inferences (it
+               touches the arena's pages: half of a two-batch row's time otherwise);
   openvino     the ONNX graph compiled for "CPU", INFERENCE_NUM_THREADS=THREADS,
                INFERENCE_PRECISION_HINT f32 or bf16, PERFORMANCE_HINT LATENCY;
   onnxruntime  the same ONNX graph, intra_op_num_threads=THREADS, all graph
@@ -32,6 +34,7 @@ multiply-adds of every convolution and linear layer, counted from the model at t
 its network sees (a detector's 1024 px tile is resized to 800).
 Run: bench/cpu-peers.sh
 """
+import csv
 import json
 import os
 import statistics
@@ -203,8 +206,8 @@ def mgpr(row, precision, work):
     size, batch = int(size), int(batch)
     run_dir = tempfile.mkdtemp(dir=work)
     if name == "resnet50":
-        count = max(2 * batch, int(SECONDS * (40 if size == 224 else 2) * (2 if precision == "bf16" else 1)) // batch * batch)
-        source = ["use_fake_data=true", "dummy_dataset_delay=0", f"dummy_dataset_count={count}"]
+        timed = max(2 * batch, int(SECONDS * (40 if size == 224 else 2) * (2 if precision == "bf16" else 1)) // batch * batch)
+        source = ["use_fake_data=true", "dummy_dataset_delay=0", f"dummy_dataset_count={batch + timed}"]
     else:
         source = [f"image_path={os.path.join(work, 'image.tif')}"]
     command = [f"{BIN}/mgpr", f"model={name}", f"weights={os.path.join(work, name + '.pth')}", *source,
@@ -213,9 +216,11 @@ def mgpr(row, precision, work):
     if name == "retinanet":
         command.append("score_threshold=0.05")
     measure(command)
+    with open(os.path.join(run_dir, "rank-0", "metrics.csv")) as f:
+        batches = sorted(csv.DictReader(f), key=lambda b: int(b["batch"]))[1:]  # the first is the warm-up
     with open(os.path.join(run_dir, "summary.json")) as f:
-        s = json.load(f)
-    return s["tiles"] / s["busy_seconds"], s["peak_rss_bytes"] / 2**20
+        peak = json.load(f)["peak_rss_bytes"]
+    return sum(int(b["tiles"]) for b in batches) / sum(float(b["busy_s"]) for b in batches), peak / 2**20
 
 
 def main():
