@@ -203,15 +203,3 @@ final class DNNLAttributes {
 
     deinit { dnnl_primitive_attr_destroy(handle) }
 }
-
-/// OpenMP's thread count, set per calling thread (oneDNN here runs on OpenMP). Found
-/// with dlsym, since libgomp comes in through libdnnl rather than our own link line.
-enum OpenMP {
-    private typealias SetThreads = @convention(c) (Int32) -> Void
-    private static let setThreads: SetThreads? = {
-        guard let symbol = dlsym(nil, "omp_set_num_threads") else { return nil }  // RTLD_DEFAULT
-        return unsafeBitCast(symbol, to: SetThreads.self)
-    }()
-
-    static func setThreads(_ count: Int) { setThreads?(Int32(count)) }
-}
