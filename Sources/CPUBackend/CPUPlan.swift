@@ -34,10 +34,19 @@ final class CPUPlan: Plan {
 
     var memoryBytes: Int { arena.count + scratchpad.count + weightBytes }
 
+    /// How many convolutions run by Winograd's algorithm.
+    var winogradConvolutions: Int {
+        steps.reduce(0) { count, step in
+            if case .kernel(let kernel) = step, kernel is WinogradConvolution { count + 1 } else { count }
+        }
+    }
+
     /// `channelsLastOutputs`: the indices of the graph's outputs to write NHWC rather than
     /// NCHW, and `channelsLastInput` to read the input so (for host steps that work so).
+    /// `winograd`: whether the 3x3 convolutions that suit it run by Winograd's algorithm
+    /// (``WinogradConvolution``) rather than oneDNN's direct one.
     init(graph: Graph, weights: WeightStore, type: ElementType, threads: Int,
-         channelsLastOutputs: Set<Int> = [], channelsLastInput: Bool = false) throws {
+         channelsLastOutputs: Set<Int> = [], channelsLastInput: Bool = false, winograd: Bool = true) throws {
         precondition(!channelsLastInput || graph.inputScaling == nil, "input scaling reads NCHW")
         self.threads = threads
         // oneDNN sizes each primitive's work split when it is created, from the calling
@@ -78,6 +87,7 @@ final class CPUPlan: Plan {
         var reads: [[Int]] = [[]], writes: [[Int]] = [[graph.input.id]]
         var shadowOf: [Int: Int] = [:]
         var opInputs: [Int: [Int]] = [:]  // op index -> the values its primitive reads
+        var opStep: [Int: Int] = [:]  // op index -> its step
         for (k, op) in graph.ops.enumerated() {
             var residual: Int?
             if case .convolution(let c) = op { residual = c.residual?.id }
@@ -98,6 +108,7 @@ final class CPUPlan: Plan {
                 return shadowOf[input]!
             }
             opInputs[k] = inputs
+            opStep[k] = logical.count
             logical.append(.op(k))
             reads.append(inputs + (residual.map { [$0] } ?? []))
             writes.append([op.output.id])
@@ -129,7 +140,13 @@ final class CPUPlan: Plan {
             engine: engine, shapes: shapes, types: types, root: root, plainRoots: plainRoots, linearOutputs: linearOutputs,
             copies: Dictionary(uniqueKeysWithValues: shadowOf.map { ($1, $0) }), type: type)
         var built: [Int: (DNNLPrimitive, [(Int32, PrimitiveArgument)])] = [:]
+        var winograds: [Int: WinogradConvolution.Design] = [:]
         for (k, op) in graph.ops.enumerated() {
+            if winograd, case .convolution(let c) = op,
+                let design = try primitives.winograd(c, input: opInputs[k]![0], weights: weights, threads: threads) {
+                winograds[k] = design
+                continue
+            }
             switch op {
             case .groupNorm, .resize:
                 _ = try primitives.layout(op.inputs[0].id)
@@ -148,11 +165,19 @@ final class CPUPlan: Plan {
         }
         // The normalised input, NCHW float32, read by the input step (step 0) alone.
         if inputScaling != nil { requests.append(ArenaPlanner.Request(size: inputShape.count * 4, first: 0, last: 0)) }
+        // Each Winograd convolution's matrices and scratchpads, needed during its step alone.
+        let workspaceOps = winograds.keys.sorted()
+        let firstWorkspace = requests.count
+        for k in workspaceOps {
+            requests.append(ArenaPlanner.Request(size: winograds[k]!.workspaceBytes, first: opStep[k]!, last: opStep[k]!))
+        }
         let (offsets, size) = ArenaPlanner.plan(requests)
         arena = .allocate(byteCount: max(size, 64), alignment: 64)
         if inputScaling != nil {
-            scaledInput = (arena.baseAddress! + offsets.last!).bindMemory(to: Float.self, capacity: inputShape.count)
+            scaledInput = (arena.baseAddress! + offsets[firstWorkspace - 1]).bindMemory(to: Float.self, capacity: inputShape.count)
         }
+        var workspaceOffset: [Int: Int] = [:]
+        for (i, k) in workspaceOps.enumerated() { workspaceOffset[k] = offsets[firstWorkspace + i] }
         var offsetOf: [Int: Int] = [:]
         for (i, r) in roots.enumerated() { offsetOf[r] = offsets[i] }
         for id in shapes.indices where last[root[id]] >= 0 {
@@ -179,6 +204,12 @@ final class CPUPlan: Plan {
                 pending.append(.primitive(
                     try primitives.reorder(descs[from], descs[to]), [(DNNL_ARG_FROM, valueMemory[from]!), (DNNL_ARG_TO, valueMemory[to]!)]))
             case .op(let k):
+                if let design = winograds[k] {
+                    pending.append(.kernel(try WinogradConvolution(
+                        design, source: valueMemory[opInputs[k]![0]]!.pointer!, destination: valueMemory[graph.ops[k].output.id]!.pointer!,
+                        workspace: arena.baseAddress! + workspaceOffset[k]!, engine: engine)))
+                    continue
+                }
                 switch graph.ops[k] {
                 case .groupNorm(let g):
                     pending.append(.kernel(GroupNormKernel(
@@ -281,7 +312,7 @@ final class CPUPlan: Plan {
                 }
             case .kernel(let kernel):
                 try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")
-                kernel.run()
+                try kernel.run()
             }
         }
         try DNNL.check(dnnl_stream_wait(engine.stream), "dnnl_stream_wait")

@@ -46,6 +46,7 @@ final class CPUPrimitives {
     /// levels) keep one copy where the primitives chose one layout: RetinaNet's float32
     /// weights take 130 MB rather than 235.
     private var packedConvolutions: [String: [(weights: DNNLMemory, bias: DNNLMemory)]] = [:]
+    private var packedWinograds: [String: [(planes: [DNNLMemory], bias: [Float])]] = [:]
 
     init(
         engine: DNNLEngine, shapes: [Shape4], types: [ElementType], root: [Int], plainRoots: Set<Int>, linearOutputs: Set<Int>,
@@ -229,6 +230,47 @@ final class CPUPrimitives {
         }
     }
 
+    /// Convolution `c` by Winograd's F(2x2, 3x3) where it suits (``WinogradConvolution``)
+    /// and the values it reads and writes are float32 in layouts its transforms know (a
+    /// channel-blocked one or plain NHWC), whose layouts it then settles; nil otherwise,
+    /// with nothing settled, and the convolution is built as a primitive.
+    func winograd(_ c: Graph.Convolution, input: Int, weights: WeightStore, threads: Int) throws -> WinogradConvolution.Design? {
+        let (channels, outputs) = (shapes[input].c, shapes[c.output.id].c)
+        guard WinogradConvolution.suits(c, inputChannels: channels, outputChannels: outputs),
+            types[input] == .f32, types[c.output.id] == .f32
+        else { return nil }
+        let source = try layouts[input] ?? request(input)
+        let destination = try c.residual.map { r throws(EngineError) in try layout(r.id) } ?? request(c.output.id)
+        guard let sourceBlock = try block(of: source, value: input), let destinationBlock = try block(of: destination, value: c.output.id)
+        else { return nil }
+        layouts[input] = source
+        layouts[c.output.id] = destination
+
+        let geometry = WinogradConvolution.Geometry(input: shapes[input], outputs: outputs, threads: threads)
+        let (products, weightsLayout) = try WinogradConvolution.products(geometry, engine: engine, threads: threads)
+        let (planes, bias) = try packedWinograd(c, inputs: channels, outputs: outputs, into: weightsLayout, weights: weights)
+        var scratchBytes = 0
+        for product in products.values { scratchBytes = max(scratchBytes, try product.query(dnnl_query_scratchpad_md).byteCount) }
+        return WinogradConvolution.Design(
+            geometry: geometry, products: products, weights: planes, bias: bias, relu: c.relu, accumulate: c.residual != nil,
+            sourceBlock: sourceBlock, destinationBlock: destinationBlock, scratchBytes: (scratchBytes + 63) / 64 * 64,
+            threads: threads)
+    }
+
+    /// Channels per block of `layout` (plain NHWC is one block of all of them), if it is
+    /// one the Winograd transforms read and write: blocks that the channels fill (a
+    /// padded block's padding must stay zero for the primitives that read it).
+    private func block(of layout: DNNLMemoryDesc, value: Int) throws(EngineError) -> Int? {
+        let channels = shapes[value].c
+        let block: Int? = switch try Self.tag(of: layout, dims: shapes[value].dims, type: .f32) {
+        case dnnl_nhwc: channels
+        case dnnl_nChw16c: 16
+        case dnnl_nChw8c: 8
+        default: nil
+        }
+        return block.flatMap { channels % $0 == 0 ? $0 : nil }
+    }
+
     /// `torch.cat(dim=1)` of `inputs` (all in one type) into `output`, in a layout
     /// oneDNN chooses from the inputs'.
     func concat(_ inputs: [Int], into output: Int) throws(EngineError) -> (DNNLPrimitive, [(Int32, PrimitiveArgument)]) {
@@ -274,6 +316,27 @@ final class CPUPrimitives {
             batchNorm: c.batchNorm, weights: weights)
         let made = (weights: try pack(folded.weight, dims: dims, tag: dnnl_oihw, into: layout), bias: try biasMemory(folded.bias))
         packedConvolutions[key, default: []].append(made)
+        return made
+    }
+
+    /// A convolution's Winograd weights (BatchNorm folded in, transformed, one matrix per
+    /// tile position, packed in `layout`) and its bias: made once for every convolution
+    /// that reads the same keys, as ``packedConvolution`` is.
+    private func packedWinograd(
+        _ c: Graph.Convolution, inputs: Int, outputs: Int, into layout: DNNLMemoryDesc, weights: WeightStore
+    ) throws -> (planes: [DNNLMemory], bias: [Float]) {
+        let key = [c.weight, c.bias ?? "", c.batchNorm.map { "\($0.prefix) \($0.eps)" } ?? ""].joined(separator: "|")
+        if let made = packedWinograds[key]?.first(where: { dnnl_memory_desc_equal($0.planes[0].desc.handle, layout.handle) != 0 }) {
+            return made
+        }
+        let folded = BatchNormFolding.fold(
+            weight: weights[c.weight]!.values, bias: c.bias.map { weights[$0]!.values }, outChannels: outputs,
+            batchNorm: c.batchNorm, weights: weights)
+        let planes = try WinogradConvolution.transformedWeights(folded.weight, inputs: inputs, outputs: outputs).map { plane in
+            try pack(plane, dims: [inputs, outputs], tag: dnnl_ab, into: layout)
+        }
+        let made = (planes: planes, bias: folded.bias)
+        packedWinograds[key, default: []].append(made)
         return made
     }
 

@@ -4,7 +4,7 @@ import Engine
 /// Work a plan runs on the host between oneDNN's primitives, for ops it has no
 /// primitive for (or none that computes what PyTorch does).
 protocol HostKernel: AnyObject {
-    func run()
+    func run() throws
 }
 
 extension GroupNormKernel: HostKernel {}

@@ -1,0 +1,41 @@
+#ifndef MGPR_WINOGRAD_H
+#define MGPR_WINOGRAD_H
+// The data transforms of Winograd's F(2x2, 3x3) convolution (a 3x3 kernel, stride 1,
+// padding 1): 4x4 input tiles at a stride of 2 become 16 matrices [tiles, channels]
+// that a batched matrix product meets with the transformed weights; each 2x2 output
+// tile comes back from 16 such products. Kept in C, compiled optimised in every build,
+// so that the loops over eight channels vectorise on any x86-64 and debug builds of
+// the tests run at speed.
+//
+// A feature map is [N, C, H, W] in a channel-blocked layout: blocks of `block`
+// channels, each [H, W, block] (oneDNN's nChw16c for block 16, nChw8c for 8; plain NHWC
+// is block == C). C and block are multiples of 8. Tile t counts images, then tile rows,
+// then tile columns; a chunk is the tiles [first, first + count) whose matrices start at
+// row 0 of `matrices` (the matrix of position k at matrices + k * plane, rows of C or K).
+
+#include <stdint.h>
+
+typedef struct {
+    const float *source;
+    long channels, block, height, width;
+} mgpr_winograd_input_t;
+
+typedef struct {
+    float *destination;
+    long channels, block, height, width;
+    const float *bias;   // per output channel
+    int accumulate;      // add the destination's values (a residual in its buffer)
+    int relu;
+} mgpr_winograd_output_t;
+
+/// Transforms tiles [first, first + count) into `matrices` (16 matrices of rows
+/// `channels` wide, `plane` floats apart), tile `first` at row `row`.
+void mgpr_winograd_f23_input(const mgpr_winograd_input_t *input, long first, long count, long row,
+                             float *matrices, long plane);
+
+/// Assembles the output tiles [first, first + count) from `matrices` (16 matrices of rows
+/// `channels` wide, `plane` floats apart), tile `first` at row `row`.
+void mgpr_winograd_f23_output(const mgpr_winograd_output_t *output, const float *matrices, long plane,
+                              long first, long count, long row);
+
+#endif

@@ -1,0 +1,89 @@
+#include "winograd.h"
+
+#include <string.h>
+
+// Eight channels at a time: one AVX register, two SSE ones, whichever the build targets.
+typedef float lanes __attribute__((vector_size(32)));
+#define LANES 8
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE lanes load(const float *p) { lanes v; memcpy(&v, p, sizeof v); return v; }
+INLINE void store(float *p, lanes v) { memcpy(p, &v, sizeof v); }
+
+static inline long tiles_across(long extent) { return (extent + 1) / 2; }
+
+void mgpr_winograd_f23_input(const mgpr_winograd_input_t *in, long first, long count, long row,
+                             float *matrices, long plane) {
+    const long C = in->channels, H = in->height, W = in->width, block = in->block;
+    const long across = tiles_across(W), perImage = tiles_across(H) * across;
+    const lanes zero = {0};
+    for (long t = first; t < first + count; t++, row++) {
+        const long n = t / perImage, y0 = (t % perImage) / across * 2 - 1, x0 = (t % perImage) % across * 2 - 1;
+        // Each of the tile's 16 pixels: its offset within a channel block, or -1 outside
+        // the map (the padding's zeros).
+        long at[4][4];
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                const long y = y0 + i, x = x0 + j;
+                at[i][j] = y >= 0 && y < H && x >= 0 && x < W ? (y * W + x) * block : -1;
+            }
+        }
+        for (long c = 0; c < C; c += LANES) {
+            const long base = n * C * H * W + (c / block) * H * W * block + c % block;
+            lanes d[4][4];
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) d[i][j] = at[i][j] >= 0 ? load(in->source + base + at[i][j]) : zero;
+            }
+            // B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: down the columns, then
+            // along the rows.
+            lanes s[4][4];
+            for (int j = 0; j < 4; j++) {
+                s[0][j] = d[0][j] - d[2][j];
+                s[1][j] = d[1][j] + d[2][j];
+                s[2][j] = d[2][j] - d[1][j];
+                s[3][j] = d[1][j] - d[3][j];
+            }
+            float *k = matrices + row * C + c;
+            for (int i = 0; i < 4; i++, k += 4 * plane) {
+                store(k, s[i][0] - s[i][2]);
+                store(k + plane, s[i][1] + s[i][2]);
+                store(k + 2 * plane, s[i][2] - s[i][1]);
+                store(k + 3 * plane, s[i][1] - s[i][3]);
+            }
+        }
+    }
+}
+
+void mgpr_winograd_f23_output(const mgpr_winograd_output_t *out, const float *matrices, long plane,
+                              long first, long count, long row) {
+    const long K = out->channels, H = out->height, W = out->width, block = out->block;
+    const long across = tiles_across(W), perImage = tiles_across(H) * across;
+    const lanes zero = {0};
+    for (long t = first; t < first + count; t++, row++) {
+        const long n = t / perImage, y0 = (t % perImage) / across * 2, x0 = (t % perImage) % across * 2;
+        for (long c = 0; c < K; c += LANES) {
+            // A^T m A, A^T = [1 1 1 0; 0 1 -1 -1]: down the columns, then along the rows.
+            const float *m = matrices + row * K + c;
+            lanes s[2][4];
+            for (int j = 0; j < 4; j++) {
+                const lanes m0 = load(m + j * plane), m1 = load(m + (4 + j) * plane);
+                const lanes m2 = load(m + (8 + j) * plane), m3 = load(m + (12 + j) * plane);
+                s[0][j] = m0 + m1 + m2;
+                s[1][j] = m1 - m2 - m3;
+            }
+            const lanes bias = load(out->bias + c);
+            const long base = n * K * H * W + (c / block) * H * W * block + c % block;
+            for (int a = 0; a < 2 && y0 + a < H; a++) {
+                const lanes y[2] = {s[a][0] + s[a][1] + s[a][2] + bias, s[a][1] - s[a][2] - s[a][3] + bias};
+                for (int b = 0; b < 2 && x0 + b < W; b++) {
+                    float *to = out->destination + base + ((y0 + a) * W + x0 + b) * block;
+                    lanes v = y[b];
+                    if (out->accumulate) v += load(to);
+                    if (out->relu) v = __builtin_elementwise_max(v, zero);
+                    store(to, v);
+                }
+            }
+        }
+    }
+}
