@@ -5,7 +5,6 @@ import Foundation
 enum OpenMP {
     private typealias SetThreads = @convention(c) (Int32) -> Void
     private typealias Query = @convention(c) () -> Int32
-    private typealias Barrier = @convention(c) () -> Void
     /// GCC's entry point for `#pragma omp parallel num_threads(n)`: runs the function on
     /// the calling thread and n - 1 of the pool's, and returns when all have.
     private typealias Parallel = @convention(c) (
@@ -18,7 +17,6 @@ enum OpenMP {
 
     private static let setThreads = symbol("omp_set_num_threads", as: SetThreads.self)
     private static let parallel = symbol("GOMP_parallel", as: Parallel.self)
-    private static let barrierCall = symbol("GOMP_barrier", as: Barrier.self)
     private static let threadNumber = symbol("omp_get_thread_num", as: Query.self)
     private static let teamSize = symbol("omp_get_num_threads", as: Query.self)
 
@@ -26,7 +24,7 @@ enum OpenMP {
     static func setThreads(_ count: Int) { setThreads?(Int32(count)) }
 
     /// Whether ``team(_:_:)`` can run: the runtime is GCC's.
-    static var hasTeams: Bool { parallel != nil && barrierCall != nil && threadNumber != nil && teamSize != nil }
+    static var hasTeams: Bool { parallel != nil && threadNumber != nil && teamSize != nil }
 
     /// Runs `body(thread, count)` on a team of `count` <= `threads` threads of oneDNN's own
     /// pool, so work between primitives neither waits for that pool's threads to stop
@@ -42,7 +40,4 @@ enum OpenMP {
             }
         }
     }
-
-    /// Waits until every thread of the team has reached this point.
-    static func barrier() { barrierCall!() }
 }

@@ -7,30 +7,30 @@ import Engine
 /// that mgpr ships has no Winograd kernels on x86-64, and these convolutions are most of
 /// the work of ResNet50's blocks, the FPN and the detectors' heads.
 ///
-/// The tiles go through in chunks sized to stay in cache. A team of oneDNN's own OpenMP
-/// threads transforms a chunk's input tiles into 16 matrices (C code, `CWinograd`),
-/// multiplies each by its transformed weights (16 oneDNN matrix products, split between
-/// the threads, each run by its thread alone), and turns the 16 products back into output
-/// tiles, adding the bias and a residual and applying ReLU. The data transforms add and
-/// subtract only; the weights are transformed once, in Double.
+/// The tiles go through in chunks sized to stay in cache, shared out among a team of
+/// oneDNN's own OpenMP threads. Each thread takes its chunks alone, with no barrier
+/// between them (threads that wait on each other lose whole time slices where cores are
+/// shared): it transforms a chunk's input tiles into 16 matrices (C code, `CWinograd`),
+/// multiplies each by its transformed weights (16 oneDNN matrix products, made for one
+/// thread), and turns the products back into output tiles, adding the bias and a
+/// residual and applying ReLU. The data transforms add and subtract only; the weights are
+/// transformed once, in Double.
 ///
 /// Float32 only. In bf16 the transformed tiles are rounded too: on a 64-channel layer
 /// that made the mean error 2.7 times the direct bf16 convolution's, and with oneDNN's
 /// bf16 products twice as fast the transforms ate the gain (ResNet50 at 1024 px, 0.97 x
 /// the direct convolution's tiles/s).
 ///
-/// Unchecked Sendable: in `run`, each thread writes its own rows of the chunk's matrices
-/// and of the output, and uses its own stream and memory objects.
+/// Unchecked Sendable: in `run`, each thread writes its own matrices and its own chunks'
+/// outputs, and uses its own stream and memory objects.
 final class WinogradConvolution: HostKernel, @unchecked Sendable {
-    /// How the tiles are cut into chunks and the chunks into products.
+    /// How the tiles are cut into chunks.
     struct Geometry {
         let input: Shape4
         let outputs: Int
         let tiles: Int
         let chunkTiles: Int
         let chunks: Int
-        /// Rows of one matrix product: a chunk's rows in one or more blocks.
-        let blockRows: Int
 
         /// A chunk's matrices (input and product) within this many bytes, where that
         /// leaves at least `minimumRows` rows: fewer rows would read the transformed
@@ -43,26 +43,17 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
             self.outputs = outputs
             tiles = input.n * ((input.h + 1) / 2) * ((input.w + 1) / 2)
             let perTile = 16 * (input.c + outputs) * 4
-            let wanted = min(tiles, max(Self.minimumRows, Self.chunkBytes / perTile))
+            // A chunk for every thread, where there are tiles enough.
+            let wanted = min((tiles + threads - 1) / threads, max(Self.minimumRows, Self.chunkBytes / perTile))
             chunks = (tiles + wanted - 1) / wanted
             chunkTiles = (tiles + chunks - 1) / chunks
-            // Enough products for every thread: 16 per block of rows, blocks of 16 rows or more.
-            let blocks = max(1, min((threads + 3) / 4, chunkTiles / 16))
-            blockRows = (chunkTiles + blocks - 1) / blocks
         }
 
         /// The rows of chunk `index`.
         func rows(ofChunk index: Int) -> Int { min(chunkTiles, tiles - index * chunkTiles) }
 
-        /// Every row count a product has.
-        var productRows: Set<Int> {
-            var counts = Set<Int>()
-            for rows in Set([rows(ofChunk: 0), rows(ofChunk: chunks - 1)]) {
-                counts.insert(min(blockRows, rows))
-                if rows > blockRows, rows % blockRows != 0 { counts.insert(rows % blockRows) }
-            }
-            return counts
-        }
+        /// Every row count a product has: a whole chunk's, and the last chunk's.
+        var productRows: Set<Int> { [rows(ofChunk: 0), rows(ofChunk: chunks - 1)] }
 
         /// Floats between one position's matrix and the next's.
         var inputPlane: Int { chunkTiles * input.c }
@@ -85,9 +76,9 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
         let scratchBytes: Int
         let threads: Int
 
-        /// The arena bytes the convolution works in: a chunk's matrices, then each
-        /// thread's scratchpad.
-        var workspaceBytes: Int { geometry.matrixBytes + threads * scratchBytes }
+        /// The arena bytes the convolution works in: each thread's matrices and scratchpad.
+        var workspaceBytes: Int { threads * laneBytes }
+        var laneBytes: Int { (geometry.matrixBytes + scratchBytes + 63) / 64 * 64 }
     }
 
     /// Whether `c` is a convolution this computes (the transforms work on eight channels
@@ -126,33 +117,18 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
         return (made, layout!)
     }
 
-    /// `weight` ([K, C, 3, 3]) transformed: per position (i, j) of the 4x4 tile, the
-    /// matrix [C, K] of G g G^T's entry (i, j), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+    /// `weight` ([K, C, 3, 3]) transformed: per position of the 4x4 tile, a matrix [C, K].
     static func transformedWeights(_ weight: [Float], inputs: Int, outputs: Int) -> [[Float]] {
-        let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        var planes = [[Float]](repeating: [Float](repeating: 0, count: inputs * outputs), count: 16)
-        for k in 0..<outputs {
-            for c in 0..<inputs {
-                let w = (k * inputs + c) * 9
-                // G w (4x3), then (G w) G^T (4x4).
-                var left = [[Double]](repeating: [0, 0, 0], count: 4)
-                for i in 0..<4 {
-                    for b in 0..<3 { left[i][b] = (0..<3).reduce(0) { $0 + g[i][$1] * Double(weight[w + $1 * 3 + b]) } }
-                }
-                for i in 0..<4 {
-                    for j in 0..<4 {
-                        planes[i * 4 + j][c * outputs + k] = Float((0..<3).reduce(0) { $0 + left[i][$1] * g[j][$1] })
-                    }
-                }
-            }
+        let planes = [Float](unsafeUninitializedCapacity: 16 * inputs * outputs) { buffer, count in
+            mgpr_winograd_f23_weights(weight, inputs, outputs, buffer.baseAddress!)
+            count = buffer.count
         }
-        return planes
+        return (0..<16).map { Array(planes[($0 * inputs * outputs)..<(($0 + 1) * inputs * outputs)]) }
     }
 
     private let design: Design
     private var input: mgpr_winograd_input_t
     private var output: mgpr_winograd_output_t
-    private let matrices: UnsafeMutablePointer<Float>
     private let bias: UnsafeMutableBufferPointer<Float>
     private let weights: [UnsafeMutableRawPointer]
     /// Per thread: its stream, and per row count the product's memory objects and arguments.
@@ -160,10 +136,13 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
 
     private final class Lane {
         let stream: dnnl_stream_t
+        /// The chunk's 16 input matrices, then its 16 products.
+        let matrices: UnsafeMutablePointer<Float>
         var arguments: [Int: (source: DNNLMemory, weights: DNNLMemory, destination: DNNLMemory, scratch: DNNLMemory, all: [dnnl_exec_arg_t])] = [:]
         var status = dnnl_success
 
-        init(engine: DNNLEngine) throws(EngineError) {
+        init(engine: DNNLEngine, matrices: UnsafeMutablePointer<Float>) throws(EngineError) {
+            self.matrices = matrices
             var stream: dnnl_stream_t?
             try DNNL.check(dnnl_stream_create(&stream, engine.engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
             self.stream = stream!
@@ -186,10 +165,10 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
             block: design.destinationBlock, height: shape.h, width: shape.w, bias: UnsafePointer(bias.baseAddress!),
             accumulate: design.accumulate ? 1 : 0, relu: design.relu ? 1 : 0)
         weights = design.weights.map { $0.pointer! }
-        matrices = workspace.bindMemory(to: Float.self, capacity: geometry.matrixBytes / 4)
         for thread in 0..<design.threads {
-            let lane = try Lane(engine: engine)
-            let scratchAt = workspace + geometry.matrixBytes + thread * design.scratchBytes
+            let start = workspace + thread * design.laneBytes
+            let lane = try Lane(engine: engine, matrices: start.bindMemory(to: Float.self, capacity: geometry.matrixBytes / 4))
+            let scratchAt = start + geometry.matrixBytes
             for (rows, product) in design.products {
                 let source = try DNNLMemory(try product.query(dnnl_query_src_md), engine, pointer: workspace)
                 let weights = try DNNLMemory(try product.query(dnnl_query_weights_md), engine, pointer: design.weights[0].pointer!)
@@ -212,24 +191,11 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
         let geometry = design.geometry
         OpenMP.team(design.threads) { thread, count in
             let lane = lanes[thread]
-            for chunk in 0..<geometry.chunks {
+            for chunk in stride(from: thread, to: geometry.chunks, by: count) where lane.status == dnnl_success {
                 let first = chunk * geometry.chunkTiles, rows = geometry.rows(ofChunk: chunk)
-                let (from, to) = (rows * thread / count, rows * (thread + 1) / count)
-                if to > from {
-                    mgpr_winograd_f23_input(&input, first + from, to - from, from, matrices, geometry.inputPlane)
-                }
-                OpenMP.barrier()
-                let blocks = (rows + geometry.blockRows - 1) / geometry.blockRows
-                for unit in stride(from: thread, to: 16 * blocks, by: count) where lane.status == dnnl_success {
-                    let (position, block) = (unit % 16, unit / 16)
-                    let row = block * geometry.blockRows
-                    multiply(lane, position: position, row: row, rows: min(geometry.blockRows, rows - row))
-                }
-                OpenMP.barrier()
-                if to > from {
-                    mgpr_winograd_f23_output(&output, matrices + 16 * geometry.inputPlane, geometry.productPlane,
-                                             first + from, to - from, from)
-                }
+                mgpr_winograd_f23_input(&input, first, rows, 0, lane.matrices, geometry.inputPlane)
+                for position in 0..<16 where lane.status == dnnl_success { multiply(lane, position: position, rows: rows) }
+                mgpr_winograd_f23_output(&output, lane.matrices + 16 * geometry.inputPlane, geometry.productPlane, first, rows, 0)
             }
         }
         for lane in lanes where lane.status != dnnl_success {
@@ -237,13 +203,13 @@ final class WinogradConvolution: HostKernel, @unchecked Sendable {
         }
     }
 
-    /// One product: position `position`'s rows [row, row + rows) of the chunk's input
-    /// matrix times its weights.
-    private func multiply(_ lane: Lane, position: Int, row: Int, rows: Int) {
+    /// One product: the first `rows` rows of position `position`'s input matrix times its
+    /// weights.
+    private func multiply(_ lane: Lane, position: Int, rows: Int) {
         let geometry = design.geometry
         let (product, arguments) = (design.products[rows]!, lane.arguments[rows]!)
-        let source = matrices + position * geometry.inputPlane + row * geometry.input.c
-        let destination = matrices + 16 * geometry.inputPlane + position * geometry.productPlane + row * geometry.outputs
+        let source = lane.matrices + position * geometry.inputPlane
+        let destination = lane.matrices + 16 * geometry.inputPlane + position * geometry.productPlane
         var status = dnnl_memory_set_data_handle(arguments.source.handle, source)
         if status == dnnl_success { status = dnnl_memory_set_data_handle(arguments.weights.handle, weights[position]) }
         if status == dnnl_success { status = dnnl_memory_set_data_handle(arguments.destination.handle, destination) }

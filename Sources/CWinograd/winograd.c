@@ -87,3 +87,22 @@ void mgpr_winograd_f23_output(const mgpr_winograd_output_t *out, const float *ma
         }
     }
 }
+
+void mgpr_winograd_f23_weights(const float *weight, long inputs, long outputs, float *planes) {
+    static const double g[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    for (long k = 0; k < outputs; k++) {
+        for (long c = 0; c < inputs; c++) {
+            const float *w = weight + (k * inputs + c) * 9;
+            double left[4][3];  // G w
+            for (int i = 0; i < 4; i++) {
+                for (int b = 0; b < 3; b++) left[i][b] = g[i][0] * w[b] + g[i][1] * w[3 + b] + g[i][2] * w[6 + b];
+            }
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    const double u = left[i][0] * g[j][0] + left[i][1] * g[j][1] + left[i][2] * g[j][2];
+                    planes[((long)(i * 4 + j) * inputs + c) * outputs + k] = (float)u;
+                }
+            }
+        }
+    }
+}

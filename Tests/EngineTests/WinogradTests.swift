@@ -131,12 +131,12 @@ struct WinogradTests {
         #expect(try CPUPlan(graph: b.graph, weights: weights, type: .f32, threads: 1).winogradConvolutions == 1)
     }
 
-    @Test("a map of several chunks, in blocks of rows, computes what oneDNN's direct convolution does (within 1e-5 of the largest output)")
+    @Test("a map of several chunks, shared out among threads, computes what oneDNN's direct convolution does (within 1e-5 of the largest output)")
     func chunks() throws {
         let shape = Shape4(n: 1, c: 64, h: 97, w: 96)
         let geometry = WinogradConvolution.Geometry(input: shape, outputs: 64, threads: 8)
         #expect(geometry.chunks > 1 && geometry.rows(ofChunk: geometry.chunks - 1) != geometry.chunkTiles, "\(geometry)")
-        #expect(geometry.blockRows < geometry.chunkTiles && geometry.productRows.count > 1, "\(geometry)")
+        #expect(geometry.productRows.count > 1, "\(geometry)")
         var b = GraphBuilder(input: shape)
         b.markOutput(b.conv(b.graph.input, weight: "w.weight", outChannels: 64, kernel: 3, padding: 1, bias: "w.bias", relu: true))
         let weights = WeightStore(path: "test", tensors: [

@@ -38,4 +38,9 @@ void mgpr_winograd_f23_input(const mgpr_winograd_input_t *input, long first, lon
 void mgpr_winograd_f23_output(const mgpr_winograd_output_t *output, const float *matrices, long plane,
                               long first, long count, long row);
 
+/// Transforms `weight` ([outputs, inputs, 3, 3]) into 16 matrices [inputs, outputs], one
+/// after the other: for tile position (i, j), entry (i, j) of G w G^T, with
+/// G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], computed in double.
+void mgpr_winograd_f23_weights(const float *weight, long inputs, long outputs, float *planes);
+
 #endif
