@@ -38,8 +38,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Weights"], swiftSettings: swiftSettings),
         // oneDNN 3, installed by scripts/setup.sh from PyPI (Debian 12 has only 2.x).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", pkgConfig: "dnnl"),
-        // Winograd's data transforms, in C optimised in every build: debug builds of the
-        // tests run them at speed, and the loops vectorise on any x86-64.
+        // Winograd's data transforms, in C optimised in every build (debug builds of the
+        // tests run them at speed), each compiled for AVX2 and for any x86-64.
         .target(name: "CWinograd", cSettings: [.unsafeFlags(["-O3", "-Wno-psabi"])]),
         .target(name: "CPUBackend", dependencies: ["CDNNL", "CWinograd", "Engine", "Weights"], swiftSettings: swiftSettings),
         // NVIDIA GPUs through libraries opened at run time (no CUDA is needed to build):

@@ -231,13 +231,14 @@ final class CPUPrimitives {
     }
 
     /// Convolution `c` by Winograd's F(2x2, 3x3) where it suits (``WinogradConvolution``)
-    /// and the values it reads and writes are float32 in layouts its transforms know (a
-    /// channel-blocked one or plain NHWC), whose layouts it then settles; nil otherwise,
+    /// and the values it reads and writes are float32 or bf16 in layouts its transforms know
+    /// (a channel-blocked one or plain NHWC), whose layouts it then settles; nil otherwise,
     /// with nothing settled, and the convolution is built as a primitive.
     func winograd(_ c: Graph.Convolution, input: Int, weights: WeightStore, threads: Int) throws -> WinogradConvolution.Design? {
         let (channels, outputs) = (shapes[input].c, shapes[c.output.id].c)
+        let (type, outputType) = (types[input], types[c.output.id])
         guard WinogradConvolution.suits(c, inputChannels: channels, outputChannels: outputs),
-            types[input] == .f32, types[c.output.id] == .f32
+            [.f32, .bf16].contains(type), [.f32, .bf16].contains(outputType)
         else { return nil }
         let source = try layouts[input] ?? request(input)
         let destination = try c.residual.map { r throws(EngineError) in try layout(r.id) } ?? request(c.output.id)
@@ -246,13 +247,13 @@ final class CPUPrimitives {
         layouts[input] = source
         layouts[c.output.id] = destination
 
-        let geometry = WinogradConvolution.Geometry(input: shapes[input], outputs: outputs, threads: threads)
-        let (products, weightsLayout) = try WinogradConvolution.products(geometry, engine: engine, threads: threads)
+        let geometry = WinogradConvolution.Geometry(input: shapes[input], outputs: outputs, type: type, threads: threads)
+        let (products, weightsLayout) = try WinogradConvolution.products(geometry, type: type, engine: engine, threads: threads)
         let (planes, bias) = try packedWinograd(c, inputs: channels, outputs: outputs, into: weightsLayout, weights: weights)
         var scratchBytes = 0
         for product in products.values { scratchBytes = max(scratchBytes, try product.query(dnnl_query_scratchpad_md).byteCount) }
         return WinogradConvolution.Design(
-            geometry: geometry, products: products, weights: planes, bias: bias, relu: c.relu, accumulate: c.residual != nil,
+            geometry: geometry, sourceType: type, destinationType: outputType, products: products, weights: planes, bias: bias, relu: c.relu, accumulate: c.residual != nil,
             sourceBlock: sourceBlock, destinationBlock: destinationBlock, scratchBytes: (scratchBytes + 63) / 64 * 64,
             threads: threads)
     }
@@ -262,7 +263,7 @@ final class CPUPrimitives {
     /// padded block's padding must stay zero for the primitives that read it).
     private func block(of layout: DNNLMemoryDesc, value: Int) throws(EngineError) -> Int? {
         let channels = shapes[value].c
-        let block: Int? = switch try Self.tag(of: layout, dims: shapes[value].dims, type: .f32) {
+        let block: Int? = switch try Self.tag(of: layout, dims: shapes[value].dims, type: types[value]) {
         case dnnl_nhwc: channels
         case dnnl_nChw16c: 16
         case dnnl_nChw8c: 8

@@ -2,23 +2,54 @@
 
 #include <string.h>
 
-// Eight channels at a time: one AVX register, two SSE ones, whichever the build targets.
+// Eight channels at a time: one AVX register, two SSE ones.
 typedef float lanes __attribute__((vector_size(32)));
+typedef uint32_t words __attribute__((vector_size(32)));
+typedef uint16_t halves __attribute__((vector_size(16)));
 #define LANES 8
 
 #define INLINE static inline __attribute__((always_inline))
+// Each entry point is compiled for AVX2 and for any x86-64; the loader picks one.
+#define CLONED __attribute__((target_clones("arch=x86-64-v3", "default")))
 
-INLINE lanes load(const float *p) { lanes v; memcpy(&v, p, sizeof v); return v; }
-INLINE void store(float *p, lanes v) { memcpy(p, &v, sizeof v); }
+// Element i of a float32 (`bf16` 0) or bf16 array, and the seven after it. `bf16` is a
+// constant where these are inlined, so each caller compiles to one of the two.
+INLINE lanes load(const void *p, long i, int bf16) {
+    lanes v;
+    if (!bf16) {
+        memcpy(&v, (const float *)p + i, sizeof v);
+        return v;
+    }
+    halves h;
+    memcpy(&h, (const uint16_t *)p + i, sizeof h);
+    const words w = __builtin_convertvector(h, words) << 16;  // bf16 is float32's top half
+    memcpy(&v, &w, sizeof v);
+    return v;
+}
+
+INLINE void store(void *p, long i, lanes v, int bf16) {
+    if (!bf16) {
+        memcpy((float *)p + i, &v, sizeof v);
+        return;
+    }
+    words w;
+    memcpy(&w, &v, sizeof w);
+    // Round to nearest, ties to even (as oneDNN rounds); a NaN stays a (quiet) NaN.
+    const words nan = (words)(v != v);
+    const words rounded = w + 0x7fff + ((w >> 16) & 1);
+    w = (nan & (w | 0x400000)) | (~nan & rounded);
+    const halves h = __builtin_convertvector(w >> 16, halves);
+    memcpy((uint16_t *)p + i, &h, sizeof h);
+}
 
 static inline long tiles_across(long extent) { return (extent + 1) / 2; }
 
-void mgpr_winograd_f23_input(const mgpr_winograd_input_t *in, long first, long count, long row,
-                             float *matrices, long plane) {
+INLINE void input_tiles(const mgpr_winograd_input_t *in, long first, long count, void *matrices, long plane,
+                        const int bf16) {
     const long C = in->channels, H = in->height, W = in->width, block = in->block;
     const long across = tiles_across(W), perImage = tiles_across(H) * across;
     const lanes zero = {0};
-    for (long t = first; t < first + count; t++, row++) {
+    for (long t = first, row = 0; t < first + count; t++, row++) {
         const long n = t / perImage, y0 = (t % perImage) / across * 2 - 1, x0 = (t % perImage) % across * 2 - 1;
         // Each of the tile's 16 pixels: its offset within a channel block, or -1 outside
         // the map (the padding's zeros).
@@ -33,7 +64,7 @@ void mgpr_winograd_f23_input(const mgpr_winograd_input_t *in, long first, long c
             const long base = n * C * H * W + (c / block) * H * W * block + c % block;
             lanes d[4][4];
             for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) d[i][j] = at[i][j] >= 0 ? load(in->source + base + at[i][j]) : zero;
+                for (int j = 0; j < 4; j++) d[i][j] = at[i][j] >= 0 ? load(in->source, base + at[i][j], bf16) : zero;
             }
             // B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: down the columns, then
             // along the rows.
@@ -44,48 +75,59 @@ void mgpr_winograd_f23_input(const mgpr_winograd_input_t *in, long first, long c
                 s[2][j] = d[2][j] - d[1][j];
                 s[3][j] = d[1][j] - d[3][j];
             }
-            float *k = matrices + row * C + c;
+            long k = row * C + c;
             for (int i = 0; i < 4; i++, k += 4 * plane) {
-                store(k, s[i][0] - s[i][2]);
-                store(k + plane, s[i][1] + s[i][2]);
-                store(k + 2 * plane, s[i][2] - s[i][1]);
-                store(k + 3 * plane, s[i][1] - s[i][3]);
+                store(matrices, k, s[i][0] - s[i][2], bf16);
+                store(matrices, k + plane, s[i][1] + s[i][2], bf16);
+                store(matrices, k + 2 * plane, s[i][2] - s[i][1], bf16);
+                store(matrices, k + 3 * plane, s[i][1] - s[i][3], bf16);
             }
         }
     }
 }
 
-void mgpr_winograd_f23_output(const mgpr_winograd_output_t *out, const float *matrices, long plane,
-                              long first, long count, long row) {
+INLINE void output_tiles(const mgpr_winograd_output_t *out, const float *matrices, long plane, long first, long count,
+                         const int bf16) {
     const long K = out->channels, H = out->height, W = out->width, block = out->block;
     const long across = tiles_across(W), perImage = tiles_across(H) * across;
     const lanes zero = {0};
-    for (long t = first; t < first + count; t++, row++) {
+    for (long t = first, row = 0; t < first + count; t++, row++) {
         const long n = t / perImage, y0 = (t % perImage) / across * 2, x0 = (t % perImage) % across * 2;
         for (long c = 0; c < K; c += LANES) {
             // A^T m A, A^T = [1 1 1 0; 0 1 -1 -1]: down the columns, then along the rows.
             const float *m = matrices + row * K + c;
             lanes s[2][4];
             for (int j = 0; j < 4; j++) {
-                const lanes m0 = load(m + j * plane), m1 = load(m + (4 + j) * plane);
-                const lanes m2 = load(m + (8 + j) * plane), m3 = load(m + (12 + j) * plane);
+                const lanes m0 = load(m, j * plane, 0), m1 = load(m, (4 + j) * plane, 0);
+                const lanes m2 = load(m, (8 + j) * plane, 0), m3 = load(m, (12 + j) * plane, 0);
                 s[0][j] = m0 + m1 + m2;
                 s[1][j] = m1 - m2 - m3;
             }
-            const lanes bias = load(out->bias + c);
+            const lanes bias = load(out->bias, c, 0);
             const long base = n * K * H * W + (c / block) * H * W * block + c % block;
             for (int a = 0; a < 2 && y0 + a < H; a++) {
                 const lanes y[2] = {s[a][0] + s[a][1] + s[a][2] + bias, s[a][1] - s[a][2] - s[a][3] + bias};
                 for (int b = 0; b < 2 && x0 + b < W; b++) {
-                    float *to = out->destination + base + ((y0 + a) * W + x0 + b) * block;
+                    const long to = base + ((y0 + a) * W + x0 + b) * block;
                     lanes v = y[b];
-                    if (out->accumulate) v += load(to);
+                    if (out->accumulate) v += load(out->destination, to, bf16);
                     if (out->relu) v = __builtin_elementwise_max(v, zero);
-                    store(to, v);
+                    store(out->destination, to, v, bf16);
                 }
             }
         }
     }
+}
+
+CLONED void mgpr_winograd_f23_input(const mgpr_winograd_input_t *in, long first, long count, void *matrices, long plane) {
+    if (in->bf16) input_tiles(in, first, count, matrices, plane, 1);
+    else input_tiles(in, first, count, matrices, plane, 0);
+}
+
+CLONED void mgpr_winograd_f23_output(const mgpr_winograd_output_t *out, const float *matrices, long plane, long first,
+                                     long count) {
+    if (out->bf16) output_tiles(out, matrices, plane, first, count, 1);
+    else output_tiles(out, matrices, plane, first, count, 0);
 }
 
 void mgpr_winograd_f23_weights(const float *weight, long inputs, long outputs, float *planes) {
