@@ -237,8 +237,10 @@ final class CPUPrimitives {
     func winograd(_ c: Graph.Convolution, input: Int, weights: WeightStore, threads: Int) throws -> WinogradConvolution.Design? {
         let (channels, outputs) = (shapes[input].c, shapes[c.output.id].c)
         let (type, outputType) = (types[input], types[c.output.id])
+        // Its bf16 rounding is AVX512-BF16's instruction, which a bf16 plan's CPU has.
         guard WinogradConvolution.suits(c, inputChannels: channels, outputChannels: outputs),
-            [.f32, .bf16].contains(type), [.f32, .bf16].contains(outputType)
+            [.f32, .bf16].contains(type), [.f32, .bf16].contains(outputType),
+            type == .f32 && outputType == .f32 || DNNL.hasNativeBF16
         else { return nil }
         let source = try layouts[input] ?? request(input)
         let destination = try c.residual.map { r throws(EngineError) in try layout(r.id) } ?? request(c.output.id)

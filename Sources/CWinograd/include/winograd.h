@@ -16,6 +16,7 @@
 //
 // The input matrices take the map's type (bf16 ones are what a bf16 matrix product
 // reads), rounded to nearest even; the products the output transform reads are float32.
+// bf16 needs a CPU with AVX512-BF16, whose instruction rounds.
 
 #include <stdint.h>
 
