@@ -10,9 +10,9 @@ import CUDA
 /// one CUDA graph.
 package enum DetectionKernels {
     package static let names = [
-        "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms",
-        "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates", "mgpr_det_gather", "mgpr_det_class_keys",
-        "mgpr_det_class_decode",
+        "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms_rank",
+        "mgpr_det_nms_mask", "mgpr_det_nms_keep", "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates",
+        "mgpr_det_gather", "mgpr_det_class_keys", "mgpr_det_class_decode",
     ]
     package static let options = ["--fmad=false"]
 
@@ -192,15 +192,21 @@ extern "C" __global__ void mgpr_det_rpn_decode(const u64* selected, int k, const
     }
 }
 
-// NMS.batched over each image's valid candidates (one block per image, `perImage`
-// slots): by decreasing score (equal scores by slot), each kept unless an earlier kept
-// box of its group overlaps it by IoU above the threshold; stops at `limit` kept. Up to
-// 1000 candidates the groups are apart by coordinate offsets, as torchvision does
-// there, rounding included. `kept`: limit x 6 floats per image (the box as compared,
-// its area, its group); `keptSlots` and `keptCounts` say which.
-extern "C" __global__ void mgpr_det_nms(const float* boxes, const float* scores, const int* groups, const int* valid,
-                                        int perImage, u64* scratch, int width, float threshold, int limit, float* kept,
-                                        int* keptSlots, int* keptCounts) {
+// NMS.batched over each image's valid candidates (`perImage` slots), in three launches,
+// the way torchvision's CUDA NMS works but with the last step on the device too, so
+// that a pass stays one CUDA graph. By decreasing score (equal scores by slot), each
+// candidate is kept unless an earlier kept one of its group overlaps it by IoU above
+// the threshold, until `limit` are kept. Up to 1000 candidates the groups are apart by
+// coordinate offsets, as torchvision does there, rounding included.
+//
+// 1. rank (one block per image): the valid candidates sorted, as `ranked` rows of 6
+//    floats (the box as compared, its area, its group) with their slots in `order`
+//    and their number in `rankedCounts`.
+__device__ __forceinline__ bool nms_offsets(int n) { return n * 4 <= 4000; }
+
+extern "C" __global__ void mgpr_det_nms_rank(const float* boxes, const float* scores, const int* groups, const int* valid,
+                                             int perImage, u64* scratch, int width, float* ranked, int* order,
+                                             int* rankedCounts) {
     __shared__ float largest[1024];
     __shared__ unsigned int countShared;
     long long image = blockIdx.x;
@@ -209,7 +215,6 @@ extern "C" __global__ void mgpr_det_nms(const float* boxes, const float* scores,
     const int* g = groups + image * perImage;
     const int* ok = valid + image * perImage;
     u64* keys = scratch + image * width;
-    float* mine = kept + image * limit * 6;
     if (threadIdx.x == 0) countShared = 0;
     __syncthreads();
     unsigned int count = 0;
@@ -231,36 +236,99 @@ extern "C" __global__ void mgpr_det_nms(const float* boxes, const float* scores,
         __syncthreads();
     }
     int n = (int)countShared;
-    bool offsets = n * 4 <= 4000;
+    bool offsets = nms_offsets(n);
     float step = largest[0] + 1.f;
     block_sort(keys, width);
-
-    int keptCount = 0;
-    for (int r = 0; r < n && keptCount < limit; r++) {
+    for (int r = threadIdx.x; r < n; r += blockDim.x) {
         int i = (int)(keys[r] & 0xFFFFFFFFull);
         float offset = offsets ? (float)g[i] * step : 0.f;
-        float x1 = b[i * 4] + offset, y1 = b[i * 4 + 1] + offset, x2 = b[i * 4 + 2] + offset, y2 = b[i * 4 + 3] + offset;
-        float area = (x2 - x1) * (y2 - y1);
-        int suppressed = 0;
-        for (int j = threadIdx.x; j < keptCount; j += blockDim.x) {
-            const float* o = mine + j * 6;
-            if (offsets || (int)o[5] == g[i]) {
-                float w = fmaxf(0.f, fminf(o[2], x2) - fmaxf(o[0], x1));
-                float h = fmaxf(0.f, fminf(o[3], y2) - fmaxf(o[1], y1));
-                float inter = w * h;
-                if (inter / (o[4] + area - inter) > threshold) suppressed = 1;
-            }
+        float* o = ranked + (image * perImage + r) * 6;
+        o[0] = b[i * 4] + offset; o[1] = b[i * 4 + 1] + offset; o[2] = b[i * 4 + 2] + offset; o[3] = b[i * 4 + 3] + offset;
+        o[4] = (o[2] - o[0]) * (o[3] - o[1]);
+        o[5] = (float)g[i];
+        order[image * perImage + r] = i;
+    }
+    if (threadIdx.x == 0) rankedCounts[image] = n;
+}
+
+// 2. mask (grid-stride over images x words x rows): bit k of word w of ranked row i says
+//    that row i, if kept, suppresses row 64 w + k (a later one). Only the words from a
+//    row's own on are kept, the only ones the keep pass reads: per block of 64 rows b,
+//    its words b... one after another, each 64 rows wide (a row's neighbours adjacent,
+//    as the kernel's threads write them), nms_mask_words(words) per image.
+__device__ __forceinline__ long long nms_mask_words(int words) { return 32ll * words * (words + 1); }
+__device__ __forceinline__ long long nms_mask_at(int row, int word, int words) {
+    long long b = row / 64;
+    return 64 * (b * words - b * (b - 1) / 2) + (word - b) * 64 + (row - 64 * b);
+}
+extern "C" __global__ void mgpr_det_nms_mask(const float* ranked, const int* rankedCounts, int perImage, int words,
+                                             float threshold, u64* mask, long long count) {
+    GRID_STRIDE(e, count) {
+        int row = (int)(e % perImage);
+        long long rest = e / perImage;
+        int word = (int)(rest % words);
+        long long image = rest / words;
+        int n = rankedCounts[image], first = word * 64;
+        if (row >= n || first + 63 <= row || first >= n) continue;
+        bool offsets = nms_offsets(n);
+        const float* rows = ranked + image * perImage * 6;
+        const float* a = rows + (long long)row * 6;
+        float x1 = a[0], y1 = a[1], x2 = a[2], y2 = a[3], area = a[4], group = a[5];
+        u64 bits = 0;
+        for (int j = max(first, row + 1); j < min(first + 64, n); j++) {
+            const float* o = rows + (long long)j * 6;
+            if (!offsets && o[5] != group) continue;
+            float w = fmaxf(0.f, fminf(x2, o[2]) - fmaxf(x1, o[0]));
+            float h = fmaxf(0.f, fminf(y2, o[3]) - fmaxf(y1, o[1]));
+            float inter = w * h;
+            if (inter / (area + o[4] - inter) > threshold) bits |= 1ull << (j - first);
         }
-        if (__syncthreads_or(suppressed)) continue;
+        mask[image * nms_mask_words(words) + nms_mask_at(row, word, words)] = bits;
+    }
+}
+
+// 3. keep (one block per image): 64 rows at a time, one thread walks them against the
+//    suppressed bits so far and the mask's diagonal word, then the block adds the kept
+//    rows' masks to the later words. `removed`: words per image of scratch.
+extern "C" __global__ void mgpr_det_nms_keep(const u64* mask, const int* rankedCounts, const int* order, int perImage,
+                                             int words, int limit, u64* removed, int* keptSlots, int* keptCounts) {
+    __shared__ u64 diagonal[64];
+    __shared__ u64 keptBits;
+    __shared__ int keptShared;
+    long long image = blockIdx.x;
+    int n = rankedCounts[image], used = (n + 63) / 64;
+    const u64* m = mask + image * nms_mask_words(words);
+    u64* gone = removed + image * words;
+    for (int w = threadIdx.x; w < used; w += blockDim.x) gone[w] = 0;
+    if (threadIdx.x == 0) keptShared = 0;
+    __syncthreads();
+    for (int block = 0; block < used; block++) {
+        int first = block * 64, rows = min(64, n - first);
+        for (int k = threadIdx.x; k < rows; k += blockDim.x) diagonal[k] = m[nms_mask_at(first + k, block, words)];
+        __syncthreads();
         if (threadIdx.x == 0) {
-            float* o = mine + keptCount * 6;
-            o[0] = x1; o[1] = y1; o[2] = x2; o[3] = y2; o[4] = area; o[5] = (float)g[i];
-            keptSlots[image * limit + keptCount] = i;
+            u64 suppressed = gone[block], bits = 0;
+            int kept = keptShared;
+            for (int k = 0; k < rows && kept < limit; k++) {
+                if ((suppressed >> k) & 1ull) continue;
+                bits |= 1ull << k;
+                suppressed |= diagonal[k];
+                keptSlots[image * limit + kept++] = order[image * perImage + first + k];
+            }
+            keptBits = bits;
+            keptShared = kept;
         }
-        keptCount++;
+        __syncthreads();
+        if (keptShared >= limit) break;
+        u64 bits = keptBits;
+        for (int w = block + 1 + threadIdx.x; w < used; w += blockDim.x) {
+            u64 any = 0;
+            for (u64 left = bits; left; left &= left - 1) any |= m[nms_mask_at(first + __ffsll((long long)left) - 1, w, words)];
+            gone[w] |= any;
+        }
         __syncthreads();
     }
-    if (threadIdx.x == 0) keptCounts[image] = keptCount;
+    if (threadIdx.x == 0) keptCounts[image] = keptShared;
 }
 
 // The kept candidates' boxes (as they were, before any offset), limit per image; zero

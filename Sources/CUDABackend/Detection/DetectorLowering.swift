@@ -42,8 +42,9 @@ package struct DetectorPassLayout: Sendable {
 
 /// A ``DetectorProgram`` lowered to the detector's kernels (``DetectionKernels``) and
 /// network plans: every buffer placed, each step its kernel launches. The scratch the
-/// kernels need beyond the program's buffers (selection keys, sorting space, NMS's kept
-/// boxes) is one region each, sized for the largest step, as the steps run in order.
+/// kernels need beyond the program's buffers (selection keys, sorting space, NMS's
+/// ranked rows and mask) is one region each, sized for the largest step, as the steps
+/// run in order.
 package enum DetectorLowering {
     package static func lower<B: DetectorPassBuilder>(_ program: DetectorProgram, into builder: B) throws -> DetectorPassLayout {
         let networks = try program.networks.map { try builder.network($0) }
@@ -59,7 +60,7 @@ package enum DetectorLowering {
         let n = program.images
 
         // Scratch, one region each for the largest step that needs it.
-        var keyCount = 1, selectWidth = 1, sortWidth = 1, keptRows = 1
+        var keyCount = 1, selectWidth = 1, nmsCandidates = 1
         for step in program.steps {
             switch step {
             case .anchorProposals(let s):
@@ -69,13 +70,13 @@ package enum DetectorLowering {
                 keyCount = max(keyCount, s.anchors * s.classes * s.featureHeight * s.featureWidth)
                 selectWidth = max(selectWidth, powerOfTwo(atLeast: s.count))
             case .nms(let s):
-                sortWidth = max(sortWidth, powerOfTwo(atLeast: s.candidates.perImage))
-                keptRows = max(keptRows, s.kept.limit)
+                nmsCandidates = max(nmsCandidates, s.candidates.perImage)
             default: break
             }
         }
         let keys = try builder.buffer(n * keyCount * 8), selected = try builder.buffer(n * selectWidth * 8)
-        let sortSpace = try builder.buffer(n * max(selectWidth, sortWidth) * 8), keptWork = try builder.buffer(n * keptRows * 6 * 4)
+        let sortSpace = try builder.buffer(n * selectWidth * 8)
+        let nmsScratch = try NMSLaunches.Scratch(images: n, perImage: nmsCandidates, allocate: builder.buffer)
         let clip = Float(BoxCoder.clip)
 
         for (index, step) in program.steps.enumerated() {
@@ -125,11 +126,12 @@ package enum DetectorLowering {
                 ])
             case .nms(let s):
                 let c = s.candidates
-                builder.launch("mgpr_det_nms", blocks: n, threads: 1024, [
-                    at(c.boxes), at(c.scores), at(c.groups), at(c.valid), .int(Int32(c.perImage)), .address(sortSpace),
-                    .int(Int32(powerOfTwo(atLeast: c.perImage))), .float(s.threshold), .int(Int32(s.kept.limit)), .address(keptWork),
-                    at(s.kept.slots), at(s.kept.counts),
-                ])
+                for l in NMSLaunches.launches(
+                    images: n, perImage: c.perImage, boxes: addresses[c.boxes.id], scores: addresses[c.scores.id],
+                    groups: addresses[c.groups.id], valid: addresses[c.valid.id], threshold: s.threshold, limit: s.kept.limit,
+                    keptSlots: addresses[s.kept.slots.id], keptCounts: addresses[s.kept.counts.id], scratch: nmsScratch) {
+                    builder.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments)
+                }
             case .gatherBoxes(let s):
                 builder.launch("mgpr_det_gather_boxes", count: n * s.kept.limit, [
                     at(s.candidates.boxes), at(s.kept.slots), at(s.kept.counts), .int(Int32(s.candidates.perImage)),
