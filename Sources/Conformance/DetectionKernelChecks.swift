@@ -28,15 +28,15 @@ public enum DetectionKernelChecks {
     package static func run(with gpu: any KernelRunner) throws -> [Outcome] {
         var random = SplitMix(7)
         return [
-            try transform(gpu, &random), try topK(gpu, &random), try decode(gpu, &random),
+            try transform(gpu, &random), try topK(gpu, &random, spread: false), try topK(gpu, &random, spread: true), try decode(gpu, &random),
             // As the RPN at 1024 px (five levels of 1000) and Faster R-CNN's heads (1000
             // proposals x 20 class slots) leave them, then few enough for the offsets.
             try nms(gpu, &random, candidates: 4000, groups: 5, limit: 1000, threshold: 0.7),
             try nms(gpu, &random, candidates: 16000, groups: 90, limit: 100, threshold: 0.5),
             try nms(gpu, &random, candidates: 16000, groups: 3, limit: 20000, threshold: 0.3),
             try nms(gpu, &random, candidates: 600, groups: 30, limit: 1000, threshold: 0.5),
-            try roiAlign(gpu, &random), try postprocess(gpu, &random), try classCandidates(gpu, &random, threshold: 0.5, count: 1000),
-            try classCandidates(gpu, &random, threshold: 0.99, count: 4000),
+            try roiAlign(gpu, &random), try postprocess(gpu, &random), try classCandidates(gpu, &random, threshold: 0.5, count: 1000, spread: false),
+            try classCandidates(gpu, &random, threshold: 0.99, count: 4000, spread: true),
         ]
     }
 
@@ -91,16 +91,25 @@ public enum DetectionKernelChecks {
         (0..<(n * anchors * plane)).map { i in i % 97 == 0 ? (i % 2 == 0 ? -0.0 : 0) : Float(Int(random.uniform(-200, 200))) / 16 }
     }
 
-    static func select(_ gpu: any KernelRunner, scores: [Float], n: Int, anchors: Int, plane: Int, k: Int) throws -> [UInt64] {
-        let keys = try gpu.zeros(scores.count * 8), width = DetectorLowering.powerOfTwo(atLeast: k), out = try gpu.zeros(n * k * 8)
+    static func select(_ gpu: any KernelRunner, scores: [Float], n: Int, anchors: Int, plane: Int, k: Int, spread: Bool = false) throws -> [UInt64] {
+        let keys = try gpu.zeros(scores.count * 8), out = try gpu.zeros(n * k * 8)
         try gpu.launch("mgpr_det_rpn_keys", count: scores.count, [
             .address(try gpu.upload(scores)), .address(keys), .int(Int32(anchors)), .long(Int64(plane)), .long(Int64(scores.count)),
         ])
-        try gpu.launch("mgpr_det_select", blocks: n, threads: 1024, [
-            .address(keys), .long(Int64(anchors * plane)), .long(Int64(anchors * plane)), .int(Int32(k)),
-            .address(try gpu.zeros(n * width * 8)), .int(Int32(width)), .address(out),
-        ])
+        try runSelect(gpu, segments: n, keys: keys, length: anchors * plane, k: k, out: out, spread: spread)
         return try gpu.download(out, count: n * k)
+    }
+
+    /// The selection as the lowering launches it, with fresh scratch; spread over blocks
+    /// of 2048 keys (several per segment at the checks' sizes) or in one block per segment.
+    static func runSelect(_ gpu: any KernelRunner, segments: Int, keys: UInt64, length: Int, k: Int, out: UInt64, spread: Bool) throws {
+        let scratch = try SelectLaunches.Scratch(segments: segments, width: SelectLaunches.width(k), allocate: gpu.zeros)
+        try run(gpu, SelectLaunches.launches(segments: segments, keys: keys, length: length, stride: length, k: k, out: out,
+                                             scratch: scratch, spread: spread, chunk: 2048))
+    }
+
+    static func run(_ gpu: any KernelRunner, _ steps: [KernelStep]) throws {
+        for l in steps { try gpu.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments) }
     }
 
     /// One image's scores in the RPN's order (location-major, then anchor).
@@ -108,17 +117,17 @@ public enum DetectionKernelChecks {
         (0..<(anchors * plane)).map { j in scores[(image * anchors + j % anchors) * plane + j / anchors] }
     }
 
-    static func topK(_ gpu: any KernelRunner, _ random: inout SplitMix) throws -> Outcome {
+    static func topK(_ gpu: any KernelRunner, _ random: inout SplitMix, spread: Bool) throws -> Outcome {
         let (n, a, plane, k) = (2, 3, 90 * 70, 1000)
         let scores = levelScores(&random, n: n, anchors: a, plane: plane)
-        let selected = try select(gpu, scores: scores, n: n, anchors: a, plane: plane, k: k)
+        let selected = try select(gpu, scores: scores, n: n, anchors: a, plane: plane, k: k, spread: spread)
         var differing = 0
         for i in 0..<n {
             let expected = TopK.indices(rpnOrder(scores, image: i, anchors: a, plane: plane), count: k)
             let found = selected[(i * k)..<((i + 1) * k)].map { Int($0 & 0xFFFF_FFFF) }
             differing += zip(found, expected).filter { $0 != $1 }.count
         }
-        return Outcome(name: "top-k (ties by position)", error: Double(differing) / Double(n * k), tolerance: 0,
+        return Outcome(name: spread ? "top-k over several blocks per image (ties)" : "top-k (ties by position)", error: Double(differing) / Double(n * k), tolerance: 0,
                        detail: "best \(k) of \(a * plane) per image, \(n) images")
     }
 
@@ -198,10 +207,8 @@ public enum DetectionKernelChecks {
     static func runNMS(_ gpu: any KernelRunner, images: Int, perImage: Int, boxes: UInt64, scores: UInt64, groups: UInt64,
                        valid: UInt64, threshold: Float, limit: Int, keptSlots: UInt64, keptCounts: UInt64) throws {
         let scratch = try NMSLaunches.Scratch(images: images, perImage: perImage, allocate: gpu.zeros)
-        for l in NMSLaunches.launches(images: images, perImage: perImage, boxes: boxes, scores: scores, groups: groups, valid: valid,
-                                      threshold: threshold, limit: limit, keptSlots: keptSlots, keptCounts: keptCounts, scratch: scratch) {
-            try gpu.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments)
-        }
+        try run(gpu, NMSLaunches.launches(images: images, perImage: perImage, boxes: boxes, scores: scores, groups: groups, valid: valid,
+                                          threshold: threshold, limit: limit, keptSlots: keptSlots, keptCounts: keptCounts, scratch: scratch))
     }
 
     static func roiAlign(_ gpu: any KernelRunner, _ random: inout SplitMix) throws -> Outcome {
@@ -309,7 +316,7 @@ public enum DetectionKernelChecks {
     /// settled by position), the best k, decoded on their anchors and clipped, as
     /// torchvision's postprocess_detections takes them.
     /// At the lower threshold more pass than are kept; at the higher, fewer.
-    static func classCandidates(_ gpu: any KernelRunner, _ random: inout SplitMix, threshold: Float, count k: Int) throws -> Outcome {
+    static func classCandidates(_ gpu: any KernelRunner, _ random: inout SplitMix, threshold: Float, count k: Int, spread: Bool) throws -> Outcome {
         let (n, a, classes, fh, fw) = (2, 9, 3, 20, 16)
         let plane = fh * fw, length = a * classes * plane, stride: Float = 8
         let (width, height) = (Float(fw) * stride - 5, Float(fh) * stride - 3)
@@ -317,16 +324,12 @@ public enum DetectionKernelChecks {
         let regression = (0..<(n * 4 * a * plane)).map { _ in random.uniform(-3, 3) }
         let cell = Anchors.cell(sizes: Anchors.retinaNetSizes[1])
         let keys = try gpu.zeros(n * length * 8), selected = try gpu.zeros(n * k * 8)
-        let selectWidth = DetectorLowering.powerOfTwo(atLeast: k)
         let logitsAddress = try gpu.upload(logits)
         try gpu.launch("mgpr_det_class_keys", count: n * length, [
             .address(logitsAddress), .address(keys), .int(Int32(a)), .int(Int32(classes)), .long(Int64(plane)), .float(threshold),
             .long(Int64(n * length)),
         ])
-        try gpu.launch("mgpr_det_select", blocks: n, threads: 1024, [
-            .address(keys), .long(Int64(length)), .long(Int64(length)), .int(Int32(k)), .address(try gpu.zeros(n * selectWidth * 8)),
-            .int(Int32(selectWidth)), .address(selected),
-        ])
+        try runSelect(gpu, segments: n, keys: keys, length: length, k: k, out: selected, spread: spread)
         let boxes = try gpu.zeros(n * k * 16), scores = try gpu.zeros(n * k * 4), groups = try gpu.zeros(n * k * 4)
         let valid = try gpu.zeros(n * k * 4)
         try gpu.launch("mgpr_det_class_decode", count: n * k, [
@@ -366,7 +369,7 @@ public enum DetectionKernelChecks {
             }
         }
         let error = differing > 0 ? 1 : relativeError(foundValues, expectedValues)
-        return Outcome(name: "class candidates (threshold, top-k, decode)", error: error, tolerance: 1e-6,
+        return Outcome(name: "class candidates (threshold, top-k\(spread ? " spread" : ""), decode)", error: error, tolerance: 1e-6,
                        detail: "best \(k) of \(length) per image, \(taken.map(String.init).joined(separator: ", ")) above \(threshold)")
     }
 }

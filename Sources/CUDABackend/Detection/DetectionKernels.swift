@@ -12,7 +12,8 @@ package enum DetectionKernels {
     package static let names = [
         "mgpr_det_transform", "mgpr_det_rpn_keys", "mgpr_det_select", "mgpr_det_rpn_decode", "mgpr_det_nms_rank",
         "mgpr_det_nms_mask", "mgpr_det_nms_keep", "mgpr_det_gather_boxes", "mgpr_det_roi_align", "mgpr_det_box_candidates",
-        "mgpr_det_gather", "mgpr_det_class_keys", "mgpr_det_class_decode",
+        "mgpr_det_gather", "mgpr_det_class_keys", "mgpr_det_class_decode", "mgpr_det_select_reset", "mgpr_det_select_histogram",
+        "mgpr_det_select_digit", "mgpr_det_select_gather", "mgpr_det_select_sort",
     ]
     package static let options = ["--fmad=false"]
 
@@ -110,6 +111,30 @@ extern "C" __global__ void mgpr_det_rpn_keys(const float* objectness, u64* keys,
     }
 }
 
+// Pads a segment's `taken` gathered keys with NO_KEY to `width` (a power of two >= k),
+// sorts them by the whole block and writes the first k to out.
+__device__ void select_finish(u64* sorted, unsigned int taken, int width, int k, u64* out) {
+    for (int i = (int)taken + threadIdx.x; i < width; i += blockDim.x) sorted[i] = NO_KEY;
+    __syncthreads();
+    block_sort(sorted, width);
+    for (int i = threadIdx.x; i < k; i += blockDim.x) out[i] = sorted[i];
+}
+
+// The digit of the k-th smallest key at `shift`, from the histogram of the keys under
+// `prefix`: the prefix extended by it, and the key's rank among those under the new one.
+__device__ void select_digit(const unsigned int* histogram, int shift, u64* prefix, unsigned int* rank) {
+    unsigned int below = 0;
+    int digit = 0;
+    for (; digit < 255; digit++) {
+        if (below + histogram[digit] >= *rank) break;
+        below += histogram[digit];
+    }
+    *rank -= below;
+    *prefix |= (u64)digit << shift;
+}
+
+__device__ __forceinline__ u64 select_mask(int shift) { return shift >= 56 ? 0ull : ~0ull << (shift + 8); }
+
 // One block per segment of `length` keys (segments `stride` apart), distinct but for
 // NO_KEY (absent): its k smallest present, ascending, to out (k slots per segment,
 // NO_KEY past those present).
@@ -124,9 +149,10 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
     u64* sorted = scratch + (long long)blockIdx.x * width;
     u64 threshold = NO_KEY;
     if (length > k) {
-        u64 prefix = 0, mask = 0;
+        u64 prefix = 0;
         unsigned int rank = (unsigned int)k;  // of the wanted key among those under the prefix, from 1
         for (int shift = 56; shift >= 0; shift -= 8) {
+            u64 mask = select_mask(shift);
             for (int b = threadIdx.x; b < 256; b += blockDim.x) histogram[b] = 0;
             __syncthreads();
             for (long long i = threadIdx.x; i < length; i += blockDim.x) {
@@ -135,19 +161,13 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
             }
             __syncthreads();
             if (threadIdx.x == 0) {
-                unsigned int below = 0;
-                int digit = 0;
-                for (; digit < 255; digit++) {
-                    if (below + histogram[digit] >= rank) break;
-                    below += histogram[digit];
-                }
-                rankShared = rank - below;
-                prefixShared = prefix | ((u64)digit << shift);
+                select_digit(histogram, shift, &prefix, &rank);
+                rankShared = rank;
+                prefixShared = prefix;
             }
             __syncthreads();
             rank = rankShared;
             prefix = prefixShared;
-            mask |= (u64)255 << shift;
             __syncthreads();
         }
         threshold = prefix;
@@ -159,10 +179,70 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
         if (key <= threshold && key != NO_KEY) sorted[atomicAdd(&taken, 1u)] = key;
     }
     __syncthreads();
-    for (int i = (int)taken + threadIdx.x; i < width; i += blockDim.x) sorted[i] = NO_KEY;
+    select_finish(sorted, taken, width, k, out + (long long)blockIdx.x * k);
+}
+
+// The same selection for long segments, over several blocks each: every segment in
+// `chunks` chunks of `chunk` keys, a block per chunk. Per segment, `state` holds the
+// prefix, the rank and the count gathered (3 u64) and `histograms` 256 counts.
+// Launched as reset; then for each shift 56, 48, ... 0: histogram, digit; then gather
+// and sort.
+extern "C" __global__ void mgpr_det_select_reset(unsigned int* histograms, long long count) {
+    GRID_STRIDE(i, count) histograms[i] = 0;
+}
+
+extern "C" __global__ void mgpr_det_select_histogram(const u64* keys, long long length, long long stride, int chunks,
+                                                     int chunk, int shift, const u64* state, unsigned int* histograms) {
+    __shared__ unsigned int local[256];
+    long long s = blockIdx.x / chunks;
+    long long begin = (long long)(blockIdx.x % chunks) * chunk, end = min(length, begin + chunk);
+    const u64* segment = keys + s * stride;
+    u64 mask = select_mask(shift), prefix = shift >= 56 ? 0ull : state[s * 3];
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) local[b] = 0;
     __syncthreads();
-    block_sort(sorted, width);
-    for (int i = threadIdx.x; i < k; i += blockDim.x) out[(long long)blockIdx.x * k + i] = sorted[i];
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        u64 key = segment[i];
+        if ((key & mask) == prefix) atomicAdd(&local[(key >> shift) & 255], 1u);
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < 256; b += blockDim.x)
+        if (local[b]) atomicAdd(&histograms[s * 256 + b], local[b]);
+}
+
+// One block per segment: the digit at `shift` (the first from rank k), the histogram
+// zeroed for the next.
+extern "C" __global__ void mgpr_det_select_digit(unsigned int* histograms, int shift, int k, u64* state) {
+    long long s = blockIdx.x;
+    unsigned int* histogram = histograms + s * 256;
+    if (threadIdx.x == 0) {
+        u64 prefix = shift >= 56 ? 0ull : state[s * 3];
+        unsigned int rank = shift >= 56 ? (unsigned int)k : (unsigned int)state[s * 3 + 1];
+        select_digit(histogram, shift, &prefix, &rank);
+        state[s * 3] = prefix;
+        state[s * 3 + 1] = rank;
+        state[s * 3 + 2] = 0;
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) histogram[b] = 0;
+}
+
+// A block per chunk: the present keys up to the k-th, to the segment's scratch.
+extern "C" __global__ void mgpr_det_select_gather(const u64* keys, long long length, long long stride, int chunks,
+                                                  int chunk, u64* state, u64* scratch, int width) {
+    long long s = blockIdx.x / chunks;
+    long long begin = (long long)(blockIdx.x % chunks) * chunk, end = min(length, begin + chunk);
+    const u64* segment = keys + s * stride;
+    u64 threshold = state[s * 3];
+    for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        u64 key = segment[i];
+        if (key <= threshold && key != NO_KEY) scratch[s * width + atomicAdd(&state[s * 3 + 2], 1ull)] = key;
+    }
+}
+
+// One block per segment: the gathered keys sorted, the first k to out.
+extern "C" __global__ void mgpr_det_select_sort(const u64* state, u64* scratch, int width, int k, u64* out) {
+    long long s = blockIdx.x;
+    select_finish(scratch + s * width, (unsigned int)state[s * 3 + 2], width, k, out + s * k);
 }
 
 // The RPN's candidates of one level: each selected anchor's box decoded (weights 1) and

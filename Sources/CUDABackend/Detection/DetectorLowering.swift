@@ -65,19 +65,27 @@ package enum DetectorLowering {
             switch step {
             case .anchorProposals(let s):
                 keyCount = max(keyCount, s.anchors * s.featureHeight * s.featureWidth)
-                selectWidth = max(selectWidth, powerOfTwo(atLeast: s.count))
+                selectWidth = max(selectWidth, SelectLaunches.width(s.count))
             case .classCandidates(let s):
                 keyCount = max(keyCount, s.anchors * s.classes * s.featureHeight * s.featureWidth)
-                selectWidth = max(selectWidth, powerOfTwo(atLeast: s.count))
+                selectWidth = max(selectWidth, SelectLaunches.width(s.count))
             case .nms(let s):
                 nmsCandidates = max(nmsCandidates, s.candidates.perImage)
             default: break
             }
         }
         let keys = try builder.buffer(n * keyCount * 8), selected = try builder.buffer(n * selectWidth * 8)
-        let sortSpace = try builder.buffer(n * selectWidth * 8)
+        let selectScratch = try SelectLaunches.Scratch(segments: n, width: selectWidth, allocate: builder.buffer)
         let nmsScratch = try NMSLaunches.Scratch(images: n, perImage: nmsCandidates, allocate: builder.buffer)
         let clip = Float(BoxCoder.clip)
+        func launch(_ steps: [KernelStep]) {
+            for l in steps { builder.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments) }
+        }
+        /// The best k of each image's `length` keys into `selected`.
+        func select(_ k: Int, of length: Int) {
+            launch(SelectLaunches.launches(segments: n, keys: keys, length: length, stride: length, k: k, out: selected,
+                                           scratch: selectScratch))
+        }
 
         for (index, step) in program.steps.enumerated() {
             switch step {
@@ -91,14 +99,11 @@ package enum DetectorLowering {
                     .int(Int32(t.resized.width)), .int(Int32(t.padded.height)), .int(Int32(t.padded.width)), .long(Int64(count)),
                 ])
             case .anchorProposals(let s):
-                let plane = s.featureHeight * s.featureWidth, length = s.anchors * plane, width = powerOfTwo(atLeast: s.count)
+                let plane = s.featureHeight * s.featureWidth, length = s.anchors * plane
                 builder.launch("mgpr_det_rpn_keys", count: n * length, [
                     at(s.objectness), .address(keys), .int(Int32(s.anchors)), .long(Int64(plane)), .long(Int64(n * length)),
                 ])
-                builder.launch("mgpr_det_select", blocks: n, threads: 1024, [
-                    .address(keys), .long(Int64(length)), .long(Int64(length)), .int(Int32(s.count)), .address(sortSpace),
-                    .int(Int32(width)), .address(selected),
-                ])
+                select(s.count, of: length)
                 builder.launch("mgpr_det_rpn_decode", count: n * s.count, [
                     .address(selected), .int(Int32(s.count)), at(s.objectness), at(s.deltas), .int(Int32(s.anchors)),
                     .int(Int32(s.featureWidth)), .long(Int64(plane)), .float(s.stride.x), .float(s.stride.y),
@@ -108,15 +113,11 @@ package enum DetectorLowering {
                 ])
             case .classCandidates(let s):
                 let plane = s.featureHeight * s.featureWidth, length = s.anchors * s.classes * plane
-                let width = powerOfTwo(atLeast: s.count)
                 builder.launch("mgpr_det_class_keys", count: n * length, [
                     at(s.logits), .address(keys), .int(Int32(s.anchors)), .int(Int32(s.classes)), .long(Int64(plane)),
                     .float(s.threshold), .long(Int64(n * length)),
                 ])
-                builder.launch("mgpr_det_select", blocks: n, threads: 1024, [
-                    .address(keys), .long(Int64(length)), .long(Int64(length)), .int(Int32(s.count)), .address(sortSpace),
-                    .int(Int32(width)), .address(selected),
-                ])
+                select(s.count, of: length)
                 builder.launch("mgpr_det_class_decode", count: n * s.count, [
                     .address(selected), .int(Int32(s.count)), at(s.logits), at(s.regression), .int(Int32(s.anchors)),
                     .int(Int32(s.classes)), .int(Int32(s.featureWidth)), .long(Int64(plane)), .float(s.stride.x), .float(s.stride.y),
@@ -126,12 +127,10 @@ package enum DetectorLowering {
                 ])
             case .nms(let s):
                 let c = s.candidates
-                for l in NMSLaunches.launches(
+                launch(NMSLaunches.launches(
                     images: n, perImage: c.perImage, boxes: addresses[c.boxes.id], scores: addresses[c.scores.id],
                     groups: addresses[c.groups.id], valid: addresses[c.valid.id], threshold: s.threshold, limit: s.kept.limit,
-                    keptSlots: addresses[s.kept.slots.id], keptCounts: addresses[s.kept.counts.id], scratch: nmsScratch) {
-                    builder.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments)
-                }
+                    keptSlots: addresses[s.kept.slots.id], keptCounts: addresses[s.kept.counts.id], scratch: nmsScratch))
             case .gatherBoxes(let s):
                 builder.launch("mgpr_det_gather_boxes", count: n * s.kept.limit, [
                     at(s.candidates.boxes), at(s.kept.slots), at(s.kept.counts), .int(Int32(s.candidates.perImage)),

@@ -1,15 +1,6 @@
 /// NMS.batched on the GPU as ``DetectionKernels`` runs it: rank, mask and keep, with
 /// their scratch. The detector's lowering and the kernel checks both launch it from here.
-package struct NMSLaunches {
-    /// One kernel launch: `count` elements for a grid-stride kernel or `blocks` of `threads`.
-    package struct Launch {
-        package let name: String
-        package let count: Int?
-        package let blocks: Int?
-        package let threads: Int
-        package let arguments: [KernelLaunch.Argument]
-    }
-
+package enum NMSLaunches {
     /// Device memory the three kernels need beyond their inputs and outputs, for
     /// `images` of up to `perImage` candidates: sorting keys, the ranked rows and their
     /// slots and count, the mask, and the suppressed bits.
@@ -37,19 +28,19 @@ package struct NMSLaunches {
     /// into `keptSlots` ([images, limit] int32) and `keptCounts` (int32 per image).
     /// `scratch` must have been sized for at least `perImage`.
     package static func launches(images: Int, perImage: Int, boxes: UInt64, scores: UInt64, groups: UInt64, valid: UInt64,
-                                 threshold: Float, limit: Int, keptSlots: UInt64, keptCounts: UInt64, scratch: Scratch) -> [Launch] {
+                                 threshold: Float, limit: Int, keptSlots: UInt64, keptCounts: UInt64, scratch: Scratch) -> [KernelStep] {
         let width = DetectorLowering.powerOfTwo(atLeast: perImage), words = words(perImage)
         let count = images * words * perImage
         return [
-            Launch(name: "mgpr_det_nms_rank", count: nil, blocks: images, threads: 1024, arguments: [
+            KernelStep("mgpr_det_nms_rank", blocks: images, threads: 1024, [
                 .address(boxes), .address(scores), .address(groups), .address(valid), .int(Int32(perImage)), .address(scratch.keys),
                 .int(Int32(width)), .address(scratch.ranked), .address(scratch.order), .address(scratch.counts),
             ]),
-            Launch(name: "mgpr_det_nms_mask", count: count, blocks: nil, threads: 256, arguments: [
+            KernelStep("mgpr_det_nms_mask", count: count, threads: 256, [
                 .address(scratch.ranked), .address(scratch.counts), .int(Int32(perImage)), .int(Int32(words)), .float(threshold),
                 .address(scratch.mask), .long(Int64(count)),
             ]),
-            Launch(name: "mgpr_det_nms_keep", count: nil, blocks: images, threads: 256, arguments: [
+            KernelStep("mgpr_det_nms_keep", blocks: images, threads: 256, [
                 .address(scratch.mask), .address(scratch.counts), .address(scratch.order), .int(Int32(perImage)), .int(Int32(words)),
                 .int(Int32(limit)), .address(scratch.removed), .address(keptSlots), .address(keptCounts),
             ]),
