@@ -2,12 +2,16 @@ import CUDA
 
 /// Picks each convolution's algorithm by running cuDNN's candidates on the plan's own
 /// buffers (as `torch.backends.cudnn.benchmark` does), within a scratch workspace made
-/// for the search; where measuring fails it takes cuDNN's heuristic first choice.
+/// for the search, unless `choices` already holds one measured for the same
+/// convolution on this GPU model and cuDNN; where measuring fails it takes cuDNN's
+/// heuristic first choice (not kept: the next plan measures again).
 final class AlgorithmSearch {
     /// Workspace for the search, and for trying an algorithm before a plan keeps it.
     let scratch: DeviceBuffer
+    let choices: AlgorithmChoices
 
-    init(device: CUDADevice) throws(CUDAError) {
+    init(device: CUDADevice, choices: AlgorithmChoices) throws(CUDAError) {
+        self.choices = choices
         // A quarter of what is free, at most 1 GiB: the algorithms that need more are
         // rarely the fastest, and the plan must leave room for batches and other plans.
         let free = (try? device.memoryInfo().free) ?? 0
@@ -19,7 +23,12 @@ final class AlgorithmSearch {
         output: UInt64
     )
 
-    func fastest(cudnn: CUDNN, handle: OpaquePointer?, step: Operands, name: String) throws(CUDAError) -> (algorithm: Int32, memory: Int) {
+    /// - Parameter signature: what the choice depends on besides the GPU and cuDNN (types,
+    ///   math, shapes, geometry), the key it is kept under.
+    func fastest(
+        cudnn: CUDNN, handle: OpaquePointer?, step: Operands, signature: String, name: String
+    ) throws(CUDAError) -> (algorithm: Int32, memory: Int) {
+        if let known = choices.choice(for: signature), known.memory <= scratch.bytes { return (known.algorithm, known.memory) }
         func pointer(_ a: UInt64) -> UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: UInt(a)) }
         var results = [CUDNN.AlgorithmPerformance](repeating: .init(), count: 8)
         var returned: Int32 = 0
@@ -29,6 +38,7 @@ final class AlgorithmSearch {
                 8, &returned, $0.baseAddress!, scratch.pointer, scratch.bytes)
         }
         if measured == 0, let best = results.prefix(Int(returned)).first(where: { $0.status == 0 && $0.memory <= scratch.bytes }) {
+            choices.record(.init(algorithm: best.algorithm, memory: best.memory), for: signature)
             return (best.algorithm, best.memory)
         }
         let heuristic = results.withUnsafeMutableBytes {

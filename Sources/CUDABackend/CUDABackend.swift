@@ -14,6 +14,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let cudnnVersion: String
     public let nvrtcVersion: String
     private let cache = KernelCache()
+    /// The convolution algorithms measured on this GPU model, kept beside the kernels.
+    let algorithmChoices: AlgorithmChoices
     private let modules = Mutex<[ElementType: KernelModule]>([:])
     private let detection = Mutex<KernelModule?>(nil)
 
@@ -25,6 +27,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.tf32 = tf32
         cudnnVersion = try cuda.cudnn().version
         nvrtcVersion = try cuda.nvrtc().version
+        algorithmChoices = AlgorithmChoices(
+            cache: KernelCache(), deviceName: device.name, architecture: device.architecture, cudnnVersion: cudnnVersion)
     }
 
     public var description: String {
@@ -49,7 +53,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     public func compile(_ graph: Graph, weights: WeightStore, precision: Precision) throws -> any Plan {
         let type = precision.elementType
-        return try CUDAPlan(graph: graph, weights: weights, type: type, tf32: tf32, device: device, module: try module(type))
+        return try CUDAPlan(
+            graph: graph, weights: weights, type: type, tf32: tf32, device: device, module: try module(type), choices: algorithmChoices)
     }
 
     public func compile(_ program: DetectorProgram, weights: WeightStore, precision: Precision) throws -> any DetectorPlan {

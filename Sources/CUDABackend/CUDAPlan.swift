@@ -59,7 +59,7 @@ final class CUDAPlan: Plan {
     /// - Parameter stream: the stream to queue on; nil: the plan's own.
     init(
         graph: Graph, weights: WeightStore, type: ElementType, tf32: Bool, device: CUDADevice, module: KernelModule,
-        stream given: CUDAStream? = nil
+        choices: AlgorithmChoices, stream given: CUDAStream? = nil
     ) throws {
         self.type = type
         self.device = device
@@ -138,7 +138,8 @@ final class CUDAPlan: Plan {
         ])))
 
         var workspaceBytes = 0
-        let search = try AlgorithmSearch(device: device)
+        let search = try AlgorithmSearch(device: device, choices: choices)
+        defer { choices.save() }
         for op in graph.ops {
             switch op {
             case .convolution(let c):
@@ -391,8 +392,11 @@ final class CUDAPlan: Plan {
         var step = Convolution(
             x: try tensor(input), w: filter, y: try tensor(output), descriptor: descriptor, algorithm: 0,
             input: addresses.input, weight: weightBuffer.address, output: addresses.output, accumulate: accumulate, name: name)
+        let signature = "\(type.rawValue) math\(math) x\(input.n)x\(c)x\(input.h)x\(input.w) w\(k)x\(c)x\(r)x\(s) "
+            + "pad\(padding) stride\(stride) dilation\(dilation) y\(output.h)x\(output.w)"
         let choice = try search.fastest(
-            cudnn: cudnn, handle: handle, step: (step.x, step.input, step.w, step.weight, step.descriptor, step.y, step.output), name: name)
+            cudnn: cudnn, handle: handle, step: (step.x, step.input, step.w, step.weight, step.descriptor, step.y, step.output),
+            signature: signature, name: name)
         step.algorithm = choice.algorithm
         return (step, choice.memory)
     }

@@ -177,7 +177,8 @@ final class GPUPassBuilder: DetectorPassBuilder {
 
     func network(_ graph: Graph) throws -> CUDAPlan {
         let plan = try CUDAPlan(
-            graph: graph, weights: weights, type: type, tf32: backend.tf32, device: backend.device, module: module, stream: stream)
+            graph: graph, weights: weights, type: type, tf32: backend.tf32, device: backend.device, module: module,
+            choices: backend.algorithmChoices, stream: stream)
         plans.append(plan)
         return plan
     }
