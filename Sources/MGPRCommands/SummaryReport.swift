@@ -31,8 +31,9 @@ enum SummaryReport {
                 lines.append(String(format: "  Compute Threads Used: %d (%.1f s of CPU time)", threads, seconds))
             }
             if let utilization = d.nvmlUtilization, let peak = d.nvmlPeakMemoryBytes {
-                lines.append(String(format: "  GPU Utilization (NVML): %.1f%% mean, %.0f%% max; GPU memory in use (NVML) peak %@; mgpr's allocations peak %@",
-                                    utilization * 100, (d.nvmlMaxUtilization ?? 0) * 100,
+                let steady = d.nvmlSteadyUtilization.map { String(format: " (%.1f%% over the steady batches)", $0 * 100) } ?? ""
+                lines.append(String(format: "  GPU Utilization (NVML): %.1f%% mean%@, %.0f%% max; GPU memory in use (NVML) peak %@; mgpr's allocations peak %@",
+                                    utilization * 100, steady, (d.nvmlMaxUtilization ?? 0) * 100,
                                     String(format: "%.2f GB", Double(peak) / 1e9), String(format: "%.2f GB", Double(d.allocatorPeakBytes ?? 0) / 1e9)))
             }
         }

@@ -80,3 +80,16 @@ extension BatchRecord {
         }
     }
 }
+
+extension BatchRecord {
+    /// The run's steady part, in its seconds: from the finish of the last batch of the
+    /// first tenth (at least two batches: plans built, cuDNN's search, the pool filling)
+    /// to the finish of the last batch. Nil with too few batches to leave any out.
+    /// The benchmarks' steady tiles/s count the same batches.
+    public static func steadyWindow(_ records: [BatchRecord]) -> ClosedRange<Double>? {
+        let finished = records.map(\.finishedAt).sorted()
+        let skip = max(2, finished.count / 10)
+        guard finished.count > skip + 1 else { return nil }
+        return finished[skip - 1]...finished[finished.count - 1]
+    }
+}

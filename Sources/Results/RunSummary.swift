@@ -15,10 +15,12 @@ public struct RunSummary: Codable, Sendable {
         /// Memory the device held for the run: model (weights, arena) plus its batches.
         public var averageMemoryBytesPerBatch: Int
         public var peakMemoryBytes: Int
-        /// On a GPU: NVML's mean and highest utilisation (0...1) over the run, the most
-        /// memory in use on it (all processes), and mgpr's own allocator's peak.
+        /// On a GPU: NVML's mean and highest utilisation (0...1) over the run, its mean
+        /// over the steady batches (``BatchRecord/steadyWindow(_:)``), the most memory in
+        /// use on it (all processes), and mgpr's own allocator's peak.
         public var nvmlUtilization: Double?
         public var nvmlMaxUtilization: Double?
+        public var nvmlSteadyUtilization: Double?
         public var nvmlPeakMemoryBytes: Int?
         public var allocatorPeakBytes: Int?
         /// Threads that did this device's work (its device threads and the OpenMP
@@ -98,6 +100,7 @@ extension RunSummary.Device {
         case peakMemoryBytes = "peak_memory_bytes"
         case nvmlUtilization = "nvml_utilization"
         case nvmlMaxUtilization = "nvml_max_utilization"
+        case nvmlSteadyUtilization = "nvml_steady_utilization"
         case nvmlPeakMemoryBytes = "nvml_peak_memory_bytes"
         case allocatorPeakBytes = "allocator_peak_bytes"
         case computeThreads = "compute_threads"

@@ -112,4 +112,19 @@ struct ResultsPartsTests {
         #expect(old.batch == 3 && old.tiles == 4 && old.busySeconds == 2 && old.deviceBytes == 60)
         #expect(old.networkSeconds == 2)  // no network_s column: all of busy_s was the network
     }
+
+    @Test("the steady window leaves out the first tenth of the batches (at least two), by when they finished, not by number")
+    func steadyWindow() {
+        func record(_ finishedAt: Double) -> BatchRecord {
+            BatchRecord(batch: 0, device: 0, tiles: 16, waitSeconds: 0, readSeconds: 0, busySeconds: 0, bytesRead: 0,
+                        finishedAt: finishedAt, peakRSSBytes: 0, deviceBytes: 0)
+        }
+        // 30 batches, shuffled as two devices report them: three left out, from the third's finish.
+        let times = (1...30).map { Double($0) * 0.5 + 4 }
+        #expect(BatchRecord.steadyWindow(times.reversed().map(record)) == 5.5...19)
+        // Few batches: the first two left out, the rest kept.
+        #expect(BatchRecord.steadyWindow([7, 3, 1, 2].map(record)) == 2...7)
+        #expect(BatchRecord.steadyWindow([1, 2, 3].map(record)) == nil)
+        #expect(BatchRecord.steadyWindow([]) == nil)
+    }
 }

@@ -241,7 +241,8 @@ struct PredictionRun {
                 let counts = claims.counts
                 summary.claims = .init(chunks: counts.claimed, takenOver: counts.takenOver, operations: claims.board.operations)
             }
-            if let readings = monitor?.stop() { summary.record(readings, devices: devices) }
+            let steady = BatchRecord.steadyWindow(recorder.records).map { (startedAt + $0.lowerBound)...(startedAt + $0.upperBound) }
+            if let readings = monitor?.stop(steady: steady) { summary.record(readings, devices: devices) }
             if let earlier = claimed.earlier { summary = summary.continuing(earlier) }
         } catch {
             try? model.finish()
