@@ -76,6 +76,9 @@ public enum ConfigSchema {
                 + "merge_iou over every box of every tile, all classes together (DeepForest's)"),
         ConfigKey("merge_iou", aliases: ["iou_threshold"], .number(min: 0), .double(0.5),
             "detectors: the IoU of the cross-tile merge (see merge)"),
+        ConfigKey("gpu_lanes", .integer(min: 1), .int(2),
+            "GPUs: batches in flight on each GPU, each lane with its own plans (GPU memory grows with it), so that one's copies "
+                + "and host work overlap another's compute"),
         ConfigKey("tf32", .boolean, .bool(true),
             "GPU, precision=32: convolutions on TF32 tensor cores, as PyTorch does on CUDA by default; false for full float32"),
         ConfigKey("cpu_threads", .integer(min: 0), .int(0), "CPU threads for the model, shared by the CPU devices (0: the cores this process may use)"),

@@ -40,6 +40,8 @@ public struct RunConfig: Sendable, Equatable {
     /// CPU threads for the model; 0 means the cores this process may use.
     public var cpuThreads: Int
     public var tf32: Bool
+    /// Device threads per GPU (`gpu_lanes`).
+    public var gpuLanes: Int
     public var scoreThreshold: Double
     public var nmsThreshold: Double
     public var detectionsPerTile: Int
@@ -166,6 +168,7 @@ public struct RunConfig: Sendable, Equatable {
         output = string("output")
         cpuThreads = int("cpu_threads")
         tf32 = bool("tf32")
+        gpuLanes = int("gpu_lanes")
         scoreThreshold = double("score_threshold")
         nmsThreshold = double("nms_threshold")
         detectionsPerTile = int("detections_per_tile")

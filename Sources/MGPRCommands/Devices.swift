@@ -16,14 +16,14 @@ struct Devices: Sendable {
     let precision: Precision
     /// Why a GPU was not used under accelerator=auto (nil when one is, or when cpu was asked).
     let cpuReason: String?
+    /// Device threads per device: `gpu_lanes` on a GPU (two by default, so one batch's
+    /// copy in, and the host's work on the last one's results, overlaps the other's
+    /// compute); one on a CPU, whose threads are all the plan's already.
+    let lanes: Int
 
     var kind: DeviceKind { backends[0].deviceKind }
     var count: Int { backends.count }
     var onGPU: Bool { kind == .gpu }
-    /// Device threads per device: two on a GPU, so one batch's copy in (and the host's
-    /// work on the last one's results) overlaps the other's compute; one on a CPU, whose
-    /// threads are all the plan's already.
-    var lanes: Int { onGPU ? 2 : 1 }
     /// The models a run makes, each with its own plans: one per lane of each device.
     var models: Int { count * lanes }
 
@@ -77,6 +77,7 @@ struct Devices: Sendable {
     ) -> Devices {
         let (precision, notice) = backends[0].resolve(ModelSetup.precision(config.precision))
         if let notice { log.info("precision=\(config.precision.rawValue): \(notice)") }
-        return Devices(backends: backends, gpus: gpus, precision: precision, cpuReason: cpuReason)
+        let lanes = backends[0].deviceKind == .gpu ? config.gpuLanes : 1
+        return Devices(backends: backends, gpus: gpus, precision: precision, cpuReason: cpuReason, lanes: lanes)
     }
 }

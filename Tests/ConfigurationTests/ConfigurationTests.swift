@@ -38,7 +38,7 @@ struct ConfigurationTests {
     }
 
     @Test("a value of the wrong type names the key, the value and what is expected")
-    func wrongType() {
+    func wrongType() throws {
         #expect(throws: ConfigError.wrongType(key: "tile_size", value: "big", expected: "an integer > 0")) {
             try config("tile_size=big")
         }
@@ -46,6 +46,8 @@ struct ConfigurationTests {
             try config("use_fake_data=3")
         }
         #expect(throws: ConfigError.self) { try config("bands=[1,x]") }
+        #expect(throws: ConfigError.invalidValue(key: "gpu_lanes", value: "0", reason: "must be > 0")) { try config("gpu_lanes=0") }
+        #expect(try config().gpuLanes == 2 && (try config("gpu_lanes=3").gpuLanes) == 3)
     }
 
     @Test("sizes must be positive", arguments: ["tile_size", "batch_size", "gpus", "dummy_dataset_count"])
