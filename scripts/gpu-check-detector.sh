@@ -13,16 +13,23 @@
 # 2b. the same for a seeded, tuned retinanet_resnet50_fpn (scripts/gpu/retinanet_case.py),
 #    wholly on the GPU as Faster R-CNN is;
 # 3. the benchmark: the demo's default job (Lightning, 1024 px dummy tiles, batch 16,
-#    16-mixed; scripts/gpu/seed_fasterrcnn.py) against mgpr with the same settings,
-#    with CUDA graphs and without, and in bf16-mixed: tiles/s, GPU utilisation and
-#    memory from nvidia-smi sampled every 0.2 s, in one table;
+#    16-mixed; scripts/gpu/seed_fasterrcnn.py) rebuilt as the pretrained model is
+#    (FrozenBatchNorm2d) with cudnn.benchmark, against mgpr with the same settings, with
+#    CUDA graphs and without, and in bf16-mixed; both sides run the case's calibrated
+#    weights, and each mgpr run writes its table, its first batch held to mgpr's own
+#    float32 on the same tiles (scripts/gpu/bench_check.py). Tiles/s and GPU busy (NVML:
+#    mgpr's own, and nvidia-smi sampled every 0.2 s) over the steady batches only (after
+#    the first 10%), memory, in one table;
+# 3b. (lanes) mgpr with 1 and 3 lanes per GPU and 8 images per pass, beside the default;
+# 3c. (compile) the same job through torch.compile(mode="max-autotune");
 # 4. mgpr on a generated 20000 px GeoTIFF (scripts/gpu/geotiff.py) at the same settings.
-# MGPR_CHECK_PARTS picks some of "conformance correctness retinanet bench geotiff" (default: all);
+# MGPR_CHECK_PARTS picks some of "conformance correctness retinanet bench lanes compile geotiff"
+# (default: all but compile, which takes minutes of autotuning);
 # MGPR_BENCH_TILES sets the benchmark's tiles (default 1600).
 set -uo pipefail
 crop="$(cd "$(dirname "$3")" && pwd)/$(basename "$3")"
 source "$(dirname "$0")/gpu/common.sh" gpu-detector "$1" "$2"
-parts=" ${MGPR_CHECK_PARTS:-conformance correctness retinanet bench geotiff} "
+parts=" ${MGPR_CHECK_PARTS:-conformance correctness retinanet bench lanes geotiff} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 want conformance && TAIL=30 step conformance 150 "$mgpr" conformance
 
@@ -50,84 +57,118 @@ TAIL=4 step retinanet_case 240 "$python" "$root/scripts/gpu/retinanet_case.py" -
 detect_all retinanet "$work/retinanet" detections_per_tile=300
 fi
 
-# The benchmark: each run with nvidia-smi sampling beside it.
+# The benchmark: each run with nvidia-smi sampling beside it, with timestamps.
 workers=$(( $(nproc) - 2 ))
 tiles=${MGPR_BENCH_TILES:-1600}
 sampled() {  # NAME SECONDS COMMAND...
-    nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 >"$out/$1.smi" 2>/dev/null &
+    nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 >"$out/$1.smi" 2>/dev/null &
     local sampler=$!
     step "$@"
     kill "$sampler" 2>/dev/null
     wait "$sampler" 2>/dev/null
 }
-if want bench; then
-TAIL=3 sampled seed 200 "$python" "$root/scripts/gpu/seed_fasterrcnn.py" --json "$out/seed.json" --tiles "$tiles" \
-    --batch 16 --tile-size 1024 --precision 16-mixed --workers "$workers" --delay 0
+weights="$case/fasterrcnn.pth"
+if want bench || want lanes || want compile || want geotiff; then
+    [[ -f "$weights" ]] || TAIL=4 step fasterrcnn_case 180 "$python" "$root/scripts/gpu/fasterrcnn_case.py" --crop "$crop" --out "$case"
+fi
+seed_run() {  # NAME SECONDS ARGS...
+    local name="$1" limit="$2"
+    shift 2
+    TAIL=3 sampled "$name" "$limit" "$python" "$root/scripts/gpu/seed_fasterrcnn.py" --json "$out/$name.json" --tiles "$tiles" \
+        --batch 16 --tile-size 1024 --precision 16-mixed --workers "$workers" --delay 0 --weights "$weights" "$@"
+}
 mgpr_run() {  # NAME SECONDS KEY=VALUE...
     local name="$1" limit="$2"
     shift 2
-    TAIL=6 sampled "$name" "$limit" "$mgpr" model=fasterrcnn accelerator=gpu tile_size=1024 batch_size=16 \
-        workers="$workers" loader_memory_mb=8192 run_dir="$work/runs/$name" "$@"
+    TAIL=6 sampled "$name" "$limit" "$mgpr" model=fasterrcnn weights="$weights" accelerator=gpu tile_size=1024 batch_size=16 \
+        workers="$workers" loader_memory_mb=8192 run_dir="$work/runs/$name" output="$work/runs/$name.csv" "$@"
     cp "$work/runs/$name/summary.json" "$out/$name.summary.json" 2>/dev/null
     cp "$work/runs/$name/rank-0/metrics.csv" "$out/$name.metrics.csv" 2>/dev/null
 }
-mgpr_run mgpr_f16 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
-MGPR_CUDA_GRAPHS=0 mgpr_run mgpr_f16_nographs 150 precision=16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
-mgpr_run mgpr_bf16 150 precision=bf16-mixed dummy_dataset_count="$tiles" dummy_dataset_delay=0 output=none
+dummy="dummy_dataset_count=$tiles dummy_dataset_delay=0"
+bench_check() {  # RUN PRECISION: its first batch against the float32 reference
+    TAIL=2 step "$1_check" 60 "$python" "$root/scripts/gpu/bench_check.py" --run "$work/runs/$1.csv" \
+        --reference "$work/runs/mgpr_f32_reference.csv" --case "$case" --precision "$2"
+}
+if want bench; then
+seed_run seed 240
+mgpr_run mgpr_f32_reference 90 precision=32 tf32=false dummy_dataset_count=16 dummy_dataset_delay=0
+mgpr_run mgpr_f16 150 precision=16-mixed $dummy
+bench_check mgpr_f16 f16
+MGPR_CUDA_GRAPHS=0 mgpr_run mgpr_f16_nographs 150 precision=16-mixed $dummy
+mgpr_run mgpr_bf16 150 precision=bf16-mixed $dummy
+bench_check mgpr_bf16 bf16
 fi
+if want lanes; then
+mgpr_run mgpr_f16_lanes1 150 precision=16-mixed gpu_lanes=1 $dummy
+mgpr_run mgpr_f16_lanes3 150 precision=16-mixed gpu_lanes=3 $dummy
+mgpr_run mgpr_f16_pass8 150 precision=16-mixed images_per_pass=8 $dummy
+fi
+want compile && seed_run seed_compiled 540 --compile
 if want geotiff; then
 TAIL=2 step geotiff 90 "$python" "$root/scripts/gpu/geotiff.py" --crop "$crop" --out "$work/big.tif" --size 20000
-mgpr_run mgpr_geotiff 150 precision=16-mixed image_path="$work/big.tif" output="$work/big.csv"
-head -3 "$work/big.csv" >"$out/big.head.csv" 2>/dev/null
+mgpr_run mgpr_geotiff 150 precision=16-mixed image_path="$work/big.tif"
+head -3 "$work/runs/mgpr_geotiff.csv" >"$out/big.head.csv" 2>/dev/null
 fi
 
 "$python" - "$out" <<'PY'
-import csv, glob, json, os, sys
+import csv, datetime, json, os, sys
 out = sys.argv[1]
 
-def smi(name):
-    """Mean GPU utilisation while busy (from the first to the last sample above 5%), and peak memory."""
+def smi(name, window=None):
+    """Mean GPU utilisation from nvidia-smi over `window` (seconds since 1970; None: the
+    whole run), and its peak memory in GiB."""
+    rows = []
     try:
-        rows = [tuple(float(v) for v in line.split(",")) for line in open(f"{out}/{name}.smi") if line.strip()]
+        for line in open(f"{out}/{name}.smi"):
+            stamp, util, mem = [v.strip() for v in line.split(",")]
+            rows.append((datetime.datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp(), float(util), float(mem)))
     except (OSError, ValueError):
         return float("nan"), float("nan")
-    busy = [i for i, (u, _) in enumerate(rows) if u > 5]
-    window = rows[busy[0]:busy[-1] + 1] if busy else rows
-    return sum(u for u, _ in window) / max(len(window), 1), max((m for _, m in rows), default=float("nan")) / 1024
+    inside = [u for t, u, _ in rows if window is None or window[0] <= t <= window[1]]
+    return sum(inside) / len(inside) if inside else float("nan"), max((m for _, _, m in rows), default=float("nan")) / 1024
 
-def steady(path):
-    rows = sorted(csv.DictReader(open(path)), key=lambda r: float(r["finished_at_s"]))
+def steady(name):
+    """Tiles/s over the batches after the first 10% (at least 2), their window in seconds
+    since 1970, and the stage seconds over them."""
+    rows = sorted(csv.DictReader(open(f"{out}/{name}.metrics.csv")), key=lambda r: float(r["finished_at_s"]))
     skip = max(2, len(rows) // 10)
     if len(rows) <= skip + 1:
-        return float("nan"), {}
+        return float("nan"), None, {}
     t0, t1 = float(rows[skip - 1]["finished_at_s"]), float(rows[-1]["finished_at_s"])
     stages = {k: sum(float(r[k]) for r in rows[skip:]) for k in ("wait_s", "busy_s", "network_s", "copy_s", "postprocess_s", "read_s", "write_s") if k in rows[0]}
-    return sum(int(r["tiles"]) for r in rows[skip:]) / max(t1 - t0, 1e-9), stages
+    started = json.load(open(f"{out}/{name}.summary.json")).get("started_at")
+    window = (started + t0, started + t1) if started else None
+    return sum(int(r["tiles"]) for r in rows[skip:]) / max(t1 - t0, 1e-9), window, stages
 
-print("Faster R-CNN, 1024 px tiles, batch 16, one GPU (tiles/s steady: batches after the first 10%):")
+print("Faster R-CNN, 1024 px tiles, batch 16, one GPU, the case's weights on both sides; tiles/s and GPU busy over the "
+      "steady batches (after the first 10%):")
 seed_rate = None
-try:
-    s = json.load(open(f"{out}/seed.json"))
-    util, mem = smi("seed")
-    seed_rate = s["steady_tiles_per_s"]
-    print(f"  {'seed (Lightning, 16-mixed)':30} {seed_rate:8.1f} tiles/s steady ({s['tiles_per_s']:7.1f} over the run); "
-          f"GPU busy {util:5.1f}%; peak {mem:5.1f} GiB (nvidia-smi), torch allocator {s['peak_memory_bytes'] / 2**30:.1f} GiB")
-except (OSError, KeyError, TypeError) as e:
-    print(f"  seed: no result ({e})")
-for name in ("mgpr_f16", "mgpr_f16_nographs", "mgpr_bf16", "mgpr_geotiff"):
+for name, label in (("seed", "seed (Lightning, 16-mixed)"), ("seed_compiled", "seed + torch.compile")):
+    try:
+        s = json.load(open(f"{out}/{name}.json"))
+    except OSError:
+        continue
+    if s.get("error") or not s.get("steady_tiles_per_s"):
+        print(f"  {label:34} no steady figure: {s.get('error') or 'too few batches'}")
+        continue
+    util, mem = smi(name, s["steady_window"])
+    seed_rate = seed_rate or s["steady_tiles_per_s"]
+    print(f"  {label:34} {s['steady_tiles_per_s']:8.1f} tiles/s steady ({s['tiles_per_s']:7.1f} over the run); "
+          f"GPU busy {util:5.1f}% (nvidia-smi); peak {mem:5.1f} GiB, torch allocator {(s['peak_memory_bytes'] or 0) / 2**30:.1f} GiB")
+for name in ("mgpr_f16", "mgpr_f16_nographs", "mgpr_bf16", "mgpr_f16_lanes1", "mgpr_f16_lanes3", "mgpr_f16_pass8", "mgpr_geotiff"):
     path = f"{out}/{name}.summary.json"
     if not os.path.exists(path):
-        print(f"  {name}: no result")
         continue
     s = json.load(open(path))
-    rate, stages = steady(f"{out}/{name}.metrics.csv")
-    util, mem = smi(name)
+    rate, window, stages = steady(name)
+    util, mem = smi(name, window)
     d = s["devices"][0]
-    nvml = f", NVML {100 * d['nvml_utilization']:.0f}%" if d.get("nvml_utilization") is not None else ""
+    nvml = f", NVML {100 * d['nvml_steady_utilization']:.0f}%" if d.get("nvml_steady_utilization") is not None else ""
     busy = stages.get("busy_s", 0) or 1e-9
     split = ", ".join(f"{k[:-2]} {100 * v / busy:.0f}%" for k, v in stages.items() if k in ("network_s", "copy_s", "postprocess_s"))
     ratio = f"; {rate / seed_rate:.2f}x the seed" if seed_rate else ""
-    print(f"  {name:30} {rate:8.1f} tiles/s steady ({s['tiles_per_second']:7.1f} over the run, {s['tiles']} tiles){ratio}; "
-          f"GPU busy {util:5.1f}%{nvml}; peak {mem:5.1f} GiB; wait {100 * stages.get('wait_s', 0) / busy:.1f}% of busy; "
-          f"of busy: {split}")
+    print(f"  {name:34} {rate:8.1f} tiles/s steady ({s['tiles_per_second']:7.1f} over the run, {s['tiles']} tiles){ratio}; "
+          f"GPU busy {util:5.1f}% (nvidia-smi){nvml}; peak {mem:5.1f} GiB; wait {100 * stages.get('wait_s', 0) / busy:.1f}% of busy; "
+          f"of busy (one lane's view, lanes overlap): {split}")
 PY

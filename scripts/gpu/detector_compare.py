@@ -13,9 +13,13 @@ A detection of A is matched in B by one of the same tile with the same label, Io
   gpu-f32 = cpu    GPU float32 (TF32 off) finds >= 99% of the CPU backend's detections,
                    with <= 1% extra (its own unmatched ones), on tiles with real
                    detections (>= 20 each).
-  16-bit, tf32     agreement with mgpr's own GPU float32 at that bar and at a looser
+  16-bit           agreement with mgpr's own GPU float32 at that bar and at a looser
                    one (IoU >= 0.9, score within 0.05), beside PyTorch autocast's with
-                   its float32: stated, not bounded.
+                   its float32. Held at the loose bar: mgpr's disagreements (its f32's
+                   detections it misses, plus its extra ones) at most autocast's, with
+                   10% or 2 detections of slack, whichever is more (8 tiles' counts are
+                   small; a real regression misses tens).
+  tf32             the same agreement, stated (PyTorch has no TF32 case here).
   FPN levels       per level, max |mgpr 16-bit - mgpr f32| / max |mgpr f32| on the first
                    tile, no worse than 1.5x PyTorch autocast's own on the same tile
                    (torch_levels.json; both implementations round differently).
@@ -27,6 +31,8 @@ import sys
 
 import numpy as np
 
+from detections import agreement, detections, disagreements
+
 FAILED = []
 
 
@@ -36,32 +42,6 @@ def load(path):
         FAILED.append(os.path.basename(path))
         return None
     return np.load(path)
-
-
-def detections(rows):
-    return [r[r[:, 5] >= 0] for r in rows]
-
-
-def iou(a, b):
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = w * h
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-
-
-def agreement(found, expected, min_iou=0.99, score=1e-3):
-    """(matched, expected total, extra): expected detections found, found ones unmatched."""
-    matched = total = extra = 0
-    for f, e in zip(detections(found), detections(expected)):
-        total += len(e)
-        if len(f) == 0 or len(e) == 0:
-            extra += len(f)
-            continue
-        ok = (iou(e, f) >= min_iou) & (e[:, None, 5] == f[None, :, 5]) & (np.abs(e[:, None, 4] - f[None, :, 4]) <= score)
-        matched += int(ok.any(1).sum())
-        extra += int((~ok.any(0)).sum())
-    return matched, total, extra
 
 
 def check(name, passed, detail):
@@ -92,12 +72,16 @@ for name in ("tf32", "f16", "bf16"):
     loose = agreement(mgpr[name], mgpr["f32"], 0.9, 0.05)
     line = (f"mgpr {strict[0]}/{strict[1]} ({100 * strict[0] / strict[1]:.1f}%) strict, "
             f"{loose[0]}/{loose[1]} ({100 * loose[0] / loose[1]:.1f}%) loose")
-    if name in torch_rows:
-        ts = agreement(torch_rows[name], torch_rows["f32"])
-        tl = agreement(torch_rows[name], torch_rows["f32"], 0.9, 0.05)
-        line += (f"; torch autocast {ts[0]}/{ts[1]} ({100 * ts[0] / ts[1]:.1f}%) strict, "
-                 f"{tl[0]}/{tl[1]} ({100 * tl[0] / tl[1]:.1f}%) loose")
-    print(f"  info {name + ' vs own f32':<28} {line}")
+    if name not in torch_rows:
+        print(f"  info {name + ' vs own f32':<28} {line}")
+        continue
+    ts = agreement(torch_rows[name], torch_rows["f32"])
+    tl = agreement(torch_rows[name], torch_rows["f32"], 0.9, 0.05)
+    line += (f"; torch autocast {ts[0]}/{ts[1]} ({100 * ts[0] / ts[1]:.1f}%) strict, "
+             f"{tl[0]}/{tl[1]} ({100 * tl[0] / tl[1]:.1f}%) loose")
+    ours, theirs = disagreements(loose), disagreements(tl)
+    check(f"{name} vs own f32", ours <= max(1.1 * theirs, theirs + 2),
+          f"{line}; disagreements mgpr {ours}, autocast {theirs}")
 
 has_levels = os.path.exists(c("torch_levels.json"))
 torch_levels = json.load(open(c("torch_levels.json"))) if has_levels else {}
