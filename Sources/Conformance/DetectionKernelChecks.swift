@@ -102,10 +102,11 @@ public enum DetectionKernelChecks {
 
     /// The selection as the lowering launches it, with fresh scratch; spread over blocks
     /// of 2048 keys (several per segment at the checks' sizes) or in one block per segment.
-    static func runSelect(_ gpu: any KernelRunner, segments: Int, keys: UInt64, length: Int, k: Int, out: UInt64, spread: Bool) throws {
+    static func runSelect(_ gpu: any KernelRunner, segments: Int, keys: UInt64, length: Int, lengths: UInt64 = 0, k: Int, out: UInt64,
+                          spread: Bool) throws {
         let scratch = try SelectLaunches.Scratch(segments: segments, width: SelectLaunches.width(k), allocate: gpu.zeros)
-        try run(gpu, SelectLaunches.launches(segments: segments, keys: keys, length: length, stride: length, k: k, out: out,
-                                             scratch: scratch, spread: spread, chunk: 2048))
+        try run(gpu, SelectLaunches.launches(segments: segments, keys: keys, length: length, lengths: lengths, stride: length, k: k,
+                                             out: out, scratch: scratch, spread: spread, chunk: 2048))
     }
 
     static func run(_ gpu: any KernelRunner, _ steps: [KernelStep]) throws {
@@ -325,11 +326,10 @@ public enum DetectionKernelChecks {
         let cell = Anchors.cell(sizes: Anchors.retinaNetSizes[1])
         let keys = try gpu.zeros(n * length * 8), selected = try gpu.zeros(n * k * 8)
         let logitsAddress = try gpu.upload(logits)
-        try gpu.launch("mgpr_det_class_keys", count: n * length, [
-            .address(logitsAddress), .address(keys), .int(Int32(a)), .int(Int32(classes)), .long(Int64(plane)), .float(threshold),
-            .long(Int64(n * length)),
-        ])
-        try runSelect(gpu, segments: n, keys: keys, length: length, k: k, out: selected, spread: spread)
+        let counts = try gpu.zeros(n * 8)
+        try run(gpu, [SelectLaunches.classKeys(segments: n, logits: logitsAddress, anchors: a, classes: classes, plane: plane,
+                                               threshold: threshold, keys: keys, counts: counts)])
+        try runSelect(gpu, segments: n, keys: keys, length: length, lengths: counts, k: k, out: selected, spread: spread)
         let boxes = try gpu.zeros(n * k * 16), scores = try gpu.zeros(n * k * 4), groups = try gpu.zeros(n * k * 4)
         let valid = try gpu.zeros(n * k * 4)
         try gpu.launch("mgpr_det_class_decode", count: n * k, [

@@ -135,17 +135,18 @@ __device__ void select_digit(const unsigned int* histogram, int shift, u64* pref
 
 __device__ __forceinline__ u64 select_mask(int shift) { return shift >= 56 ? 0ull : ~0ull << (shift + 8); }
 
-// One block per segment of `length` keys (segments `stride` apart), distinct but for
-// NO_KEY (absent): its k smallest present, ascending, to out (k slots per segment,
-// NO_KEY past those present).
+// One block per segment of `length` keys (segments `stride` apart; with `lengths`, each
+// segment's own count, at most `length`), distinct but for NO_KEY (absent): its k
+// smallest present, ascending, to out (k slots per segment, NO_KEY past those present).
 // The k-th smallest is found digit by digit (radix selection), then the keys up to it
 // are sorted in scratch (`width` slots per segment, a power of two >= k).
-extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, long long stride, int k, u64* scratch,
-                                           int width, u64* out) {
+extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, const u64* lengths, long long stride, int k,
+                                           u64* scratch, int width, u64* out) {
     __shared__ unsigned int histogram[256];
     __shared__ u64 prefixShared;
     __shared__ unsigned int rankShared, taken;
     const u64* segment = keys + blockIdx.x * stride;
+    if (lengths) length = min(length, (long long)lengths[blockIdx.x]);
     u64* sorted = scratch + (long long)blockIdx.x * width;
     u64 threshold = NO_KEY;
     if (length > k) {
@@ -183,19 +184,29 @@ extern "C" __global__ void mgpr_det_select(const u64* keys, long long length, lo
 }
 
 // The same selection for long segments, over several blocks each: every segment in
-// `chunks` chunks of `chunk` keys, a block per chunk. Per segment, `state` holds the
-// prefix, the rank and the count gathered (3 u64) and `histograms` 256 counts.
-// Launched as reset; then for each shift 56, 48, ... 0: histogram, digit; then gather
-// and sort.
+// `chunks` chunks of `chunk` keys, a block per chunk (those past a segment's own count,
+// with `lengths`, idle). Per segment, `state` holds the prefix, the rank and the count
+// gathered (3 u64) and `histograms` 256 counts. Launched as reset; then for each shift
+// 56, 48, ... 0: histogram, digit; then gather and sort.
 extern "C" __global__ void mgpr_det_select_reset(unsigned int* histograms, long long count) {
     GRID_STRIDE(i, count) histograms[i] = 0;
 }
 
-extern "C" __global__ void mgpr_det_select_histogram(const u64* keys, long long length, long long stride, int chunks,
-                                                     int chunk, int shift, const u64* state, unsigned int* histograms) {
-    __shared__ unsigned int local[256];
+// The chunk of segment blockIdx.x / chunks this block reads: [*begin, *end).
+__device__ __forceinline__ void select_chunk(long long length, const u64* lengths, int chunks, int chunk, long long* begin,
+                                             long long* end) {
     long long s = blockIdx.x / chunks;
-    long long begin = (long long)(blockIdx.x % chunks) * chunk, end = min(length, begin + chunk);
+    if (lengths) length = min(length, (long long)lengths[s]);
+    *begin = (long long)(blockIdx.x % chunks) * chunk;
+    *end = min(length, *begin + chunk);
+}
+
+extern "C" __global__ void mgpr_det_select_histogram(const u64* keys, long long length, const u64* lengths, long long stride,
+                                                     int chunks, int chunk, int shift, const u64* state,
+                                                     unsigned int* histograms) {
+    __shared__ unsigned int local[256];
+    long long s = blockIdx.x / chunks, begin, end;
+    select_chunk(length, lengths, chunks, chunk, &begin, &end);
     const u64* segment = keys + s * stride;
     u64 mask = select_mask(shift), prefix = shift >= 56 ? 0ull : state[s * 3];
     for (int b = threadIdx.x; b < 256; b += blockDim.x) local[b] = 0;
@@ -227,10 +238,10 @@ extern "C" __global__ void mgpr_det_select_digit(unsigned int* histograms, int s
 }
 
 // A block per chunk: the present keys up to the k-th, to the segment's scratch.
-extern "C" __global__ void mgpr_det_select_gather(const u64* keys, long long length, long long stride, int chunks,
-                                                  int chunk, u64* state, u64* scratch, int width) {
-    long long s = blockIdx.x / chunks;
-    long long begin = (long long)(blockIdx.x % chunks) * chunk, end = min(length, begin + chunk);
+extern "C" __global__ void mgpr_det_select_gather(const u64* keys, long long length, const u64* lengths, long long stride,
+                                                  int chunks, int chunk, u64* state, u64* scratch, int width) {
+    long long s = blockIdx.x / chunks, begin, end;
+    select_chunk(length, lengths, chunks, chunk, &begin, &end);
     const u64* segment = keys + s * stride;
     u64 threshold = state[s * 3];
     for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
@@ -529,15 +540,38 @@ extern "C" __global__ void mgpr_det_gather(const float* boxes, const float* scor
 
 // RetinaNet's class scores of one level ([n, anchors * classes, plane] logits) as keys
 // in torchvision's flattened order ((location * anchors + anchor) * classes + class),
-// [n, anchors * classes * plane]; NO_KEY where the sigmoid score is not above threshold.
+// only those whose sigmoid score is above the threshold: each image's, in no
+// particular order, from the front of its `length` slots of `keys`, their number in
+// `counts` (zeroed before). A block per chunk of CLASS_KEYS_CHUNK scores of one image;
+// the chunk's keys are made in shared memory, then one atomic per block reserves their
+// place. With most scores below the threshold (a trained model), the selection after
+// reads only the few above it.
+#define CLASS_KEYS_CHUNK 2048
 extern "C" __global__ void mgpr_det_class_keys(const float* logits, u64* keys, int anchors, int classes, long long plane,
-                                               float threshold, long long count) {
-    GRID_STRIDE(i, count) {
-        long long perImage = (long long)anchors * classes * plane, image = i / perImage, j = i % perImage;
+                                               float threshold, int chunks, u64* counts) {
+    __shared__ u64 local[CLASS_KEYS_CHUNK];
+    __shared__ unsigned int present, cursor;
+    __shared__ u64 base;
+    long long perImage = (long long)anchors * classes * plane, image = blockIdx.x / chunks;
+    long long begin = (long long)(blockIdx.x % chunks) * CLASS_KEYS_CHUNK, end = min(perImage, begin + CLASS_KEYS_CHUNK);
+    if (threadIdx.x == 0) { present = 0; cursor = 0; }
+    __syncthreads();
+    unsigned int mine = 0;
+    for (long long j = begin + threadIdx.x; j < end; j += blockDim.x) {
         long long p = j / ((long long)anchors * classes);
         int channel = (int)(j % ((long long)anchors * classes));
         float score = 1.f / (1.f + exp_f(-logits[image * perImage + channel * plane + p]));
-        keys[i] = score > threshold ? rank_key(score, (unsigned int)j) : NO_KEY;
+        u64 key = score > threshold ? rank_key(score, (unsigned int)j) : NO_KEY;
+        local[j - begin] = key;
+        if (key != NO_KEY) mine++;
+    }
+    if (mine) atomicAdd(&present, mine);
+    __syncthreads();
+    if (threadIdx.x == 0 && present) base = atomicAdd(&counts[image], (u64)present);
+    __syncthreads();
+    for (long long j = begin + threadIdx.x; j < end; j += blockDim.x) {
+        u64 key = local[j - begin];
+        if (key != NO_KEY) keys[image * perImage + base + atomicAdd(&cursor, 1u)] = key;
     }
 }
 

@@ -76,15 +76,16 @@ package enum DetectorLowering {
         }
         let keys = try builder.buffer(n * keyCount * 8), selected = try builder.buffer(n * selectWidth * 8)
         let selectScratch = try SelectLaunches.Scratch(segments: n, width: selectWidth, allocate: builder.buffer)
+        let keyCounts = try builder.buffer(n * 8)
         let nmsScratch = try NMSLaunches.Scratch(images: n, perImage: nmsCandidates, allocate: builder.buffer)
         let clip = Float(BoxCoder.clip)
         func launch(_ steps: [KernelStep]) {
             for l in steps { builder.launch(l.name, count: l.count, blocks: l.blocks, threads: l.threads, l.arguments) }
         }
         /// The best k of each image's `length` keys into `selected`.
-        func select(_ k: Int, of length: Int) {
-            launch(SelectLaunches.launches(segments: n, keys: keys, length: length, stride: length, k: k, out: selected,
-                                           scratch: selectScratch))
+        func select(_ k: Int, of length: Int, lengths: UInt64 = 0) {
+            launch(SelectLaunches.launches(segments: n, keys: keys, length: length, lengths: lengths, stride: length, k: k,
+                                           out: selected, scratch: selectScratch))
         }
 
         for (index, step) in program.steps.enumerated() {
@@ -113,11 +114,12 @@ package enum DetectorLowering {
                 ])
             case .classCandidates(let s):
                 let plane = s.featureHeight * s.featureWidth, length = s.anchors * s.classes * plane
-                builder.launch("mgpr_det_class_keys", count: n * length, [
-                    at(s.logits), .address(keys), .int(Int32(s.anchors)), .int(Int32(s.classes)), .long(Int64(plane)),
-                    .float(s.threshold), .long(Int64(n * length)),
-                ])
-                select(s.count, of: length)
+                // Only the scores above the threshold, compacted: the selection reads just those.
+                builder.zero(keyCounts, bytes: n * 8)
+                launch([SelectLaunches.classKeys(
+                    segments: n, logits: addresses[s.logits.id], anchors: s.anchors, classes: s.classes, plane: plane,
+                    threshold: s.threshold, keys: keys, counts: keyCounts)])
+                select(s.count, of: length, lengths: keyCounts)
                 builder.launch("mgpr_det_class_decode", count: n * s.count, [
                     .address(selected), .int(Int32(s.count)), at(s.logits), at(s.regression), .int(Int32(s.anchors)),
                     .int(Int32(s.classes)), .int(Int32(s.featureWidth)), .long(Int64(plane)), .float(s.stride.x), .float(s.stride.y),

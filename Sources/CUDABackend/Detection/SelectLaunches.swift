@@ -27,15 +27,17 @@ package enum SelectLaunches {
 
     /// The launches selecting the k smallest of each of `segments` segments of `length`
     /// keys (`stride` apart) at `keys` into `out` (k per segment, NO_KEY past those
-    /// present); spread over several blocks per segment when `spread` (by default from
-    /// ``spreadFrom`` keys), `chunk` keys to a block. `scratch` sized for `width(k)` at least.
-    package static func launches(segments: Int, keys: UInt64, length: Int, stride: Int, k: Int, out: UInt64, scratch: Scratch,
-                                 spread: Bool? = nil, chunk: Int = chunk) -> [KernelStep] {
+    /// present); with `lengths` (an address of one UInt64 per segment, 0 for none) each
+    /// segment holds only that many, at most `length`. Spread over several blocks per
+    /// segment when `spread` (by default from ``spreadFrom`` keys), `chunk` keys to a
+    /// block. `scratch` sized for `width(k)` at least.
+    package static func launches(segments: Int, keys: UInt64, length: Int, lengths: UInt64 = 0, stride: Int, k: Int, out: UInt64,
+                                 scratch: Scratch, spread: Bool? = nil, chunk: Int = chunk) -> [KernelStep] {
         let width = width(k)
         guard spread ?? (length >= spreadFrom && length > k) else {
             return [KernelStep("mgpr_det_select", blocks: segments, threads: 1024, [
-                .address(keys), .long(Int64(length)), .long(Int64(stride)), .int(Int32(k)), .address(scratch.sort), .int(Int32(width)),
-                .address(out),
+                .address(keys), .long(Int64(length)), .address(lengths), .long(Int64(stride)), .int(Int32(k)), .address(scratch.sort),
+                .int(Int32(width)), .address(out),
             ])]
         }
         let chunks = (length + chunk - 1) / chunk, blocks = segments * chunks
@@ -44,7 +46,7 @@ package enum SelectLaunches {
         ])]
         for shift in Swift.stride(from: 56, through: 0, by: -8) {
             steps.append(KernelStep("mgpr_det_select_histogram", blocks: blocks, threads: 256, [
-                .address(keys), .long(Int64(length)), .long(Int64(stride)), .int(Int32(chunks)), .int(Int32(chunk)), .int(Int32(shift)),
+                .address(keys), .long(Int64(length)), .address(lengths), .long(Int64(stride)), .int(Int32(chunks)), .int(Int32(chunk)), .int(Int32(shift)),
                 .address(scratch.state), .address(scratch.histograms),
             ]))
             steps.append(KernelStep("mgpr_det_select_digit", blocks: segments, threads: 256, [
@@ -52,12 +54,28 @@ package enum SelectLaunches {
             ]))
         }
         steps.append(KernelStep("mgpr_det_select_gather", blocks: blocks, threads: 256, [
-            .address(keys), .long(Int64(length)), .long(Int64(stride)), .int(Int32(chunks)), .int(Int32(chunk)), .address(scratch.state),
+            .address(keys), .long(Int64(length)), .address(lengths), .long(Int64(stride)), .int(Int32(chunks)), .int(Int32(chunk)), .address(scratch.state),
             .address(scratch.sort), .int(Int32(width)),
         ]))
         steps.append(KernelStep("mgpr_det_select_sort", blocks: segments, threads: 1024, [
             .address(scratch.state), .address(scratch.sort), .int(Int32(width)), .int(Int32(k)), .address(out),
         ]))
         return steps
+    }
+
+    /// Scores per block of `mgpr_det_class_keys` (its CLASS_KEYS_CHUNK).
+    package static let classKeysChunk = 2048
+
+    /// RetinaNet's class scores of one level ([segments, anchors * classes, plane] logits
+    /// at `logits`) above `threshold` as keys, compacted to the front of each segment's
+    /// `anchors * classes * plane` slots of `keys`, their counts (one UInt64 per segment,
+    /// zeroed before) at `counts`: the `lengths` of the selection after.
+    package static func classKeys(segments: Int, logits: UInt64, anchors: Int, classes: Int, plane: Int, threshold: Float,
+                                  keys: UInt64, counts: UInt64) -> KernelStep {
+        let chunks = (anchors * classes * plane + classKeysChunk - 1) / classKeysChunk
+        return KernelStep("mgpr_det_class_keys", blocks: segments * chunks, threads: 256, [
+            .address(logits), .address(keys), .int(Int32(anchors)), .int(Int32(classes)), .long(Int64(plane)), .float(threshold),
+            .int(Int32(chunks)), .address(counts),
+        ])
     }
 }
