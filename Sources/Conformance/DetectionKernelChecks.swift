@@ -28,7 +28,8 @@ public enum DetectionKernelChecks {
     package static func run(with gpu: any KernelRunner) throws -> [Outcome] {
         var random = SplitMix(7)
         return [
-            try transform(gpu, &random), try topK(gpu, &random, spread: false), try topK(gpu, &random, spread: true), try decode(gpu, &random),
+            try transform(gpu, &random, pixels: .float32), try transform(gpu, &random, pixels: .uint8(scale: 1 / 255)),
+            try transform(gpu, &random, pixels: .uint16(scale: 1 / 65535)), try topK(gpu, &random, spread: false), try topK(gpu, &random, spread: true), try decode(gpu, &random),
             // As the RPN at 1024 px (five levels of 1000) and Faster R-CNN's heads (1000
             // proposals x 20 class slots) leave them, then few enough for the offsets.
             try nms(gpu, &random, candidates: 4000, groups: 5, limit: 1000, threshold: 0.7),
@@ -60,11 +61,24 @@ public enum DetectionKernelChecks {
         return scale > 0 ? Double(worst / scale) : Double(worst)
     }
 
-    static func transform(_ gpu: any KernelRunner, _ random: inout SplitMix) throws -> Outcome {
+    /// The transform from float tiles, or from stored samples (Byte, UInt16) that the
+    /// kernel scales as a reader would: the same floats either way.
+    static func transform(_ gpu: any KernelRunner, _ random: inout SplitMix, pixels: PixelEncoding) throws -> Outcome {
         let (n, h, w) = (2, 150, 110)
         let t = DetectorTransform(minSize: 200, maxSize: 333, normalization: ResNet50.preprocessing)
         let (rh, rw) = t.resized(height: h, width: w), (ph, pw) = t.padded(height: h, width: w)
-        let image = (0..<(n * 3 * h * w)).map { _ in random.uniform(0, 1) }
+        let stored: UInt64, image: [Float]
+        switch pixels {
+        case .float32:
+            image = (0..<(n * 3 * h * w)).map { _ in random.uniform(0, 1) }
+            stored = try gpu.upload(image)
+        case .uint8(let scale):
+            let samples = (0..<(n * 3 * h * w)).map { _ in UInt8(random.uniform(0, 255.99)) }
+            (image, stored) = (samples.map { Float($0) * scale }, try gpu.upload(samples))
+        case .uint16(let scale):
+            let samples = (0..<(n * 3 * h * w)).map { _ in UInt16(random.uniform(0, 65535.99)) }
+            (image, stored) = (samples.map { Float($0) * scale }, try gpu.upload(samples))
+        }
         var expected = [Float](repeating: 0, count: n * 3 * ph * pw)
         image.withUnsafeBufferPointer { src in
             expected.withUnsafeMutableBufferPointer { dst in
@@ -77,12 +91,12 @@ public enum DetectionKernelChecks {
         let norm = ResNet50.preprocessing
         let out = try gpu.zeros(expected.count * 4)
         try gpu.launch("mgpr_det_transform", count: expected.count, [
-            .address(try gpu.upload(image)), .address(out), .address(try gpu.upload((0..<3).map { 1 / norm.std[$0] })),
+            .address(stored), .int(Int32(pixels.bytesPerSample)), .float(pixels.scale), .address(out), .address(try gpu.upload((0..<3).map { 1 / norm.std[$0] })),
             .address(try gpu.upload((0..<3).map { -norm.mean[$0] / norm.std[$0] })), .int(3), .int(Int32(h)), .int(Int32(w)),
             .int(Int32(rh)), .int(Int32(rw)), .int(Int32(ph)), .int(Int32(pw)), .long(Int64(expected.count)),
         ])
         let found: [Float] = try gpu.download(out, count: expected.count)
-        return Outcome(name: "transform (normalise, bilinear resize, pad)", error: relativeError(found, expected), tolerance: 1e-6,
+        return Outcome(name: "transform from \(pixels) (normalise, bilinear resize, pad)", error: relativeError(found, expected), tolerance: 1e-6,
                        detail: "\(n) x 3 x \(h) x \(w) -> \(ph) x \(pw)")
     }
 

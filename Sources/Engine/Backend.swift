@@ -51,7 +51,7 @@ public protocol Plan: AnyObject {
 public protocol DetectorPlan: AnyObject {
     /// Bytes the plans and buffers hold on the device.
     var memoryBytes: Int { get }
-    /// Runs on the program's input, read from `input` at float `offset` (tiles in host
+    /// Runs on the program's input, read from `input` at byte `offset` (tiles in host
     /// memory; from the backend's ``HostMemory`` where it has one), and copies each of the
     /// program's outputs, byte for byte, to the front of `outputs[k]`.
     func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws

@@ -49,7 +49,7 @@ struct ConformanceTests {
         let cuda = try CUDA.shared.get()
         for ordinal in 0..<cuda.deviceCount {
             let outcomes = try DetectionKernelChecks.run(on: try CUDABackend(ordinal: ordinal, tf32: false))
-            #expect(outcomes.count == 12)
+            #expect(outcomes.count == 14)
             for o in outcomes { #expect(o.passed, "GPU \(ordinal) \(o.name): \(o.error) (\(o.detail))") }
         }
     }
@@ -59,7 +59,7 @@ struct ConformanceTests {
     func emulatedDetectionKernels() throws {
         let runner = try EmulatedKernels()
         let outcomes = try DetectionKernelChecks.run(with: runner)
-        #expect(outcomes.count == 12)
+        #expect(outcomes.count == 14)
         for o in outcomes { #expect(o.passed, "\(o.name): \(o.error) (\(o.detail))") }
         print(DetectionKernelChecks.table(outcomes, backend: "this CPU (emulated)"))
     }

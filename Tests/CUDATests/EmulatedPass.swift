@@ -38,7 +38,7 @@ final class EmulatedPass: DetectorPlan {
 
     func run(input: HostBuffer, offset: Int, outputs: [HostBuffer]) throws {
         input.withUnsafeBytes {
-            EmulatedPassBuilder.pointer(layout.input.address).copyMemory(from: $0.baseAddress! + offset * 4, byteCount: layout.input.bytes)
+            EmulatedPassBuilder.pointer(layout.input.address).copyMemory(from: $0.baseAddress! + offset, byteCount: layout.input.bytes)
         }
         try builder.runSteps()
         for (output, host) in zip(layout.outputs, outputs) {

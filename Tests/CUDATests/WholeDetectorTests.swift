@@ -38,6 +38,18 @@ struct WholeDetectorTests {
         try compare(detectors, minimum: 10)
     }
 
+    @Test("Faster R-CNN from Byte tiles (the device scales the stored samples): what the CPU detector finds in their floats",
+          .needsCXXCompiler)
+    func fasterRCNNFromBytes() throws {
+        let weights = try WeightStore(contentsOf: Self.fixtures.appendingPathComponent("fasterrcnn.pth").path)
+        let gpu = EmulatedGPUBackend(runner: try EmulatedKernels())
+        let backends: [any Backend] = [gpu.cpu, gpu]
+        let detectors = backends.map { backend -> any Detector in
+            FasterRCNN(backend: backend, weights: weights, precision: .f32, classes: 91, settings: DetectorSettings())
+        }
+        try compare(detectors, minimum: 10, storedAsBytes: true)
+    }
+
     @Test("RetinaNet (DeepForest's one-class tree model): the same two tiles as one pass, as the CPU detector finds them",
           .needsCXXCompiler)
     func retinaNet() throws {
@@ -56,10 +68,20 @@ struct WholeDetectorTests {
 
     /// The second detector's findings against the first's, on ``tiles()``; the first
     /// must find at least `minimum` on the NEON tile, so that there is something to compare.
-    func compare(_ detectors: [any Detector], minimum: Int) throws {
-        let input = try Self.tiles()
-        let results = try detectors.map { detector in
-            try detector.detect(HostBuffer(input), count: 2, channels: 3, height: 400, width: 400)
+    /// `storedAsBytes`: the tiles as Byte samples, given to the second as stored and to the
+    /// first as the floats a reader makes of them.
+    func compare(_ detectors: [any Detector], minimum: Int, storedAsBytes: Bool = false) throws {
+        var input = try Self.tiles()
+        var bytes: [UInt8] = []
+        if storedAsBytes {
+            bytes = input.map { UInt8(($0 * 255).rounded()) }
+            input = bytes.map { Float($0) * (1 / 255) }
+        }
+        let results = try detectors.enumerated().map { k, detector in
+            guard storedAsBytes, k == 1 else { return try detector.detect(HostBuffer(input), count: 2, channels: 3, height: 400, width: 400) }
+            let stored = HostBuffer(count: (bytes.count + 3) / 4)
+            stored.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+            return try detector.detect(stored, pixels: .uint8(scale: 1 / 255), count: 2, channels: 3, height: 400, width: 400)
         }
         let (expected, found) = (results[0], results[1])
         #expect(found.count == 2)

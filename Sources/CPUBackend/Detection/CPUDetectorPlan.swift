@@ -59,8 +59,8 @@ final class CPUDetectorPlan: DetectorPlan {
         precondition(outputs.count == program.outputs.count, "\(outputs.count) outputs for the program's \(program.outputs.count)")
         let inputBytes = program[program.input].byteCount
         input.withUnsafeBytes { bytes in
-            precondition(offset >= 0 && offset * 4 + inputBytes <= bytes.count, "the tiles lie outside their buffer")
-            memory[program.input.id].copyMemory(from: bytes.baseAddress! + offset * 4, byteCount: inputBytes)
+            precondition(offset >= 0 && offset + inputBytes <= bytes.count, "the tiles lie outside their buffer")
+            memory[program.input.id].copyMemory(from: bytes.baseAddress! + offset, byteCount: inputBytes)
         }
         var network = Duration.zero
         let clock = ContinuousClock()

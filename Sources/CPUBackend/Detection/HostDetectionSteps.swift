@@ -5,13 +5,30 @@ import Foundation
 /// implementation and the reference for every other backend's.
 enum HostDetectionSteps {
     static func transform(_ t: DetectionStep.Transform, _ b: HostBuffers) {
-        let source = b.floats(t.source), destination = b.floats(t.destination)
+        let destination = b.floats(t.destination)
         let inPlane = t.channels * t.height * t.width, outPlane = t.channels * t.padded.height * t.padded.width
         for i in 0..<t.images {
-            ResizeNormalize.apply(
-                source + i * inPlane, channels: t.channels, height: t.height, width: t.width, resized: t.resized, padded: t.padded,
-                scale: t.scale, shift: t.shift, into: destination + i * outPlane)
+            let apply = { (image: UnsafePointer<Float>) in
+                ResizeNormalize.apply(
+                    image, channels: t.channels, height: t.height, width: t.width, resized: t.resized, padded: t.padded,
+                    scale: t.scale, shift: t.shift, into: destination + i * outPlane)
+            }
+            let stored = b.memory[t.source.id]
+            switch t.pixels {
+            case .float32: apply(b.floats(t.source) + i * inPlane)
+            case .uint8(let scale): converted(stored.assumingMemoryBound(to: UInt8.self) + i * inPlane, count: inPlane, scale, apply)
+            case .uint16(let scale): converted(stored.assumingMemoryBound(to: UInt16.self) + i * inPlane, count: inPlane, scale, apply)
+            }
         }
+    }
+
+    /// `count` stored samples as floats, `Float(sample) * scale` as a reader converts
+    /// them, lent to `body`.
+    private static func converted<T: UnsignedInteger>(
+        _ samples: UnsafePointer<T>, count: Int, _ scale: Float, _ body: (UnsafePointer<Float>) -> Void
+    ) {
+        let floats = (0..<count).map { Float(samples[$0]) * scale }
+        floats.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// The anchor at location `p` (row-major) of a level, anchor `a` of its cell.

@@ -71,11 +71,20 @@ __device__ void decode_on_anchor(const float* d, long long plane, const float* c
     decode(d[0], d[plane], d[2 * plane], d[3 * plane], anchor, 1.f, 1.f, 1.f, 1.f, clip, width, height, out);
 }
 
+// Sample i of the tiles as a reader converts it: float32 as it is, or a stored unsigned
+// sample of `bytes` bytes (1 or 2) times `factor`.
+__device__ __forceinline__ float tile_sample(const void* src, long long i, int bytes, float factor) {
+    if (bytes == 1) return (float)((const unsigned char*)src)[i] * factor;
+    if (bytes == 2) return (float)((const unsigned short*)src)[i] * factor;
+    return ((const float*)src)[i];
+}
+
 // DetectorTransform.apply: normalise the four neighbours, interpolate (bilinear,
-// align_corners=False), zero padding to ph x pw. NCHW float32 in and out.
-extern "C" __global__ void mgpr_det_transform(const float* src, float* dst, const float* scale, const float* shift,
-                                              int channels, int height, int width, int rh, int rw, int ph, int pw,
-                                              long long count) {
+// align_corners=False), zero padding to ph x pw. NCHW in (as tile_sample reads it),
+// NCHW float32 out.
+extern "C" __global__ void mgpr_det_transform(const void* src, int bytes, float factor, float* dst, const float* scale,
+                                              const float* shift, int channels, int height, int width, int rh, int rw, int ph,
+                                              int pw, long long count) {
     GRID_STRIDE(i, count) {
         int x = (int)(i % pw);
         long long rest = i / pw;
@@ -90,10 +99,12 @@ extern "C" __global__ void mgpr_det_transform(const float* src, float* dst, cons
             int y0 = (int)fy, x0 = (int)fx;
             int y1 = y0 + (y0 < height - 1 ? 1 : 0), x1 = x0 + (x0 < width - 1 ? 1 : 0);
             float wy1 = fy - (float)y0, wx1 = fx - (float)x0, wy0 = 1.f - wy1, wx0 = 1.f - wx1;
-            const float* plane = src + (image * channels + c) * (long long)height * width;
+            long long plane = (image * channels + c) * (long long)height * width;
             float s = scale[c], t = shift[c];
-            float a = plane[(long long)y0 * width + x0] * s + t, b = plane[(long long)y0 * width + x1] * s + t;
-            float c0 = plane[(long long)y1 * width + x0] * s + t, d = plane[(long long)y1 * width + x1] * s + t;
+            float a = tile_sample(src, plane + (long long)y0 * width + x0, bytes, factor) * s + t;
+            float b = tile_sample(src, plane + (long long)y0 * width + x1, bytes, factor) * s + t;
+            float c0 = tile_sample(src, plane + (long long)y1 * width + x0, bytes, factor) * s + t;
+            float d = tile_sample(src, plane + (long long)y1 * width + x1, bytes, factor) * s + t;
             v = wy0 * (wx0 * a + wx1 * b) + wy1 * (wx0 * c0 + wx1 * d);
         }
         dst[i] = v;

@@ -95,7 +95,8 @@ package enum DetectorLowering {
             case .transform(let t):
                 let count = t.images * t.channels * t.padded.height * t.padded.width
                 builder.launch("mgpr_det_transform", count: count, [
-                    at(t.source), at(t.destination), .address(try builder.upload(t.scale)), .address(try builder.upload(t.shift)),
+                    at(t.source), .int(Int32(t.pixels.bytesPerSample)), .float(t.pixels.scale), at(t.destination),
+                    .address(try builder.upload(t.scale)), .address(try builder.upload(t.shift)),
                     .int(Int32(t.channels)), .int(Int32(t.height)), .int(Int32(t.width)), .int(Int32(t.resized.height)),
                     .int(Int32(t.resized.width)), .int(Int32(t.padded.height)), .int(Int32(t.padded.width)), .long(Int64(count)),
                 ])

@@ -55,9 +55,9 @@ package final class DetectorPass: DetectorPlan {
         let d = device.driver, end = timeline.count - 2
         try timeline.record(0, on: stream)
         try input.withUnsafeBytes { bytes in
-            precondition(offset >= 0 && offset * 4 + layout.input.bytes <= bytes.count, "the tiles lie outside their buffer")
+            precondition(offset >= 0 && offset + layout.input.bytes <= bytes.count, "the tiles lie outside their buffer")
             try d.check(
-                d.cuMemcpyHtoDAsync(layout.input.address, bytes.baseAddress! + offset * 4, layout.input.bytes, stream.handle),
+                d.cuMemcpyHtoDAsync(layout.input.address, bytes.baseAddress! + offset, layout.input.bytes, stream.handle),
                 "cuMemcpyHtoDAsync (tiles)")
         }
         try timeline.record(1, on: stream)

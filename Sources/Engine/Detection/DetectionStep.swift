@@ -33,12 +33,16 @@ public enum DetectionStep: Sendable {
     /// `resized`, zero-padded to `padded` (see ``ResizeNormalize``).
     public struct Transform: Sendable {
         public var source, destination: Buffer
+        /// How `source` holds the pixels: each sample becomes `Float(sample) * pixels.scale`
+        /// before the normalisation, as a reader converts it.
+        public var pixels: PixelEncoding
         public var images, channels, height, width: Int
         public var resized, padded: (height: Int, width: Int)
         public var scale, shift: [Float]
-        public init(source: Buffer, destination: Buffer, images: Int, channels: Int, height: Int, width: Int,
-                    resized: (height: Int, width: Int), padded: (height: Int, width: Int), scale: [Float], shift: [Float]) {
-            (self.source, self.destination, self.images, self.channels, self.height, self.width) = (source, destination, images, channels, height, width)
+        public init(source: Buffer, destination: Buffer, pixels: PixelEncoding = .float32, images: Int, channels: Int, height: Int,
+                    width: Int, resized: (height: Int, width: Int), padded: (height: Int, width: Int), scale: [Float], shift: [Float]) {
+            (self.source, self.destination, self.pixels) = (source, destination, pixels)
+            (self.images, self.channels, self.height, self.width) = (images, channels, height, width)
             (self.resized, self.padded, self.scale, self.shift) = (resized, padded, scale, shift)
         }
     }

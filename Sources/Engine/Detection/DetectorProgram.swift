@@ -11,8 +11,14 @@ public struct DetectorProgram: Sendable {
     public struct Buffer: Hashable, Sendable { public let id: Int }
 
     public enum Element: Sendable {
-        case float32, int32
-        public var byteCount: Int { 4 }
+        case float32, int32, uint8, uint16
+        public var byteCount: Int {
+            switch self {
+            case .float32, .int32: 4
+            case .uint8: 1
+            case .uint16: 2
+            }
+        }
     }
 
     /// Where a buffer's contents come from.
@@ -57,15 +63,24 @@ public struct DetectorProgram: Sendable {
     public private(set) var buffers: [BufferInfo] = []
     public private(set) var networks: [Graph] = []
     public private(set) var steps: [DetectionStep] = []
-    /// The tiles: `images` x `channels` x `height` x `width` float32 in [0, 1].
+    /// The tiles: `images` x `channels` x `height` x `width` samples, as `pixels` says.
     public private(set) var input = Buffer(id: 0)
+    /// How the input holds the pixels: float32 in [0, 1], or stored samples the
+    /// transform scales.
+    public let pixels: PixelEncoding
     /// What a run hands back, copied to the host in this order.
     public var outputs: [Buffer] = []
     public let images: Int
 
-    public init(images: Int, channels: Int, height: Int, width: Int) {
+    public init(images: Int, channels: Int, height: Int, width: Int, pixels: PixelEncoding = .float32) {
         self.images = images
-        input = buffer(.float32, count: images * channels * height * width)
+        self.pixels = pixels
+        let element: Element = switch pixels {
+        case .float32: .float32
+        case .uint8: .uint8
+        case .uint16: .uint16
+        }
+        input = buffer(element, count: images * channels * height * width)
     }
 
     public subscript(buffer: Buffer) -> BufferInfo { buffers[buffer.id] }

@@ -20,7 +20,7 @@ final class DetectorPasses {
             results = HostBuffer(count: images * (1 + 6 * limit))
         }
 
-        /// The detections of the pass's images, the first at float `offset` of `images`.
+        /// The detections of the pass's images, the first at byte `offset` of `images`.
         func run(_ images: HostBuffer, offset: Int) throws -> [[Detection]] {
             try plan.run(input: images, offset: offset, outputs: [results, overflow])
             let overflowed = overflow.withUnsafeBytes { $0.load(as: Int32.self) }
@@ -44,44 +44,48 @@ final class DetectorPasses {
     private let precision: Precision
     private let imagesPerPass: Int
     private let limit: Int
-    /// The program for a pass of (images, height, width) tiles.
-    private let describe: (Int, Int, Int) -> DetectorProgram
-    private var passes: [PlanKey: Pass] = [:]
+    /// The program for a pass of (images, height, width) tiles held as given.
+    private let describe: (Int, Int, Int, PixelEncoding) -> DetectorProgram
+    private var passes: [Key: Pass] = [:]
+    private struct Key: Hashable {
+        var plan: PlanKey
+        var pixels: PixelEncoding
+    }
     private(set) var times = (network: 0.0, copy: 0.0)
 
     init(backend: any Backend, weights: WeightSupply, precision: Precision, settings: DetectorSettings,
-         describe: @escaping (Int, Int, Int) -> DetectorProgram) {
+         describe: @escaping (Int, Int, Int, PixelEncoding) -> DetectorProgram) {
         (self.backend, self.weights, self.precision, self.describe) = (backend, weights, precision, describe)
         (imagesPerPass, limit) = (max(1, settings.imagesPerPass), settings.detectionsPerImage)
     }
 
     var memoryBytes: Int { passes.values.reduce(0) { $0 + $1.plan.memoryBytes + $1.results.byteCount } }
 
-    func prepare(count: Int, height: Int, width: Int) throws {
+    func prepare(count: Int, height: Int, width: Int, pixels: PixelEncoding) throws {
         for images in Set([min(count, imagesPerPass), count % imagesPerPass]) where images > 0 {
-            _ = try pass(images: images, height: height, width: width)
+            _ = try pass(images: images, height: height, width: width, pixels: pixels)
         }
     }
 
-    func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+    func detect(_ images: HostBuffer, pixels: PixelEncoding, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
         precondition(channels == 3, "the detectors take RGB tiles")
-        precondition(images.count >= count * channels * height * width, "\(count) tiles of \(height) x \(width) in \(images.count) floats")
-        let plane = channels * height * width
+        let plane = channels * height * width * pixels.bytesPerSample
+        precondition(images.byteCount >= count * plane, "\(count) tiles of \(height) x \(width) \(pixels) in \(images.byteCount) bytes")
         var results: [[Detection]] = []
         results.reserveCapacity(count)
         times = (0, 0)
         for first in stride(from: 0, to: count, by: imagesPerPass) {
-            let pass = try pass(images: min(imagesPerPass, count - first), height: height, width: width)
+            let pass = try pass(images: min(imagesPerPass, count - first), height: height, width: width, pixels: pixels)
             results += try pass.run(images, offset: first * plane)
             times = (times.network + pass.plan.times.network, times.copy + pass.plan.times.copy)
         }
         return results
     }
 
-    private func pass(images: Int, height: Int, width: Int) throws -> Pass {
-        let key = PlanKey(input: Shape4(n: images, c: 3, h: height, w: width), precision: precision)
+    private func pass(images: Int, height: Int, width: Int, pixels: PixelEncoding) throws -> Pass {
+        let key = Key(plan: PlanKey(input: Shape4(n: images, c: 3, h: height, w: width), precision: precision), pixels: pixels)
         if let pass = passes[key] { return pass }
-        let plan = try backend.compile(describe(images, height, width), weights: try weights.store(), precision: precision)
+        let plan = try backend.compile(describe(images, height, width, pixels), weights: try weights.store(), precision: precision)
         let pass = Pass(plan: plan, images: images, limit: limit)
         passes[key] = pass
         return pass
@@ -103,7 +107,7 @@ extension DetectorProgram {
     /// The detector's transform of the tiles into `network`'s input.
     mutating func transform(_ t: DetectorTransform, into network: Network, height: Int, width: Int) {
         append(.transform(.init(
-            source: input, destination: network.input, images: images, channels: 3, height: height, width: width,
+            source: input, destination: network.input, pixels: pixels, images: images, channels: 3, height: height, width: width,
             resized: t.resized(height: height, width: width), padded: t.padded(height: height, width: width), scale: t.scale,
             shift: t.shift)))
     }

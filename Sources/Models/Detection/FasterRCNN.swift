@@ -25,8 +25,8 @@ public final class FasterRCNN: Detector {
 
     public init(backend: any Backend, weights: WeightSupply, precision: Precision, classes: Int, settings: DetectorSettings) {
         (self.backend, self.weights, self.precision, self.classes, self.settings) = (backend, weights, precision, classes, settings)
-        passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width in
-            Self.program(classes: classes, settings: settings, images: images, height: height, width: width)
+        passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width, pixels in
+            Self.program(classes: classes, settings: settings, images: images, height: height, width: width, pixels: pixels)
         }
     }
 
@@ -56,10 +56,12 @@ public final class FasterRCNN: Detector {
     public var networkSeconds: Double { passes.times.network }
     public var copySeconds: Double { passes.times.copy }
 
-    public func prepare(count: Int, height: Int, width: Int) throws { try passes.prepare(count: count, height: height, width: width) }
+    public func prepare(count: Int, height: Int, width: Int, pixels: PixelEncoding) throws {
+        try passes.prepare(count: count, height: height, width: width, pixels: pixels)
+    }
 
-    public func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
-        try passes.detect(images, count: count, channels: channels, height: height, width: width)
+    public func detect(_ images: HostBuffer, pixels: PixelEncoding, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+        try passes.detect(images, pixels: pixels, count: count, channels: channels, height: height, width: width)
     }
 
     /// The RPN's proposals of each of `count` images, in the resized image's pixels: what
@@ -84,12 +86,14 @@ public final class FasterRCNN: Detector {
     }
 
     /// The whole detector for one pass of `n` tiles of `height` x `width`.
-    public static func program(classes: Int, settings: DetectorSettings, images n: Int, height: Int, width: Int) -> DetectorProgram {
+    public static func program(
+        classes: Int, settings: DetectorSettings, images n: Int, height: Int, width: Int, pixels: PixelEncoding = .float32
+    ) -> DetectorProgram {
         let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
         let (rh, rw) = transform.resized(height: height, width: width)
         let (ph, pw) = transform.padded(height: height, width: width)
         let bounds: (width: Float, height: Float) = (Float(rw), Float(rh))
-        var p = DetectorProgram(images: n, channels: 3, height: height, width: width)
+        var p = DetectorProgram(images: n, channels: 3, height: height, width: width, pixels: pixels)
         let backboneGraph = FasterRCNNBackbone.graph(batch: n, height: ph, width: pw, bnEps: settings.bnEps)
         let backbone = p.network(backboneGraph)
         // The box head runs over the proposals of a few images at a time: its input

@@ -20,8 +20,8 @@ public final class RetinaNet: Detector {
 
     public init(network: RetinaNetNetwork, backend: any Backend, weights: WeightSupply, precision: Precision, settings: DetectorSettings) {
         (self.network, self.settings) = (network, settings)
-        passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width in
-            Self.program(network: network, settings: settings, images: images, height: height, width: width)
+        passes = DetectorPasses(backend: backend, weights: weights, precision: precision, settings: settings) { images, height, width, pixels in
+            Self.program(network: network, settings: settings, images: images, height: height, width: width, pixels: pixels)
         }
     }
 
@@ -30,21 +30,23 @@ public final class RetinaNet: Detector {
     public var networkSeconds: Double { passes.times.network }
     public var copySeconds: Double { passes.times.copy }
 
-    public func prepare(count: Int, height: Int, width: Int) throws { try passes.prepare(count: count, height: height, width: width) }
+    public func prepare(count: Int, height: Int, width: Int, pixels: PixelEncoding) throws {
+        try passes.prepare(count: count, height: height, width: width, pixels: pixels)
+    }
 
-    public func detect(_ images: HostBuffer, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
-        try passes.detect(images, count: count, channels: channels, height: height, width: width)
+    public func detect(_ images: HostBuffer, pixels: PixelEncoding, count: Int, channels: Int, height: Int, width: Int) throws -> [[Detection]] {
+        try passes.detect(images, pixels: pixels, count: count, channels: channels, height: height, width: width)
     }
 
     /// The whole detector for one pass of `n` tiles of `height` x `width`.
     public static func program(
-        network: RetinaNetNetwork, settings: DetectorSettings, images n: Int, height: Int, width: Int
+        network: RetinaNetNetwork, settings: DetectorSettings, images n: Int, height: Int, width: Int, pixels: PixelEncoding = .float32
     ) -> DetectorProgram {
         let transform = DetectorTransform(minSize: settings.minSize, maxSize: settings.maxSize, normalization: ResNet50.preprocessing)
         let (rh, rw) = transform.resized(height: height, width: width)
         let (ph, pw) = transform.padded(height: height, width: width)
         let bounds: (width: Float, height: Float) = (Float(rw), Float(rh))
-        var p = DetectorProgram(images: n, channels: 3, height: height, width: width)
+        var p = DetectorProgram(images: n, channels: 3, height: height, width: width, pixels: pixels)
         let graph = network.graph(batch: n, height: ph, width: pw, bnEps: settings.bnEps)
         let net = p.network(graph)
         let overflow = p.buffer(.int32, count: 1)
