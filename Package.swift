@@ -88,7 +88,7 @@ let package = Package(
             name: "RasterTests", dependencies: ["Raster", "Tiling", "TestSupport"], exclude: ["reference"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "Raster", "Results", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
+            name: "PipelineTests", dependencies: ["Engine", "Pipeline", "Raster", "Results", "Tiling", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["CUDA", "CUDABackend", "Cluster", "MGPRCommands", "Configuration", "Raster", "Tiling", "TestSupport", "Weights"],
             exclude: ["support"], swiftSettings: swiftSettings),

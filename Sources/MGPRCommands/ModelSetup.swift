@@ -27,12 +27,17 @@ struct ModelSetup {
         var output: String?
         /// Where each tile's pixels go and what is kept of them (a segmentation's); nil without a raster.
         var segmentation: SegmentationLayout?
+        /// How the loader will hold the tiles' pixels (stored samples only where ``Prepared/storedPixels``).
+        var pixels: PixelEncoding = .float32
     }
 
     /// A model checked and loaded, made into its setup once the run knows its part file.
     struct Prepared {
         /// Classes a segmentation scores per pixel (its raster's palette and id type); nil for other tasks.
         var segmentationClasses: Int?
+        /// Whether its models take tiles as stored (Byte, UInt16) and scale them on the
+        /// device: the detectors on a GPU, where that is a quarter (a half) of the bytes to copy.
+        var storedPixels = false
         var make: (PartFile) throws -> ModelSetup
 
         func callAsFunction(_ part: PartFile) throws -> ModelSetup { try make(part) }
@@ -97,11 +102,13 @@ struct ModelSetup {
         make: @escaping @Sendable (_ backend: any Backend, _ precision: Precision) -> any Detector
     ) -> Prepared {
         let batchSize = config.batchSize
-        return prepared(config, description: description, devices: devices, weights: weights, model: { device in
+        var setup = prepared(config, description: description, devices: devices, weights: weights, model: { device, pixels in
             let model = DetectorTileModel(make(devices.backends[device], devices.precision))
-            try model.prepare(batchSize: batchSize, tileShape: tileShape)
+            try model.prepare(batchSize: batchSize, tileShape: tileShape, pixels: pixels)
             return model
         }, format: .detection)
+        setup.storedPixels = devices.onGPU
+        return setup
     }
 
     /// A model's setup once its weights are checked: results to this rank's part (when
@@ -109,17 +116,17 @@ struct ModelSetup {
     /// plans are made, so it can let the tensors go.
     static func prepared(
         _ config: RunConfig, description: String, devices: Devices, weights: WeightSupply,
-        model makeModel: @escaping InferenceRun.ModelFactory, format: PartFormat, segmentationClasses: Int? = nil
+        model makeModel: @escaping @Sendable (_ device: Int, _ pixels: PixelEncoding) throws -> any TileModel, format: PartFormat,
+        segmentationClasses: Int? = nil
     ) -> Prepared {
-        let model: InferenceRun.ModelFactory = { device in
-            let model = try makeModel(device)
-            if weights.madePlans() { ProcessTuning.returnFreedMemory() }
-            return model
-        }
         return Prepared(segmentationClasses: segmentationClasses) { part in
             let sink = try part.output.map { _ in try format.sink(path: part.path, append: part.append, segmentation: part.segmentation) }
             return ModelSetup(
-                makeModel: model,
+                makeModel: { device in
+                    let model = try makeModel(device, part.pixels)
+                    if weights.madePlans() { ProcessTuning.returnFreedMemory() }
+                    return model
+                },
                 handleOutputs: { batch, outputs in try sink?.write(batch.tiles, outputs) },
                 finish: { try sink?.close() },
                 summary: summary(config, description, devices, output: part.output))

@@ -38,16 +38,21 @@ public final class Loader: Sendable {
     private let poolSize: Int
     private let buffersMade = Atomic<Int>(0)
     private let hostMemory: (any HostMemory)?
+    private let encoding: PixelEncoding
 
     /// - Parameters:
     ///   - plan: the tile indices to read, in order (all of them: `Array(0..<source.count)`).
     ///   - feed: where the tiles come from when not a fixed plan (claims shared with other ranks).
     ///   - consumers: threads that will hold a batch at once (device workers).
+    ///   - encoding: how batches hold the pixels: floats, or the source's stored samples
+    ///     (its ``TileSource/storedPixels``) for a device that converts them.
     public init(
         source: any TileSource, plan: [Int]? = nil, feed: (any TileFeed)? = nil, batchSize: Int, workers: Int, prefetch: Int = 2,
-        consumers: Int = 1, memoryBudget: Int = .max, hostMemory: (any HostMemory)? = nil
+        consumers: Int = 1, memoryBudget: Int = .max, hostMemory: (any HostMemory)? = nil, encoding: PixelEncoding = .float32
     ) throws {
+        precondition(encoding == .float32 || encoding == source.storedPixels, "\(encoding) batches from a source that gives \(source.storedPixels.map(String.init(describing:)) ?? "floats only")")
         self.hostMemory = hostMemory
+        self.encoding = encoding
         precondition(batchSize > 0 && workers >= 0 && prefetch > 0 && consumers > 0)
         self.source = source
         self.feed = feed ?? PlannedTiles(plan ?? Array(0..<source.count))
@@ -55,7 +60,7 @@ public final class Loader: Sendable {
         self.workers = workers
         poolSize = Self.poolSize(
             batches: ((self.feed.plannedCount ?? source.count) + batchSize - 1) / batchSize,
-            batchBytes: batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride,
+            batchBytes: Batch.bytes(capacity: batchSize, tileShape: source.tileShape, encoding: encoding),
             workers: workers, prefetch: prefetch, consumers: consumers, memoryBudget: memoryBudget)
         inlineReader = Mutex(workers == 0 ? try source.makeReader() : nil)
     }
@@ -71,7 +76,7 @@ public final class Loader: Sendable {
     }
 
     /// Bytes of one batch buffer.
-    public var batchBytes: Int { batchSize * source.tileShape.elementCount * MemoryLayout<Float>.stride }
+    public var batchBytes: Int { Batch.bytes(capacity: batchSize, tileShape: source.tileShape, encoding: encoding) }
     /// Bytes of batch buffers the loader may hold at most.
     public var poolBytes: Int { poolSize * batchBytes }
     /// Bytes of batch buffers it made (at most ``poolBytes``).
@@ -81,7 +86,7 @@ public final class Loader: Sendable {
     private func takeBuffer() -> Batch? {
         if let batch = free.tryPop() { return batch }
         if buffersMade.wrappingAdd(1, ordering: .relaxed).oldValue < poolSize {
-            return Batch(capacity: batchSize, tileShape: source.tileShape, memory: hostMemory)
+            return Batch(capacity: batchSize, tileShape: source.tileShape, encoding: encoding, memory: hostMemory)
         }
         return free.pop()
     }
@@ -168,7 +173,9 @@ public final class Loader: Sendable {
         batch.bytesRead = 0
         for index in indices {
             // An empty tile's slot is taken by the next tile: the model never sees it.
-            let read = try batch.withTile(batch.tiles.count) { try reader.read(index, into: $0) }
+            let read = encoding == .float32
+                ? try batch.withTile(batch.tiles.count) { try reader.read(index, into: $0) }
+                : try batch.withTileBytes(batch.tiles.count) { try reader.read(index, stored: $0) }
             batch.bytesRead += read.bytes
             if read.empty {
                 batch.skipped.append(source.info(at: index))

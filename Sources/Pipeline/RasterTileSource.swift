@@ -1,3 +1,4 @@
+import Engine
 import Raster
 import Tiling
 
@@ -32,6 +33,15 @@ public struct RasterTileSource: TileSource {
         return TileInfo(index: index, window: window, transform: raster.georeference.transform.shifted(to: window))
     }
 
+    /// Byte and UInt16 rasters (every band one type) can cross to a device as stored.
+    public var storedPixels: PixelEncoding? {
+        switch raster.storedType {
+        case .byte: .uint8(scale: SampleType.byte.scale)
+        case .uint16: .uint16(scale: SampleType.uint16.scale)
+        default: nil
+        }
+    }
+
     public func makeReader() throws -> any TileReader {
         Reader(
             dataset: try RasterDataset(path: raster.path, bands: raster.bands, missing: missing), grid: grid, skipEmpty: skipEmpty,
@@ -44,15 +54,24 @@ public struct RasterTileSource: TileSource {
         let skipEmpty: Bool
         let marksMissing: Bool
         func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead {
+            try read(index) { window, marks in try dataset.read(window, into: buffer, checkingEmptiness: skipEmpty, missing: marks) }
+        }
+
+        func read(_ index: Int, stored buffer: UnsafeMutableRawBufferPointer) throws -> TileRead {
+            try read(index) { window, marks in try dataset.read(window, stored: buffer, checkingEmptiness: skipEmpty, missing: marks) }
+        }
+
+        /// Tile `index` by `body`, with a missing-pixel mask where the source marks them.
+        private func read(
+            _ index: Int, _ body: (Window, UnsafeMutableBufferPointer<UInt8>?) throws -> (bytes: Int, empty: Bool)
+        ) throws -> TileRead {
             let window = grid.window(at: index)
             guard marksMissing else {
-                let (bytes, empty) = try dataset.read(window, into: buffer, checkingEmptiness: skipEmpty)
+                let (bytes, empty) = try body(window, nil)
                 return TileRead(bytes: bytes, empty: empty)
             }
             var mask = [UInt8](repeating: 0, count: window.area)
-            let (bytes, empty) = try mask.withUnsafeMutableBufferPointer {
-                try dataset.read(window, into: buffer, checkingEmptiness: skipEmpty, missing: $0)
-            }
+            let (bytes, empty) = try mask.withUnsafeMutableBufferPointer { try body(window, $0) }
             return TileRead(bytes: bytes, empty: empty, missing: mask.contains(1) ? mask : nil)
         }
     }

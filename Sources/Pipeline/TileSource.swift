@@ -1,3 +1,4 @@
+import Engine
 import Tiling
 
 /// Where tiles come from. A source is a plain description shared by all threads;
@@ -12,12 +13,33 @@ public protocol TileSource: Sendable {
     func info(at index: Int) -> TileInfo
     /// A reader for the calling thread.
     func makeReader() throws -> any TileReader
+    /// How its readers can hand over tiles as stored, unconverted (``TileReader/read(_:stored:)``);
+    /// nil where only floats.
+    var storedPixels: PixelEncoding? { get }
+}
+
+extension TileSource {
+    public var storedPixels: PixelEncoding? { nil }
 }
 
 /// Reads tiles' pixels; used by one thread at a time.
 public protocol TileReader {
     /// Writes tile `index` as CHW [0, 1] floats into `buffer` (exactly `tileShape.elementCount`).
     func read(_ index: Int, into buffer: UnsafeMutableBufferPointer<Float>) throws -> TileRead
+    /// Writes tile `index` as CHW samples as stored, in the source's ``TileSource/storedPixels``
+    /// encoding (outside the raster, and missing pixels where the source zeroes them, 0).
+    func read(_ index: Int, stored buffer: UnsafeMutableRawBufferPointer) throws -> TileRead
+}
+
+extension TileReader {
+    public func read(_ index: Int, stored buffer: UnsafeMutableRawBufferPointer) throws -> TileRead {
+        throw StoredPixelsUnavailable()
+    }
+}
+
+/// A reader asked for stored samples its source does not offer (``TileSource/storedPixels`` is nil).
+public struct StoredPixelsUnavailable: Error, CustomStringConvertible {
+    public var description: String { "this tile source gives floats only, not stored samples" }
 }
 
 /// What reading one tile found.

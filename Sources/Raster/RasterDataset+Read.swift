@@ -29,16 +29,71 @@ extension RasterDataset {
         _ window: Window, into buffer: UnsafeMutableBufferPointer<Float>, checkingEmptiness: Bool,
         missing marks: UnsafeMutableBufferPointer<UInt8>? = nil
     ) throws(RasterError) -> (bytes: Int, empty: Bool) {
+        precondition(buffer.count >= window.area * info.bands.count, "buffer too small for \(window)")
+        return try read(window, into: .floats(buffer.baseAddress!), checkingEmptiness: checkingEmptiness, missing: marks)
+    }
+
+    /// ``read(_:into:checkingEmptiness:missing:)`` with the samples as stored (every band
+    /// of one type, ``storedType``), unconverted: 0 outside the raster, and for the
+    /// pixels the dataset mask marks missing with ``MissingPixels/zero``, as the floats
+    /// would be. For a device that converts them itself.
+    public func read(
+        _ window: Window, stored buffer: UnsafeMutableRawBufferPointer, checkingEmptiness: Bool,
+        missing marks: UnsafeMutableBufferPointer<UInt8>? = nil
+    ) throws(RasterError) -> (bytes: Int, empty: Bool) {
+        guard let type = info.storedType else { preconditionFailure("bands of several types have no one stored form") }
+        precondition(buffer.count >= window.area * info.bands.count * type.byteCount, "buffer too small for \(window)")
+        return try read(window, into: .stored(buffer.baseAddress!, bytes: type.byteCount), checkingEmptiness: checkingEmptiness,
+                        missing: marks)
+    }
+
+    /// Where a read puts the pixels: floats, or stored samples of `bytes` each.
+    private enum Destination {
+        case floats(UnsafeMutablePointer<Float>)
+        case stored(UnsafeMutableRawPointer, bytes: Int)
+
+        func zero(count: Int) {
+            switch self {
+            case .floats(let p): p.update(repeating: 0, count: count)
+            case .stored(let p, let bytes): p.initializeMemory(as: UInt8.self, repeating: 0, count: count * bytes)
+            }
+        }
+
+        /// `count` samples of `type` from `stored` to element `at`.
+        func put(_ stored: UnsafeRawPointer, type: SampleType, count: Int, at: Int) {
+            switch self {
+            case .floats(let p): SampleConversion.convert(stored, type: type, count: count, into: p + at)
+            case .stored(let p, let bytes): (p + at * bytes).copyMemory(from: stored, byteCount: count * bytes)
+            }
+        }
+
+        func zero(at: Int) {
+            switch self {
+            case .floats(let p): p[at] = 0
+            case .stored(let p, let bytes): (p + at * bytes).initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+            }
+        }
+
+        func equal(_ a: Int, _ b: Int) -> Bool {
+            switch self {
+            case .floats(let p): p[a] == p[b]
+            case .stored(let p, let bytes): memcmp(p + a * bytes, p + b * bytes, bytes) == 0
+            }
+        }
+    }
+
+    private func read(
+        _ window: Window, into out: Destination, checkingEmptiness: Bool, missing marks: UnsafeMutableBufferPointer<UInt8>?
+    ) throws(RasterError) -> (bytes: Int, empty: Bool) {
         let plane = window.width * window.height
-        precondition(buffer.count >= plane * info.bands.count, "buffer too small for \(window)")
         precondition(marks.map { $0.count == plane } ?? true, "a missing-pixel mask of the window's size")
         guard let inside = window.clipped(toWidth: info.width, height: info.height) else {
-            buffer.update(repeating: 0)
+            out.zero(count: plane * info.bands.count)
             marks?.update(repeating: 1)
             return (0, true)
         }
         if inside != window {
-            buffer.update(repeating: 0)
+            out.zero(count: plane * info.bands.count)
             if let marks {
                 marks.update(repeating: 1)
                 for row in 0..<inside.height {
@@ -52,14 +107,14 @@ extension RasterDataset {
         // converting to floats here is cheaper than asking GDAL for Float32 with strides.
         let samples = try readSamples(inside, window: window)
         let origin = (inside.rowOff - window.rowOff) * window.width + (inside.colOff - window.colOff)
+        var offset = 0
         for (b, type) in info.sampleTypes.enumerated() {
-            let channel = buffer.baseAddress! + b * plane + origin
-            let stored = samples.baseAddress! + b * inside.area * type.byteCount
+            let stored = samples.baseAddress! + offset
             for row in 0..<inside.height {
-                SampleConversion.convert(
-                    stored + row * inside.width * type.byteCount, type: type, count: inside.width,
-                    into: channel + row * window.width)
+                out.put(stored + row * inside.width * type.byteCount, type: type, count: inside.width,
+                        at: b * plane + origin + row * window.width)
             }
+            offset += inside.area * type.byteCount
         }
         let bytes = inside.area * info.bytesPerPixel
         let valid = missing == .zero || checkingEmptiness || marks != nil ? try datasetMask(inside, samples: samples, window: window) : nil
@@ -71,26 +126,25 @@ extension RasterDataset {
         }
         if missing == .zero, let valid {
             for b in info.bands.indices {
-                let channel = buffer.baseAddress! + b * plane + origin
                 for row in 0..<inside.height {
-                    let line = channel + row * window.width, flags = valid + row * inside.width
-                    for col in 0..<inside.width where flags[col] == 0 { line[col] = 0 }
+                    let line = b * plane + origin + row * window.width, flags = valid + row * inside.width
+                    for col in 0..<inside.width where flags[col] == 0 { out.zero(at: line + col) }
                 }
             }
         }
         guard checkingEmptiness else { return (bytes, false) }
         if let valid, !(0..<inside.area).contains(where: { valid[$0] != 0 }) { return (bytes, true) }
-        return (bytes, isUniform(buffer.baseAddress! + origin, plane: plane, inside: inside, rowStride: window.width))
+        return (bytes, isUniform(out, origin: origin, plane: plane, inside: inside, rowStride: window.width))
     }
 
     /// Whether every band holds one value over `inside` (stops at the first difference,
     /// so a tile with data costs a few comparisons).
-    private func isUniform(_ first: UnsafePointer<Float>, plane: Int, inside: Window, rowStride: Int) -> Bool {
+    private func isUniform(_ out: Destination, origin: Int, plane: Int, inside: Window, rowStride: Int) -> Bool {
         for b in info.bands.indices {
-            let channel = first + b * plane, value = channel[0]
+            let first = origin + b * plane
             for row in 0..<inside.height {
-                let line = channel + row * rowStride
-                for col in 0..<inside.width where line[col] != value { return false }
+                let line = first + row * rowStride
+                for col in 0..<inside.width where !out.equal(line + col, first) { return false }
             }
         }
         return true

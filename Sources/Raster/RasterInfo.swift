@@ -22,6 +22,12 @@ public struct RasterInfo: Sendable, Hashable {
 
     /// Stored bytes behind one pixel of the selected bands.
     public var bytesPerPixel: Int { sampleTypes.reduce(0) { $0 + $1.byteCount } }
+    /// The bands' one integer sample type (Byte or UInt16), which a device can take as
+    /// stored; nil for floating-point bands or bands of several types.
+    public var storedType: SampleType? {
+        guard let first = sampleTypes.first, sampleTypes.allSatisfy({ $0 == first }), first == .byte || first == .uint16 else { return nil }
+        return first
+    }
 }
 
 /// How a band marks pixels that hold no data, following GDAL's mask flags.

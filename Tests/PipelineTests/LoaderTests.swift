@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 @testable import Pipeline
 import Raster
@@ -92,6 +93,37 @@ struct LoaderTests {
             })
         #expect(indices.sorted() == Array(0..<source.count))
         #expect(source.grid.columns == 4)  // 400 px, 128 px tiles overlapping by >= 16
+    }
+
+    @Test("a Byte raster's tiles can be held as stored: a quarter of the bytes, the same pixels once scaled, a dummy source refused")
+    func storedTiles() throws {
+        let path = try TestSupport.neonCrop
+        let source = try RasterTileSource(path: path, bands: [1, 2, 3], tileSize: 128, overlap: 16)
+        let encoding = try #require(source.storedPixels)
+        #expect(encoding == .uint8(scale: 1 / 255))
+        let stored = try Loader(source: source, batchSize: 3, workers: 2, encoding: encoding)
+        let floats = try Loader(source: source, batchSize: 3, workers: 0)
+        #expect(stored.batchBytes * 4 == floats.batchBytes)
+        stored.start()
+        let direct = try RasterDataset(path: path, bands: [1, 2, 3])
+        var tiles = 0
+        while let batch = try stored.next() {
+            #expect(batch.encoding == encoding)
+            for (i, info) in batch.tiles.enumerated() {
+                var expected = [Float](repeating: 0, count: source.tileShape.elementCount)
+                _ = try expected.withUnsafeMutableBufferPointer { try direct.read(info.window, into: $0) }
+                let scaled = batch.withTileBytes(i) { $0.map { Float($0) * encoding.scale } }
+                #expect(scaled == expected, "tile \(info.index)")
+                tiles += 1
+            }
+            stored.recycle(batch)
+        }
+        #expect(tiles == source.count)
+        #expect(DummyTileSource(count: 1, tileSize: 8, delay: 0, seed: 0).storedPixels == nil)
+        #expect(throws: StoredPixelsUnavailable.self) {
+            var bytes = [UInt8](repeating: 0, count: 3 * 64)
+            _ = try bytes.withUnsafeMutableBytes { try DummyTileSource(count: 1, tileSize: 8, delay: 0, seed: 0).makeReader().read(0, stored: $0) }
+        }
     }
 
     @Test("a plan reads only its tiles")

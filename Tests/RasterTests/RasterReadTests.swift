@@ -35,7 +35,29 @@ struct RasterReadTests {
             let worst = zip(mine, expected).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-6, "\(window) of \(path), nodata=\(missing), differs from rasterio by \(worst)")
             offset += n
+            try compareStored(dataset, window, floats: mine)
         }
+    }
+
+    /// Where the bands can be read as stored (Byte, UInt16): those samples, scaled as the
+    /// device scales them, are the floats exactly; the emptiness and the missing marks agree.
+    func compareStored(_ dataset: RasterDataset, _ window: Window, floats: [Float]) throws {
+        guard let type = dataset.info.storedType else { return }
+        let n = floats.count
+        var stored = [UInt8](repeating: 0xA5, count: n * type.byteCount), floatMarks = [UInt8](repeating: 0, count: window.area)
+        var storedMarks = floatMarks, again = [Float](repeating: .nan, count: n)
+        let fromFloats = try again.withUnsafeMutableBufferPointer { f in
+            try floatMarks.withUnsafeMutableBufferPointer { try dataset.read(window, into: f, checkingEmptiness: true, missing: $0) }
+        }
+        let fromStored = try stored.withUnsafeMutableBytes { s in
+            try storedMarks.withUnsafeMutableBufferPointer { try dataset.read(window, stored: s, checkingEmptiness: true, missing: $0) }
+        }
+        let scaled: [Float] = stored.withUnsafeBytes { raw in
+            type == .byte ? raw.bindMemory(to: UInt8.self).map { Float($0) * type.scale }
+                : raw.bindMemory(to: UInt16.self).map { Float($0) * type.scale }
+        }
+        #expect(scaled == floats && again == floats, "\(window): stored samples scaled differ from the floats")
+        #expect(fromStored.bytes == fromFloats.bytes && fromStored.empty == fromFloats.empty && storedMarks == floatMarks, "\(window)")
     }
 
     func rasterioReads(_ path: String, bands: [Int], mode: String, windows: [Window]) throws -> [Float] {

@@ -34,7 +34,8 @@ enum ResNet50Architecture: Architecture {
             try model.prepare(batchSize: batchSize, tileShape: tileShape)
             return model
         }
-        return ModelSetup.prepared(config, description: counted(classes, "class", plural: "classes"), devices: devices, weights: weights, model: model, format: .classification)
+        return ModelSetup.prepared(config, description: counted(classes, "class", plural: "classes"), devices: devices, weights: weights,
+                                     model: { device, _ in try model(device) }, format: .classification)
     }
 
     /// About 200 bytes per input pixel: its first stages' 64- and 256-channel maps.

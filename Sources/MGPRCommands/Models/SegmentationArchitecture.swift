@@ -66,7 +66,8 @@ extension SegmentationArchitecture {
             return model
         }
         return ModelSetup.prepared(
-            config, description: network.description, devices: devices, weights: weights, model: model, format: .segmentation,
+            config, description: network.description, devices: devices, weights: weights, model: { device, _ in try model(device) },
+            format: .segmentation,
             segmentationClasses: network.classes)
     }
 

@@ -170,8 +170,10 @@ struct PredictionRun {
         let segmentation = (source as? RasterTileSource).map {
             SegmentationLayout(grid: $0.grid, stitch: config.stitch, probabilities: config.probabilities)
         }
+        // Byte and UInt16 tiles cross to a GPU detector as stored; it scales them.
+        let pixels = checked.prepareModel.storedPixels ? source.storedPixels ?? .float32 : .float32
         let model = try checked.prepareModel(ModelSetup.PartFile(
-            path: layout.results(context.rank), append: claimed.resume, output: output, segmentation: segmentation))
+            path: layout.results(context.rank), append: claimed.resume, output: output, segmentation: segmentation, pixels: pixels))
         let journal = try Journal(path: layout.journal(context.rank))
         let rank = context.rank, distributed = context.isDistributed
         let feed: any TileFeed = tiles.claims.map { [log] claims in
@@ -180,7 +182,7 @@ struct PredictionRun {
         let loader = try Loader(
             source: source, feed: feed, batchSize: config.batchSize, workers: config.workers, prefetch: config.prefetch,
             consumers: devices.models, memoryBudget: config.loaderMemoryBytes,
-            hostMemory: devices.backends[0].hostMemory)
+            hostMemory: devices.backends[0].hostMemory, encoding: pixels)
         let deviceCount = "\(devices.count) \(devices.kind) device\(devices.count == 1 ? "" : "s")"
         let how = "on \(deviceCount) with \(counted(config.workers, "worker"))"
         if let claims = tiles.claims {
@@ -196,6 +198,7 @@ struct PredictionRun {
                 "Predicting \(counted(plan.count, "tile")) of \(source.tileShape) (tiles \(block.lowerBound)..<\(block.upperBound) of \(source.count)) "
                     + "in \(counted(loader.plannedBatches ?? 0, "batch", plural: "batches")) of \(config.batchSize) \(how)")
         }
+        if pixels != .float32 { log.info("Tiles cross to the GPU as stored \(pixels) samples, scaled to [0, 1] there") }
         log.info(model.summary)
         let environment = [
             "model": model.summary, "mgpr": Main.version, "gdal": GDALLibrary.version,

@@ -51,6 +51,7 @@ public final class ClassifierTileModel: TileModel {
     }
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
+        precondition(batch.encoding == .float32, "the network's plans take float tiles, not \(batch.encoding)")
         let n = batch.count, shape = batch.tileShape
         let plan = try plan(for: Shape4(n: batch.capacity, c: shape.channels, h: shape.height, w: shape.width))
         if n < batch.capacity {

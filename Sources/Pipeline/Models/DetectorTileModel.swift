@@ -1,3 +1,4 @@
+import Engine
 import Models
 import Results
 
@@ -13,12 +14,14 @@ public final class DetectorTileModel: TileModel {
 
     public func predict(_ batch: Batch) throws -> [TileOutput] {
         let s = batch.tileShape
-        return try detector.detect(batch.pixels, count: batch.count, channels: s.channels, height: s.height, width: s.width)
+        return try detector.detect(batch.pixels, pixels: batch.encoding, count: batch.count, channels: s.channels, height: s.height,
+                                   width: s.width)
             .map { .detections($0) }
     }
 
-    /// Compiles the plans for full batches now, so the first batch's time is its own.
-    public func prepare(batchSize: Int, tileShape: TileShape) throws {
-        try detector.prepare(count: batchSize, height: tileShape.height, width: tileShape.width)
+    /// Compiles the plans for full batches of tiles held as `pixels` now, so the first
+    /// batch's time is its own.
+    public func prepare(batchSize: Int, tileShape: TileShape, pixels: PixelEncoding = .float32) throws {
+        try detector.prepare(count: batchSize, height: tileShape.height, width: tileShape.width, pixels: pixels)
     }
 }
