@@ -44,7 +44,7 @@ public enum FinalResults {
     public static func merged(_ found: [PlacedDetection], raster: RasterContext?) -> [PlacedDetection] {
         guard let raster else { return found }
         let found = clipped(found, width: raster.width, height: raster.height)
-        if raster.merge == .mosaic { return SeamMerge.mosaic(found, iou: Float(raster.mergeIoU), cell: raster.tileSize) }
+        if raster.merge == .mosaic { return SeamMerge.mosaic(found, iou: raster.mergeIoU, cell: raster.tileSize) }
         guard raster.overlap > 0 else { return found }
         return SeamMerge.merge(
             found, rasterWidth: raster.width, rasterHeight: raster.height, iou: Float(raster.mergeIoU), cell: raster.tileSize)

@@ -5,7 +5,8 @@ import TestSupport
 /// `mgpr preset=deepforest` with a DeepForest model folder over a raster of several
 /// tiles, against DeepForest 2.1.0's predict_tile algorithm (per-window detections,
 /// shifted by the window in float64 and truncated to whole pixels, one class-agnostic
-/// NMS at 0.15) reimplemented with torchvision in float64 by reference/make_retinanet.py:
+/// NMS at 0.15, its IoU in float32 as DeepForest's boxes are) reimplemented with
+/// torchvision in float64 by reference/make_retinanet.py (see ``expectNoExactTies(_:)``):
 /// at least 99% of its boxes found (same label, same box, score within 1e-3), at most 1%
 /// extra; the table DeepForest's predict_tile returns, as pandas writes it.
 @Suite("mgpr preset=deepforest", .serialized)
@@ -54,6 +55,7 @@ struct RetinaNetCommandTests {
         #expect(perWindow.count == 4 && perWindow.allSatisfy { $0 >= 10 }, "detections per window \(perWindow)")
         #expect(expected.count >= 20 && Double(expected.count) < perWindow.reduce(0, +),
                 "the mosaic NMS should keep many boxes and drop some: \(expected.count) of \(perWindow.reduce(0, +))")
+        Self.expectNoExactTies(boxes)
         Self.expectMatch(found.map { ($0.box, $0.score) }, expected)
     }
 
@@ -72,23 +74,45 @@ struct RetinaNetCommandTests {
         #expect(Double(unmatched.count) <= 0.01 * Double(expected.count), "\(unmatched.count) extra boxes")
     }
 
-    /// Greedy NMS in float64 as torchvision's: by descending score, dropping a box whose IoU
-    /// with one kept exceeds `threshold`.
+    /// DeepForest's mosaic NMS as it runs: torchvision's `nms` on float32 boxes (whole
+    /// pixels, so exact in float32), by descending score, dropping a box whose float32 IoU
+    /// with one kept is above `threshold` taken as a double, so that an IoU of exactly 0.15
+    /// (0.15000000596 in float32) is dropped; in float64 it would be kept.
     static func nms(_ boxes: [[Double]], _ scores: [Double], _ threshold: Double) -> [Int] {
-        func area(_ b: [Double]) -> Double { (b[2] - b[0]) * (b[3] - b[1]) }
+        let boxes = boxes.map { $0.map(Float.init) }
+        func area(_ b: [Float]) -> Float { (b[2] - b[0]) * (b[3] - b[1]) }
         var kept: [Int] = []
         for i in scores.indices.sorted(by: { scores[$0] > scores[$1] }) {
             let overlaps = kept.contains { k in
                 let (a, b) = (boxes[i], boxes[k])
                 let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-                return w * h / (area(a) + area(b) - w * h) > threshold
+                return Double(w * h / (area(a) + area(b) - w * h)) > threshold
             }
             if !overlaps { kept.append(i) }
         }
         return kept
     }
 
-    @Test("one window: the 400 px NEON crop gives DeepForest's predict_tile recomputed in float64 (the window's detections truncated, the 0.15 NMS)")
+    /// A reference made with torchvision's NMS in float64 is DeepForest's float32 mosaic
+    /// only where no two boxes it keeps overlap by exactly 3/20 of their union: float64
+    /// keeps such a pair, DeepForest drops the lower one; every other IoU is judged alike
+    /// (whole-pixel boxes in a window's reach are never within float32's rounding of 0.15
+    /// otherwise). Checked exactly, on the whole pixels.
+    static func expectNoExactTies(_ boxes: [Double]) {
+        let whole = stride(from: 0, to: boxes.count, by: 4).map { i in (0..<4).map { Int(boxes[i + $0]) } }
+        var ties = 0
+        for i in whole.indices {
+            for j in whole.indices where j > i {
+                let (a, b) = (whole[i], whole[j])
+                let inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+                let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+                if inter > 0 && inter * 20 == union * 3 { ties += 1 }
+            }
+        }
+        #expect(ties == 0, "\(ties) pairs of the reference's boxes overlap by exactly 0.15: DeepForest drops one of each")
+    }
+
+    @Test("one window: the 400 px NEON crop gives DeepForest's predict_tile recomputed from float64 detections (truncated, the 0.15 NMS in float32 as DeepForest's)")
     func oneWindow() throws {
         let directory = try TestSupport.temporaryDirectory()
         let csv = directory.appendingPathComponent("trees.csv").path
@@ -124,7 +148,7 @@ struct RetinaNetCommandTests {
         return path
     }
 
-    @Test("36 windows: the table is DeepForest's merge of the windows' detections, recomputed in float64 from them")
+    @Test("36 windows: the table is DeepForest's merge of the windows' detections, recomputed from them as DeepForest merges")
     func thirtySixWindows() throws {
         let directory = try TestSupport.temporaryDirectory()
         let csv = directory.appendingPathComponent("trees.csv").path, run = directory.appendingPathComponent("run")
@@ -166,6 +190,7 @@ struct RetinaNetCommandTests {
         let boxes = try Reference.array(fixtures, case: "deepforest_periodic", "truncated_boxes")
         let scores = try Reference.array(fixtures, case: "deepforest_periodic", "truncated_scores")
         #expect(perWindow >= 20 && scores.count < 36 * perWindow, "\(perWindow) per window, \(scores.count) after the mosaic NMS")
+        Self.expectNoExactTies(boxes)
         let rows = CSVRows.parse(try String(contentsOfFile: csv, encoding: .utf8)).dropFirst()
         Self.expectMatch(
             rows.map { r in (box: r[0...3].map { Double($0)! }, score: Double(r[5])!) },

@@ -44,6 +44,17 @@ public enum NMS {
         return keep
     }
 
+    /// The Float threshold a Float IoU is compared with, standing for `iou`, a Double:
+    /// torchvision compares the IoU, in the boxes' type, with its `iou_threshold` as a
+    /// double, so at 0.15 a float32 IoU of exactly 0.15 (0.15000000596 once rounded) is
+    /// suppressed. `x > t` for every Float x is `x > ` the largest Float not above t; the
+    /// nearest Float (`Float(0.15)`, above it) would keep those ties. Ties are common where
+    /// coordinates are whole pixels, as in DeepForest's mosaic.
+    public static func threshold(_ iou: Double) -> Float {
+        let nearest = Float(iou)
+        return Double(nearest) > iou ? nearest.nextDown : nearest
+    }
+
     /// NMS within each group (class or level), results by decreasing score. torchvision
     /// runs it per group above 4000 coordinates on CPU and with coordinate offsets below;
     /// the offsets shift boxes by up to (max coordinate + 1) x group in Float32, which can

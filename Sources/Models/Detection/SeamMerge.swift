@@ -46,15 +46,18 @@ public enum SeamMerge {
 
     /// DeepForest's mosaic: one non-maximum suppression over every tile's boxes, all
     /// classes together: by decreasing score, a box is dropped when a kept one overlaps
-    /// it by IoU above `iou` (torchvision's `nms`, found through a grid of `cell` px so
-    /// that a million boxes stay fast).
-    public static func mosaic(_ detections: [PlacedDetection], iou: Float, cell: Int) -> [PlacedDetection] {
+    /// it by IoU above `iou` (torchvision's `nms` on float32 boxes, as DeepForest's
+    /// `mosiac` calls it: the IoU in float32 against the threshold as a double, see
+    /// ``NMS/threshold(_:)``; found through a grid of `cell` px so that a million boxes
+    /// stay fast).
+    public static func mosaic(_ detections: [PlacedDetection], iou: Double, cell: Int) -> [PlacedDetection] {
+        let limit = NMS.threshold(iou)
         let order = detections.indices.sorted {
             let a = detections[$0].detection.score, b = detections[$1].detection.score
             return a > b || (a == b && $0 < $1)
         }
         let kept = greedy(detections, order: order, cell: cell) { i, k in
-            detections[i].detection.box.iou(detections[k].detection.box) > iou
+            detections[i].detection.box.iou(detections[k].detection.box) > limit
         }
         return kept.sorted {
             let a = $0.detection.score, b = $1.detection.score
