@@ -1,28 +1,43 @@
-"""mgpr against DeepForest itself: the same raster, the same weights, CPU, same threads.
+"""mgpr against DeepForest itself: the same raster, the same weights, on the same device.
 
-The raster is real imagery: the 780 px test mosaic (a NEON crop, .fixtures/retinanet)
-mirrored out to SIZE x SIZE px (default 2000), a GeoTIFF with the mosaic's CRS and
-pixel size. The weights are DeepForest's tree model layout (a Hugging Face folder,
-config.json + model.safetensors; WEIGHTS to change, default the seeded test folder).
-Each side runs once, in its own process, turn by turn:
+The raster is real imagery mirrored out to SIZE x SIZE px (default 2000): on the CPU the
+780 px test mosaic (a NEON crop, .fixtures/retinanet), written as a GeoTIFF with its CRS
+and pixel size; with CROP=crop.npy (uint8 [3, H, W], for a machine without the fixtures)
+that crop, written as a plain TIFF by Pillow (no georeferencing: both sides' boxes are
+in pixels either way). The weights are DeepForest's tree model layout (a Hugging Face
+folder, config.json + model.safetensors; WEIGHTS, default the seeded test folder).
+Each side runs in its own process, turn by turn:
   mgpr        mgpr preset=deepforest (400 px windows, 5% overlap, float32, score 0.1,
               NMS 0.05, the mosaic NMS at 0.15), its defaults otherwise (batch_size,
               workers), CSV output; timed as the whole process (start-up and weight
-              loading included);
+              loading included); on a GPU after one untimed run over the same raster,
+              which compiles its kernels and measures cuDNN's algorithms into the
+              kernel cache, as every run after a GPU model's first finds them;
   deepforest  DeepForest 2.1.0's deepforest().predict_tile(path, patch_size=400,
-              patch_overlap=0.05, iou_threshold=0.15) in its own virtualenv
-              (DEEPFOREST_PYTHON, made by bench/deepforest.sh), torch.set_num_threads
-              as mgpr's cpu_threads; timed around predict_tile (reading the raster
-              included; Python's imports and the model's loading not).
+              patch_overlap=0.05, iou_threshold=0.15), its config as it comes (batch_size
+              1, workers 0) or with DEEPFOREST_BATCH_SIZE and DEEPFOREST_WORKERS, in its own
+              Python (DEEPFOREST_PYTHON, made by bench/deepforest.sh);
+              torch.set_num_threads as mgpr's cpu_threads; timed around predict_tile
+              (reading the raster included; Python's imports and the model's loading not).
+ACCELERATOR=gpu runs both on the GPU (mgpr accelerator=gpu; DeepForest's Lightning
+accelerator "gpu", whose cuDNN convolutions run in TF32 unless torch is told otherwise:
+its json records torch.backends.cudnn.allow_tf32). MGPR_TF32=true adds tf32=true.
 tiles/s is windows over those seconds; peak memory is each process's peak RSS (wait4),
-imports included: DeepForest's also prints what it held before predict_tile (about 1 GiB,
-much of it the libraries of PyPI's CUDA build of torch).
-As a check that both did the same work: their box counts, and the share of DeepForest's
+imports included: DeepForest's also prints what it held before predict_tile.
+As a check that both did the same work: their box counts, the share of DeepForest's
 boxes that mgpr has too (a box of mgpr's at IoU >= 0.9, both truncated to whole pixels
-as DeepForest's mosaic leaves its own): far below 100%, the two did not run alike.
-Run: bench/deepforest.sh (SIZE=px, THREADS=n, WEIGHTS=folder).
+as DeepForest's mosaic leaves its own) and the share of mgpr's that DeepForest has: far
+below 100%, the two did not run alike.
+
+Run: bench/deepforest.sh (SIZE=px, THREADS=n, WEIGHTS=folder), which runs both sides.
+Where the two cannot share one Python (a GPU machine that can take only one of them at a
+time), the sides run apart on the same raster and weights and meet in a folder:
+  deepforest_bench.py --side deepforest --results DIR   DeepForest's run, saved in DIR
+  deepforest_bench.py --side mgpr --results DIR         mgpr's, then the table against DIR
 """
+import argparse
 import csv
+import hashlib
 import json
 import os
 import resource
@@ -32,25 +47,41 @@ import tempfile
 import time
 
 import numpy as np
-import rasterio
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MGPR = os.environ.get("MGPR", os.path.join(ROOT, ".build/release/mgpr"))
+THREADS = int(os.environ.get("THREADS", os.cpu_count()))
 SIZE = int(os.environ.get("SIZE", 2000))
 WEIGHTS = os.environ.get("WEIGHTS", os.path.join(ROOT, ".fixtures/retinanet/deepforest_tree"))
 MOSAIC = os.path.join(ROOT, ".fixtures/retinanet/mosaic.tif")
+CROP = os.environ.get("CROP")
+ACCELERATOR = os.environ.get("ACCELERATOR", "cpu")
 PATCH, OVERLAP, MERGE_IOU = 400, 0.05, 0.15  # predict_tile's defaults, given explicitly
 
 
 def make_raster(path):
-    """The mosaic mirrored out to SIZE px (np.pad's symmetric mode repeats it as needed)."""
-    with rasterio.open(MOSAIC) as src:
-        pixels, crs, transform = src.read(), src.crs, src.transform
+    """The source mirrored out to SIZE px (np.pad's symmetric mode repeats it as needed)."""
+    if CROP:
+        pixels = np.load(CROP)
+    else:
+        import rasterio
+        with rasterio.open(MOSAIC) as src:
+            pixels, crs, transform = src.read(), src.crs, src.transform
     pad = ((0, 0), (0, max(SIZE - pixels.shape[1], 0)), (0, max(SIZE - pixels.shape[2], 0)))
     pixels = np.pad(pixels, pad, mode="symmetric")[:, :SIZE, :SIZE]
     # Plain strips, pixel-interleaved, uncompressed: what PIL (DeepForest's reader) reads.
+    if CROP:
+        from PIL import Image
+        Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0))).save(path)
+        return
     with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=3, dtype="uint8",
                        crs=crs, transform=transform) as dst:
         dst.write(pixels)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def run(cmd, log, env=None):
@@ -87,7 +118,7 @@ def matched(theirs, ours, iou=0.9):
 
 
 def deepforest_predict(image, out, threads, tmp):
-    """In DeepForest's virtualenv: predict_tile over the raster; boxes to out, times to out.json."""
+    """In DeepForest's Python: predict_tile over the raster; boxes to out, times to out.json."""
     import pandas as pd
     import safetensors.torch
     import torch
@@ -102,12 +133,15 @@ def deepforest_predict(image, out, threads, tmp):
     # replace them: hand it a fresh resnet50's instead, so that the model is built as
     # DeepForest builds it (FrozenBatchNorm2d and all), offline.
     torchvision.models._api.load_state_dict_from_url = lambda *a, **k: torchvision.models.resnet50().state_dict()
-    model = deepforest_main.deepforest(config_args={
-        "model": {"name": WEIGHTS}, "accelerator": "cpu", "devices": 1, "log_root": tmp})
+    config = {"model": {"name": WEIGHTS}, "accelerator": ACCELERATOR, "devices": 1, "log_root": tmp}
+    for key in ("batch_size", "workers"):
+        if os.environ.get(f"DEEPFOREST_{key.upper()}"):
+            config[key] = int(os.environ[f"DEEPFOREST_{key.upper()}"])
+    model = deepforest_main.deepforest(config_args=config)
     model.create_trainer(enable_progress_bar=False, enable_model_summary=False)
     # from_pretrained loads non-strictly: check that every tensor came from the folder.
     saved, loaded = safetensors.torch.load_file(os.path.join(WEIGHTS, "model.safetensors")), model.model.state_dict()
-    assert all(k in saved and torch.equal(loaded[k], saved[k]) for k in loaded), "weights not loaded from the folder"
+    assert all(k in saved and torch.equal(loaded[k].cpu(), saved[k]) for k in loaded), "weights not loaded from the folder"
 
     loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # imports and model, before predicting
     start = time.perf_counter()
@@ -115,54 +149,110 @@ def deepforest_predict(image, out, threads, tmp):
     seconds = time.perf_counter() - start
     columns = ["xmin", "ymin", "xmax", "ymax", "label", "score"]
     (pd.DataFrame(columns=columns) if found is None else found[columns]).to_csv(out, index=False)  # None: no boxes
-    with rasterio.open(image) as ds:
-        windows = len(preprocess.compute_windows(np.empty((3, ds.height, ds.width), np.uint8), PATCH, OVERLAP))
+    windows = len(preprocess.compute_windows(np.empty((3, SIZE, SIZE), np.uint8), PATCH, OVERLAP))
     with open(out + ".json", "w") as f:
         json.dump({"seconds": seconds, "windows": windows, "loaded_rss": loaded_rss, "deepforest": deepforest.__version__,
-                   "torch": torch.__version__, "threads": torch.get_num_threads()}, f)
+                   "torch": torch.__version__, "threads": torch.get_num_threads(),
+                   "batch_size": model.config.batch_size, "workers": model.config.workers,
+                   "device": torch.cuda.get_device_name() if ACCELERATOR == "gpu" else "cpu",
+                   "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}, f)
+
+
+def deepforest_side(image, results, name, tmp):
+    """DeepForest's predict_tile over image in its own process; its table and figures in results/name.*"""
+    python = os.environ.get("DEEPFOREST_PYTHON")
+    if not python:
+        sys.exit("DEEPFOREST_PYTHON: a Python with deepforest 2.1.0 (bench/deepforest.sh makes one)")
+    out = os.path.join(results, f"{name}.csv")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")  # the weights are a local folder
+    _, rss = run([python, os.path.abspath(__file__), "--child", image, out, str(THREADS), tmp],
+                 os.path.join(results, f"{name}.log"), env)
+    with open(out + ".json") as f:
+        figures = json.load(f)
+    figures.update(side="deepforest", name=name, rss=rss, raster=digest(image),
+                   weights=digest(os.path.join(WEIGHTS, "model.safetensors")))
+    with open(out + ".json", "w") as f:
+        json.dump(figures, f)
+    print(f"{name}: {figures['windows']} windows in {figures['seconds']:.1f} s ({figures['windows'] / figures['seconds']:.2f} "
+          f"tiles/s) on {figures['device']}, batch {figures['batch_size']}, workers {figures['workers']}; "
+          f"{len(boxes(out))} boxes; peak RSS {rss / 2**20:.0f} MiB")
+    return figures
+
+
+def mgpr_side(image, results, name, tmp, keys=()):
+    """mgpr preset=deepforest over image (on a GPU after an untimed first run); its table and figures in results/name.*"""
+    out = os.path.join(results, f"{name}.csv")
+    command = [MGPR, "preset=deepforest", f"weights={WEIGHTS}", f"image_path={image}", "precision=32",
+               f"accelerator={ACCELERATOR}", f"cpu_threads={THREADS}", *keys]
+    if ACCELERATOR == "gpu":
+        run(command + [f"output={tmp}/{name}-first.csv", f"run_dir={tmp}/{name}-first"],
+            os.path.join(results, f"{name}-first.log"))
+    seconds, rss = run(command + [f"output={out}", f"run_dir={tmp}/{name}"], os.path.join(results, f"{name}.log"))
+    with open(os.path.join(tmp, name, "summary.json")) as f:
+        tiles = json.load(f)["tiles"]
+    return {"side": "mgpr", "name": name, "seconds": seconds, "windows": tiles, "rss": rss, "keys": list(keys),
+            "raster": digest(image), "weights": digest(os.path.join(WEIGHTS, "model.safetensors"))}
+
+
+def table(runs, results):
+    """One row per run, then each mgpr run against each DeepForest run."""
+    first = next(r for r in runs if r["side"] == "deepforest")
+    for r in runs:
+        if (r["raster"], r["weights"]) != (first["raster"], first["weights"]):
+            sys.exit(f"{r['name']} ran on another raster or other weights than {first['name']} "
+                     f"(raster {r['raster']} / {first['raster']}, weights {r['weights']} / {first['weights']})")
+    print(f"deepforest {first['deepforest']}, torch {first['torch']}, {ACCELERATOR} ({first['device']}), "
+          f"{THREADS} threads; {SIZE} px raster, {first['windows']} windows of {PATCH} px"
+          + (f"; DeepForest's cuDNN TF32 {first['cudnn_allow_tf32']}" if ACCELERATOR == "gpu" else ""))
+    found = {r["name"]: boxes(os.path.join(results, f"{r['name']}.csv")) for r in runs}
+    print(f"{'':>38} | {'windows':>7} | {'tiles/s':>8} | {'peak RSS MiB':>12} | {'boxes':>6}")
+    for r in runs:
+        label = r["name"] + (f" (batch {r['batch_size']}, workers {r['workers']})" if r["side"] == "deepforest" else "")
+        print(f"{label:>38} | {r['windows']:7d} | {r['windows'] / r['seconds']:8.3f} | {r['rss'] / 2**20:12.0f} | "
+              f"{len(found[r['name']]):6d}")
+    for ours in (r for r in runs if r["side"] == "mgpr"):
+        for theirs in (r for r in runs if r["side"] == "deepforest"):
+            speed = (ours["windows"] / ours["seconds"]) / (theirs["windows"] / theirs["seconds"])
+            print(f"{ours['name']} / {theirs['name']}: tiles/s {speed:.2f}x, "
+                  f"peak RSS {ours['rss'] / theirs['rss']:.2f}x; mgpr has "
+                  f"{100 * matched(found[theirs['name']], found[ours['name']]):.1f}% of its boxes, it has "
+                  f"{100 * matched(found[ours['name']], found[theirs['name']]):.1f}% of mgpr's (IoU >= 0.9)")
+    print(f"DeepForest's process held {first['loaded_rss'] / 2**20:.0f} MiB before predict_tile (imports, model)")
 
 
 def main():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from fasterrcnn_bench import BIN, THREADS
-
-    python = os.environ.get("DEEPFOREST_PYTHON")
-    if not python:
-        sys.exit("DEEPFOREST_PYTHON: the virtualenv's python with deepforest (run bench/deepforest.sh)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--side", choices=["both", "deepforest", "mgpr"], default="both")
+    parser.add_argument("--results", help="the folder where the sides' tables and figures meet")
+    parser.add_argument("--name", help="this run's name in the folder (default: deepforest, mgpr)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        results = args.results or os.path.join(tmp, "results")
+        os.makedirs(results, exist_ok=True)
         image = os.path.join(tmp, "bench.tif")
         make_raster(image)
-
-        ours_csv = os.path.join(tmp, "mgpr.csv")
-        ours_s, ours_rss = run(
-            [f"{BIN}/mgpr", "preset=deepforest", f"weights={WEIGHTS}", f"image_path={image}", f"output={ours_csv}",
-             f"run_dir={tmp}/run", "precision=32", "accelerator=cpu", f"cpu_threads={THREADS}"],
-            os.path.join(tmp, "mgpr.log"))
-        with open(os.path.join(tmp, "run/summary.json")) as f:
-            ours_tiles = json.load(f)["tiles"]
-
-        theirs_csv = os.path.join(tmp, "deepforest.csv")
-        env = dict(os.environ, HF_HUB_OFFLINE="1")  # the weights are a local folder
-        _, theirs_rss = run([python, os.path.abspath(__file__), "deepforest", image, theirs_csv, str(THREADS), tmp],
-                            os.path.join(tmp, "deepforest.log"), env)
-        with open(theirs_csv + ".json") as f:
-            df = json.load(f)
-
-        ours, theirs = boxes(ours_csv), boxes(theirs_csv)
-        print(f"deepforest {df['deepforest']}, torch {df['torch']}, CPU, {THREADS} threads (DeepForest's torch: "
-              f"{df['threads']}); {SIZE} px raster, {df['windows']} windows of {PATCH} px (mgpr: {ours_tiles})")
-        rows = [("tiles/s", ours_tiles / ours_s, df["windows"] / df["seconds"], "{:10.3f}"),
-                ("peak RSS MiB", ours_rss / 2**20, theirs_rss / 2**20, "{:10.0f}"),
-                ("boxes", len(ours), len(theirs), "{:10d}")]
-        print(f"{'':>12} | {'mgpr':>10} | {'deepforest':>10} | {'mgpr/deepforest':>15}")
-        for name, a, b, fmt in rows:
-            print(f"{name:>12} | {fmt.format(a)} | {fmt.format(b)} | {a / b if b else float('nan'):15.2f}")
-        print(f"mgpr has {100 * matched(theirs, ours):.1f}% of DeepForest's boxes (IoU >= 0.9); DeepForest's "
-              f"process held {df['loaded_rss'] / 2**20:.0f} MiB before predict_tile (imports, model)")
+        if args.side in ("both", "deepforest"):
+            deepforest_side(image, results, args.name or "deepforest", tmp)
+        if args.side in ("both", "mgpr"):
+            runs = [mgpr_side(image, results, args.name or "mgpr", tmp)]
+            if ACCELERATOR == "gpu" and os.environ.get("MGPR_TF32") == "true":
+                runs.append(mgpr_side(image, results, (args.name or "mgpr") + "_tf32", tmp, ["tf32=true"]))
+            for r in runs:
+                with open(os.path.join(results, f"{r['name']}.csv.json"), "w") as f:
+                    json.dump(r, f)
+            theirs = []
+            for entry in sorted(os.listdir(results)):
+                if entry.endswith(".csv.json"):
+                    with open(os.path.join(results, entry)) as f:
+                        figures = json.load(f)
+                    theirs += [figures] if figures["side"] == "deepforest" else []
+            if not theirs:
+                sys.exit(f"{results}: no DeepForest run to compare with (run --side deepforest first)")
+            table(runs + theirs, results)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["deepforest"]:  # the child, in DeepForest's virtualenv
-        deepforest_predict(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    if sys.argv[1:2] == ["--child"]:  # DeepForest itself, in its own Python
+        deepforest_predict(*sys.argv[2:4], int(sys.argv[4]), sys.argv[5])
     else:
         sys.exit(main())

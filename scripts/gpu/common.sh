@@ -1,4 +1,5 @@
-# Sourced by the GPU check scripts: `source scripts/gpu/common.sh NAME BUNDLE.tar.xz OUT_DIR`.
+# Sourced by the GPU check scripts: `source scripts/gpu/common.sh NAME BUNDLE.tar.xz OUT_DIR`
+# (BUNDLE "-": a check that runs no mgpr).
 # Unpacks the bundle into a fresh folder, sets $mgpr, $python, $root, $work and $out
 # ($work/NAME, archived to OUT_DIR/NAME.tar.gz on exit), defines `step`, and prints the
 # machine, the Python stack and mgpr's version.
@@ -10,8 +11,11 @@ work="$(mktemp -d)"
 out="$work/$name"
 mkdir -p "$out" "$results"
 trap 'tar -czf "$results/$name.tar.gz" -C "$work" "$name"' EXIT
-tar -xf "$bundle" -C "$work"
-mgpr="$(ls "$work"/*/bin/mgpr)"
+mgpr=""
+if [ "$bundle" != - ]; then
+    tar -xf "$bundle" -C "$work"
+    mgpr="$(ls "$work"/*/bin/mgpr)"
+fi
 export MGPR_KERNEL_CACHE="$work/kernels" PYTHONUNBUFFERED=1
 python="${PYTHON:-python3}"
 
@@ -27,4 +31,4 @@ step() {  # NAME SECONDS COMMAND...
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
 echo "$(ldd --version | head -1); $(nproc) cores; python: $("$python" -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__, torch.version.cuda, torch.backends.cudnn.version())')"
-"$mgpr" --version || { ldd "$mgpr" | grep -v "$work"; exit 1; }
+[ -z "$mgpr" ] || "$mgpr" --version || { ldd "$mgpr" | grep -v "$work"; exit 1; }
