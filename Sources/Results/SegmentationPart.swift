@@ -11,9 +11,13 @@ import Tiling
 /// the part, and a row says where:
 /// `tile,col_off,row_off,width,height,cell_tile,cell_col,cell_row,cell_width,cell_height,values,offset,bytes,digest`
 /// (`values`: `ids`, or `f16`/`f32` probabilities, a plane per class; the digest, FNV-1a
-/// of the compressed bytes, in 16 hex digits). With probabilities kept, a second row
-/// holds the cell's; with `stitch=blend`, one more row per neighbouring cell the window
-/// reaches into holds the window's probabilities there (`cell_tile` names that cell).
+/// of the compressed bytes, in 16 hex digits). With `probabilities`, a second row holds
+/// the cell's; with `stitch=blend`, one more row per neighbouring cell the window
+/// reaches into holds the window's probabilities there (`cell_tile` names that cell),
+/// and, without `probabilities`, the cell's own are kept only where neighbours' windows
+/// reach into it (a row per neighbour): elsewhere the blend is the window's own, whose
+/// class the ids already hold. On a 100k px raster with 5% overlap that leaves out
+/// most of the probabilities, which compress poorly.
 /// The pixels are synced before the rows and the rows before the journal line, so a
 /// journaled tile's pixels are on disk and held to its rows, which the journal holds
 /// to its digest.
@@ -61,7 +65,13 @@ public struct SegmentationPart: ResultsSink {
             try store(info.index, cell, .ids)
             if layout.keepsProbabilities {
                 guard map.classes > 0 else { throw SinkError.writeFailed(path: file.path, reason: "the model handed over no probabilities") }
-                try store(info.index, cell, layout.stored)
+                if layout.probabilities == .none {  // stitch=blend alone
+                    for (index, reached) in layout.grid.windows(overlapping: cell) where index != info.index {
+                        try store(info.index, reached, layout.stored)
+                    }
+                } else {
+                    try store(info.index, cell, layout.stored)
+                }
             }
             if layout.stitch == .blend {
                 for (index, shared) in layout.grid.cells(overlapping: w) where index != info.index {

@@ -19,7 +19,9 @@ enum SegmentationResults {
     /// Every row of the parts, by the cell its pixels lie in.
     struct Pieces {
         var ids: [Int: Located] = [:]
-        var probabilities: [Int: Located] = [:]
+        /// A cell's own probabilities: the whole cell, or (`stitch=blend` alone) the
+        /// pixels neighbours' windows reach.
+        var probabilities: [Int: [Located]] = [:]
         var neighbours: [Int: [Located]] = [:]
     }
 
@@ -46,13 +48,14 @@ enum SegmentationResults {
             let (piece, part) = (located.piece, located.part)
             var ids = try SegmentationPart.ids(of: piece, part: part)
             if layout.keepsProbabilities {
-                guard let own = pieces.probabilities[cell] else {
+                var (probabilities, covered) = try own(pieces.probabilities[cell] ?? [], cell: piece.region, classes: classes)
+                if layout.probabilities != .none && covered.contains(false) {
                     throw ResultsError.writeFailed(
-                        path: output, reason: "\(part): tile \(piece.tile) has no probabilities, and the run keeps them")
+                        path: output, reason: "\(part): tile \(piece.tile)'s probabilities do not cover its cell, and the run writes them")
                 }
-                var probabilities = try SegmentationPart.probabilities(of: own.piece, classes: classes, part: own.part)
                 if layout.stitch == .blend {
-                    try blend(&probabilities, ids: &ids, own: own, neighbours: pieces.neighbours[cell] ?? [], classes: classes)
+                    try blend(&probabilities, ids: &ids, cell: piece.region, window: piece.window, covered: covered,
+                              neighbours: pieces.neighbours[cell] ?? [], classes: classes, part: part, tile: piece.tile)
                 }
                 let area = piece.region.area
                 for p in 0..<area where ids[p] == ClassMap.missing {
@@ -95,7 +98,7 @@ enum SegmentationResults {
                 let located = Located(piece: piece, part: part)
                 switch (piece.values, piece.cellTile == piece.tile) {
                 case (.ids, _): pieces.ids[piece.cellTile] = located
-                case (_, true): pieces.probabilities[piece.cellTile] = located
+                case (_, true): pieces.probabilities[piece.cellTile, default: []].append(located)
                 case (_, false): pieces.neighbours[piece.cellTile, default: []].append(located)
                 }
             }
@@ -103,14 +106,40 @@ enum SegmentationResults {
         return pieces
     }
 
+    /// A cell's own probabilities (a plane of the cell per class) from its pieces, and
+    /// which of its pixels they cover: all of them, or where neighbours' windows reach.
+    static func own(_ pieces: [Located], cell: Window, classes: Int) throws -> (values: [Float], covered: [Bool]) {
+        let area = cell.area
+        if pieces.count == 1, pieces[0].piece.region == cell {
+            let whole = try SegmentationPart.probabilities(of: pieces[0].piece, classes: classes, part: pieces[0].part)
+            return (whole, [Bool](repeating: true, count: area))
+        }
+        var values = [Float](repeating: 0, count: area * classes), covered = [Bool](repeating: false, count: area)
+        for located in pieces {
+            let region = located.piece.region
+            let piece = try SegmentationPart.probabilities(of: located.piece, classes: classes, part: located.part)
+            for y in region.rowOff..<region.rowEnd {
+                for x in region.colOff..<region.colEnd {
+                    let p = (y - cell.rowOff) * cell.width + (x - cell.colOff)
+                    let q = (y - region.rowOff) * region.width + (x - region.colOff)
+                    covered[p] = true
+                    for c in 0..<classes { values[c * area + p] = piece[c * region.area + q] }
+                }
+            }
+        }
+        return (values, covered)
+    }
+
     /// `stitch=blend` over one cell: each pixel's probabilities become the mean of every
     /// window's that covers it, weighted by ``tent(_:_:)`` in both directions, and its
     /// class the largest of them (the first of equal ones). Pixels no neighbour reaches
-    /// keep their own window's, and pixels without data their mark.
+    /// keep their own window's, and pixels without data their mark. The cell's own
+    /// probabilities (`window`'s) must cover every pixel a neighbour reaches.
     static func blend(
-        _ probabilities: inout [Float], ids: inout [UInt16], own: Located, neighbours: [Located], classes: Int
+        _ probabilities: inout [Float], ids: inout [UInt16], cell: Window, window: Window, covered: [Bool],
+        neighbours: [Located], classes: Int, part: String, tile: Int
     ) throws {
-        let cell = own.piece.region, area = cell.area
+        let area = cell.area
         var sum = [Float](repeating: 0, count: area * classes)
         var weights = [Float](repeating: 0, count: area)
         func weight(_ window: Window, x: Int, y: Int) -> Float {
@@ -133,7 +162,12 @@ enum SegmentationResults {
             for x in cell.colOff..<cell.colEnd {
                 let p = (y - cell.rowOff) * cell.width + (x - cell.colOff)
                 guard weights[p] > 0 else { continue }
-                let w = weight(own.piece.window, x: x, y: y), total = weights[p] + w
+                guard covered[p] else {
+                    throw ResultsError.writeFailed(
+                        path: part, reason: "tile \(tile) holds no probabilities at pixel (\(x), \(y)), which its neighbours' windows "
+                            + "reach; the part was cut or altered")
+                }
+                let w = weight(window, x: x, y: y), total = weights[p] + w
                 var best = 0
                 for c in 0..<classes {
                     let blended = (sum[c * area + p] + w * probabilities[c * area + p]) / total

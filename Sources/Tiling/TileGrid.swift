@@ -88,6 +88,21 @@ public struct TileGrid: Hashable, Sendable {
         }
     }
 
+    /// The tiles whose windows share pixels with `region`, and those pixels: where
+    /// windows reach into a cell.
+    public func windows(overlapping region: Window) -> [(index: Int, pixels: Window)] {
+        func overlapping(_ offsets: [Int], from start: Int, to end: Int) -> [Int] {
+            offsets.indices.filter { offsets[$0] < end && offsets[$0] + tileSize > start }
+        }
+        let columns = overlapping(columnOffsets, from: region.colOff, to: region.colEnd)
+        return overlapping(rowOffsets, from: region.rowOff, to: region.rowEnd).flatMap { row in
+            columns.compactMap { column in
+                let index = row * self.columns + column
+                return window(at: index).intersection(region).map { (index, $0) }
+            }
+        }
+    }
+
     /// Along one axis: from the middle of the overlap with the previous tile (or 0) to
     /// the middle of the overlap with the next (or the raster's end).
     private static func cellBounds(_ offsets: [Int], _ i: Int, tile: Int, length: Int) -> (Int, Int) {

@@ -345,6 +345,30 @@ struct SegmentationCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         expectBlended(try Self.read(half), near: 2e-3)
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("half.probabilities.tif").path))
+        // There a tile keeps its cell's own probabilities only where neighbours' windows reach.
+        let rows = CSVRows.parse(try String(contentsOfFile: "\(directory.path)/half/rank-0/results.csv", encoding: .utf8)).dropFirst()
+        func rect(_ r: [String], _ at: Int) -> (x: Range<Int>, y: Range<Int>) {
+            let v = r[at..<(at + 4)].map { Int($0)! }
+            return (v[0]..<(v[0] + v[2]), v[1]..<(v[1] + v[3]))
+        }
+        let windows = Dictionary(rows.map { (Int($0[0])!, rect($0, 1)) }, uniquingKeysWith: { a, _ in a })
+        let cells = Dictionary(uniqueKeysWithValues: rows.filter { $0[10] == "ids" }.map { (Int($0[0])!, rect($0, 6)) })
+        #expect(windows.count == 9 && cells.count == 9)
+        var kept = 0, cellPixels = 0
+        for (tile, cell) in cells {
+            let own = rows.filter { Int($0[0])! == tile && Int($0[5])! == tile && $0[10] == "f16" }.map { rect($0, 6) }
+            for y in cell.y {
+                for x in cell.x {
+                    let reached = windows.contains { $0.key != tile && $0.value.x.contains(x) && $0.value.y.contains(y) }
+                    let stored = own.contains { $0.x.contains(x) && $0.y.contains(y) }
+                    #expect(stored == reached, "tile \(tile), pixel (\(x), \(y)): stored \(stored), reached \(reached)")
+                    if stored != reached { return }
+                    kept += stored ? 1 : 0
+                }
+            }
+            cellPixels += cell.x.count * cell.y.count
+        }
+        #expect(kept < cellPixels, "\(kept) of \(cellPixels) pixels keep their own probabilities")
     }
 
     @Test("bad settings are named before any tile is read")

@@ -72,6 +72,22 @@ struct TileGridTests {
         #expect(grid.count == 1 || reached > 0, "overlapping windows reach into their neighbours' cells")
     }
 
+    @Test("the windows that reach into a cell are every window sharing its pixels, with those pixels", arguments: [
+        (400, 192, 48), (1436, 512, 50), (780, 400, 50), (300, 1024, 0), (3000, 500, 300),
+    ])
+    func windowsOverlappingCell(length: Int, tile: Int, overlap: Int) {
+        for layout in [TileLayout.spread, .stride] {
+            let grid = TileGrid(rasterWidth: length, rasterHeight: length / 2 + 1, tileSize: tile, overlap: overlap, layout: layout)
+            for i in 0..<grid.count {
+                let cell = grid.nearestCell(at: i)
+                let expected = (0..<grid.count).compactMap { j in grid.window(at: j).intersection(cell).map { (j, $0) } }
+                let found = grid.windows(overlapping: cell)
+                #expect(found.map(\.index) == expected.map(\.0) && found.map(\.pixels) == expected.map(\.1), "cell \(i)")
+                #expect(found.contains { $0.index == i && $0.pixels == cell }, "tile \(i)'s own window covers its cell")
+            }
+        }
+    }
+
     @Test("tiles are numbered row-major")
     func rowMajor() {
         let grid = TileGrid(rasterWidth: 3000, rasterHeight: 2000, tileSize: 1024)
