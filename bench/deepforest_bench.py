@@ -29,7 +29,8 @@ boxes that mgpr has too (a box of mgpr's at IoU >= 0.9, both truncated to whole 
 as DeepForest's mosaic leaves its own) and the share of mgpr's that DeepForest has: far
 below 100%, the two did not run alike.
 
-Run: bench/deepforest.sh (SIZE=px, THREADS=n, WEIGHTS=folder), which runs both sides.
+Run: bench/deepforest.sh (SIZE=px, THREADS=n, WEIGHTS=folder, PATCH_SIZE=px, PATCH_OVERLAP=fraction),
+which runs both sides.
 Where the two cannot share one Python (a GPU machine that can take only one of them at a
 time), the sides run apart on the same raster and weights and meet in a folder:
   deepforest_bench.py --side deepforest --results DIR   DeepForest's run, saved in DIR
@@ -56,7 +57,9 @@ WEIGHTS = os.environ.get("WEIGHTS", os.path.join(ROOT, ".fixtures/retinanet/deep
 MOSAIC = os.path.join(ROOT, ".fixtures/retinanet/mosaic.tif")
 CROP = os.environ.get("CROP")
 ACCELERATOR = os.environ.get("ACCELERATOR", "cpu")
-PATCH, OVERLAP, MERGE_IOU = 400, 0.05, 0.15  # predict_tile's defaults, given explicitly
+# predict_tile's defaults, given explicitly (PATCH_SIZE and PATCH_OVERLAP to change them)
+PATCH, OVERLAP = int(os.environ.get("PATCH_SIZE", 400)), float(os.environ.get("PATCH_OVERLAP", 0.05))
+MERGE_IOU = 0.15
 
 
 def make_raster(path):
@@ -182,7 +185,8 @@ def deepforest_side(image, results, name, tmp):
 def mgpr_side(image, results, name, tmp, keys=()):
     """mgpr preset=deepforest over image (on a GPU after an untimed first run); its table and figures in results/name.*"""
     out = os.path.join(results, f"{name}.csv")
-    command = [MGPR, "preset=deepforest", f"weights={WEIGHTS}", f"image_path={image}", "precision=32",
+    command = [MGPR, "preset=deepforest", f"weights={WEIGHTS}", f"image_path={image}", f"patch_size={PATCH}",
+               f"patch_overlap={OVERLAP}", "precision=32",
                f"accelerator={ACCELERATOR}", f"cpu_threads={THREADS}", *keys]
     if ACCELERATOR == "gpu":
         run(command + [f"output={tmp}/{name}-first.csv", f"run_dir={tmp}/{name}-first"],
